@@ -1,0 +1,91 @@
+"""`spisync agent ...`: run the agent, check its set-up, approve a paused mass deletion."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from agent.check import check
+from agent.config import AgentConfig, load_agent_config
+from agent.service import run
+from agent.state import State
+from spisync.errors import SpisyncError
+from spisync.logging import configure_logging
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of `spisync agent`."""
+    parser = argparse.ArgumentParser(prog="spisync agent", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_cmd = sub.add_parser("run", help="watch the folders and registry and send every change")
+    run_cmd.add_argument("--config", type=Path, required=True, help="AGENT.toml")
+    check_cmd = sub.add_parser(
+        "check", help="check the configuration, folder and registry access, broker login"
+    )
+    check_cmd.add_argument("--config", type=Path, required=True, help="AGENT.toml")
+    allow = sub.add_parser(
+        "allow-deletions",
+        help="let the next scan send the deletions that were paused for a folder",
+    )
+    allow.add_argument("--config", type=Path, required=True, help="AGENT.toml")
+    allow.add_argument("--folder", required=True, help="the folder's name or path")
+    return parser
+
+
+async def _run(config: AgentConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run(config, stop)
+
+
+def _check(config_path: Path) -> int:
+    findings = asyncio.run(check(config_path))
+    for finding in findings:
+        mark = "ok  " if finding.ok else "FAIL"
+        print(f"{mark} {finding.what}: {finding.detail}")
+        if not finding.ok:
+            print(f"     fix: {finding.fix}")
+    failed = sum(1 for f in findings if not f.ok)
+    print("all checks passed" if not failed else f"{failed} check(s) failed")
+    return 0 if not failed else 1
+
+
+async def _allow(config: AgentConfig, folder: str) -> int:
+    keys = [f.path for f in config.folders if folder in {f.path, f.name}]
+    if not keys:
+        print(f"spisync agent: no folder named {folder!r} in the configuration", file=sys.stderr)
+        return 2
+    state = await State.open(config.agent.state_path / "state.sqlite")
+    try:
+        await state.set_meta(f"allow_deletions:{keys[0]}", "1")
+    finally:
+        await state.close()
+    print(
+        f"deletions in {keys[0]} will be sent at the next scan (the agent rescans hourly, "
+        "or restart it to apply now)"
+    )
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run `spisync agent` with `argv`; return the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args.config)
+    try:
+        config = load_agent_config(args.config)
+        if args.command == "allow-deletions":
+            return asyncio.run(_allow(config, args.folder))
+        configure_logging("agent", level=config.agent.log_level)
+        asyncio.run(_run(config))
+    except SpisyncError as exc:
+        print(f"spisync agent {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,109 @@
+"""The heartbeat: every `heartbeat_interval_s`, what the ORP's operators need to see.
+
+Heartbeats bypass the outbox: an hour-old heartbeat is worthless, so one that
+cannot be sent now is simply skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+import structlog
+
+from protocol import Heartbeat, encode, new_message_id, utc_now
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from agent.problems import Problems
+    from agent.publisher import Publisher
+    from agent.state import State
+    from agent.watcher import ScanStats
+
+__all__ = ["HeartbeatSender", "agent_version"]
+
+log = structlog.get_logger(__name__)
+
+
+def agent_version() -> str:
+    """Return the installed spisync version."""
+    try:
+        return metadata.version("spisync")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class HeartbeatSender:
+    """Builds and sends heartbeats.
+
+    Args:
+        ico: The obec's IČO.
+        state: The state database.
+        state_dir: Where free disk space is measured.
+        problems: Open problems and error counts.
+        scan_stats: The watcher's scan figures.
+        publisher: Sends the heartbeat.
+        interval_s: Seconds between heartbeats.
+    """
+
+    def __init__(
+        self,
+        *,
+        ico: str,
+        state: State,
+        state_dir: Path,
+        problems: Problems,
+        scan_stats: ScanStats,
+        publisher: Publisher,
+        interval_s: float,
+    ) -> None:
+        self._ico = ico
+        self._state = state
+        self._state_dir = state_dir
+        self._problems = problems
+        self._scan_stats = scan_stats
+        self._publisher = publisher
+        self._interval = interval_s
+        self._started = time.monotonic()
+
+    async def build(self) -> Heartbeat:
+        """Return a heartbeat with the current figures."""
+        depth, oldest = await self._state.outbox_depth()
+        stats = self._scan_stats
+        return Heartbeat(
+            message_id=new_message_id(),
+            sender=self._ico,
+            sent_at=utc_now(),
+            agent_version=agent_version(),
+            uptime_s=round(time.monotonic() - self._started, 3),
+            outbox_depth=depth,
+            oldest_pending_age_s=None if oldest is None else max(0.0, time.time() - oldest),
+            last_scan_at=None
+            if stats.last_scan_at is None
+            else datetime.fromtimestamp(stats.last_scan_at, UTC),
+            last_scan_duration_s=stats.last_scan_duration_s,
+            files_watched=await self._state.count_files(),
+            errors_by_kind=self._problems.errors_by_kind(),
+            free_disk_bytes=shutil.disk_usage(self._state_dir).free,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send a heartbeat every interval until `stop` is set."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+            if stop.is_set():
+                return
+            beat = await self.build()
+            sent = await self._publisher.publish_now("heartbeat", encode(beat), beat.message_id)
+            log.debug(
+                "heartbeat_sent" if sent else "heartbeat_skipped",
+                outbox_depth=beat.outbox_depth,
+                files_watched=beat.files_watched,
+            )

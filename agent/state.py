@@ -1,0 +1,431 @@
+"""The agent's durable state: `state_dir/state.sqlite` (WAL, `synchronous=FULL`).
+
+It holds the file index (what the hub was last told about each path), the
+outbox (every change waiting for a publisher confirm), per-row chunk progress
+(so a resumed transfer skips chunks the broker already confirmed), the content
+the hub confirmed it holds (receipts), the registry cursor and what was last
+sent of each registry record.
+
+A change is committed here, and fsynced, before anything is published: that is
+what makes "nothing is lost" survive a power cut at any moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from agent.errors import StateError
+from agent.records import (
+    FILE_KIND,
+    OUTBOX_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    entry_from_row,
+    outbox_row_from_row,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterable
+    from pathlib import Path
+
+    from agent.records import IndexEntry, OutboxRow, VersionRecord
+
+__all__ = ["State"]
+
+
+class State:
+    """The agent's state database; one connection, used from one event loop.
+
+    Use `await State.open(path)` and `await state.close()`.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        # One connection serves every task: a lock keeps one task's transaction from
+        # interleaving with another's statements (or being read half-done).
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> State:
+        """Open (creating if needed) the state database at `path`.
+
+        Raises:
+            StateError: If the file cannot be opened or belongs to a newer agent.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+            await db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is fsynced before it returns, so a change recorded here
+            # survives a power cut even in WAL mode.
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.execute("PRAGMA busy_timeout=10000")
+            await db.executescript(SCHEMA)
+        except Exception as exc:
+            raise StateError(f"state database {path} cannot be opened: {exc}") from exc
+        state = cls(db, path)
+        version = await state.get_meta("schema_version")
+        if version is None:
+            await state.set_meta("schema_version", SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
+            await db.close()
+            raise StateError(f"state database {path} has schema {version}, expected 1")
+        return state
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self._db.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run statements in one write transaction, committed (and fsynced) on exit."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _fetchall(
+        self, sql: str, parameters: tuple[object, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        async with self._lock, self._db.execute(sql, parameters) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    async def _fetchone(
+        self, sql: str, parameters: tuple[object, ...] = ()
+    ) -> tuple[Any, ...] | None:
+        rows = await self._fetchall(sql, parameters)
+        return rows[0] if rows else None
+
+    # -- meta -----------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        """Return a meta value, or None."""
+        row = await self._fetchone("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Set a meta value (its own transaction)."""
+        async with self.transaction() as db:
+            await _set_meta(db, key, value)
+
+    async def set_meta_absent(self, key: str) -> None:
+        """Delete a meta value if present."""
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    # -- file index -----------------------------------------------------------
+
+    async def folder_index(self, folder: str) -> dict[str, IndexEntry]:
+        """Return the index entries of one folder by wire path."""
+        sql = (
+            "SELECT path, folder, disk_path, size, mtime_ns, inode, sha256, chunk_size, "
+            "chunk_sha256, source_seq FROM files WHERE folder = ?"
+        )
+        rows = await self._fetchall(sql, (folder,))
+        return {row[0]: entry_from_row(row) for row in rows}
+
+    async def get_file(self, path: str) -> IndexEntry | None:
+        """Return the index entry of one wire path, or None."""
+        sql = (
+            "SELECT path, folder, disk_path, size, mtime_ns, inode, sha256, chunk_size, "
+            "chunk_sha256, source_seq FROM files WHERE path = ?"
+        )
+        row = await self._fetchone(sql, (path,))
+        return None if row is None else entry_from_row(row)
+
+    async def disk_paths_under(self, folder: str, directory: str) -> list[str]:
+        """Return the indexed disk paths inside `directory` (a disk path) of `folder`."""
+        # '0' sorts right after '/', so this range is exactly "starts with directory/".
+        rows = await self._fetchall(
+            "SELECT disk_path FROM files WHERE folder = ? AND disk_path > ? AND disk_path < ?",
+            (folder, f"{directory}/", f"{directory}0"),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def count_files(self, folder: str | None = None) -> int:
+        """Return how many files the index holds, in one folder or in all."""
+        if folder is None:
+            row = await self._fetchone("SELECT count(*) FROM files")
+        else:
+            row = await self._fetchone("SELECT count(*) FROM files WHERE folder = ?", (folder,))
+        return int(row[0]) if row else 0
+
+    async def update_stat(self, path: str, disk_path: str, mtime_ns: int, inode: int) -> None:
+        """Record a new spelling, mtime or inode for content that did not change."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE files SET disk_path = ?, mtime_ns = ?, inode = ? WHERE path = ?",
+                (disk_path, mtime_ns, inode, path),
+            )
+
+    async def record_version(self, version: VersionRecord, message_id: str) -> int:
+        """Index a new file version and queue it, in one durable transaction.
+
+        Older unsent rows of the same path are dropped: their content is no
+        longer on disk, so they could never be sent anyway.
+
+        Returns:
+            The version's source_seq.
+        """
+        async with self.transaction() as db:
+            seq = await _next_seq(db)
+            chunks = json.dumps(list(version.chunk_sha256))
+            await db.execute(
+                "INSERT OR REPLACE INTO files (path, folder, disk_path, size, mtime_ns, inode, "
+                "sha256, chunk_size, chunk_sha256, source_seq) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    version.path,
+                    version.folder,
+                    version.disk_path,
+                    version.size,
+                    version.mtime_ns,
+                    version.inode,
+                    version.sha256,
+                    version.chunk_size,
+                    chunks,
+                    seq,
+                ),
+            )
+            await _drop_pending_of(db, version.path)
+            await db.execute(
+                "INSERT INTO outbox (kind, message_id, created_at, path, folder, disk_path, size, "
+                "mtime_ns, sha256, chunk_size, chunk_sha256, source_seq) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    FILE_KIND,
+                    message_id,
+                    time.time(),
+                    version.path,
+                    version.folder,
+                    version.disk_path,
+                    version.size,
+                    version.mtime_ns,
+                    version.sha256,
+                    version.chunk_size,
+                    chunks,
+                    seq,
+                ),
+            )
+        return seq
+
+    async def record_deletions(
+        self, paths: Iterable[str], encode_tombstone: Callable[[str, int], tuple[str, bytes]]
+    ) -> list[int]:
+        """Remove paths from the index and queue their tombstones, in one transaction.
+
+        Args:
+            paths: Wire paths that are gone.
+            encode_tombstone: Builds the tombstone's (message_id, body) from path and seq.
+
+        Returns:
+            The source_seq of each tombstone.
+        """
+        seqs: list[int] = []
+        async with self.transaction() as db:
+            for path in paths:
+                seq = await _next_seq(db)
+                message_id, body = encode_tombstone(path, seq)
+                await db.execute("DELETE FROM files WHERE path = ?", (path,))
+                await _drop_pending_of(db, path)
+                await db.execute(
+                    "INSERT INTO outbox (kind, message_id, created_at, body, path, source_seq) "
+                    "VALUES ('tombstone', ?, ?, ?, ?, ?)",
+                    (message_id, time.time(), body, path, seq),
+                )
+                seqs.append(seq)
+        return seqs
+
+    async def queue_repair(
+        self, entry: IndexEntry, message_id: str, indexes: tuple[int, ...] | None
+    ) -> None:
+        """Queue a resend of an indexed version's chunks (all if `indexes` is None)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO outbox (kind, message_id, created_at, path, folder, disk_path, size, "
+                "mtime_ns, sha256, chunk_size, chunk_sha256, source_seq, only_chunks, "
+                "force_content) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+                (
+                    FILE_KIND,
+                    message_id,
+                    time.time(),
+                    entry.path,
+                    entry.folder,
+                    entry.disk_path,
+                    entry.size,
+                    entry.mtime_ns,
+                    entry.sha256,
+                    entry.chunk_size,
+                    json.dumps(list(entry.chunk_sha256)),
+                    entry.source_seq,
+                    None if indexes is None else json.dumps(list(indexes)),
+                ),
+            )
+
+    # -- outbox ---------------------------------------------------------------
+
+    async def add_messages(self, messages: Iterable[tuple[str, str, bytes]]) -> None:
+        """Queue encoded messages `(kind, message_id, body)` in one transaction."""
+        async with self.transaction() as db:
+            await _insert_messages(db, messages)
+
+    async def due_rows(self, after_id: int, limit: int = 64) -> list[OutboxRow]:
+        """Return rows with id > `after_id` whose retry time has come, oldest first."""
+        sql = (
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox "  # noqa: S608 - constant column list
+            "WHERE id > ? AND next_attempt_at <= ? ORDER BY id LIMIT ?"
+        )
+        rows = await self._fetchall(sql, (after_id, time.time(), limit))
+        return [outbox_row_from_row(r) for r in rows]
+
+    async def next_retry_at(self) -> float | None:
+        """Return when the earliest deferred row becomes due, or None."""
+        row = await self._fetchone(
+            "SELECT min(next_attempt_at) FROM outbox WHERE next_attempt_at > ?", (time.time(),)
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def row_exists(self, row_id: int) -> bool:
+        """Tell whether a row is still in the outbox (a newer version may have dropped it)."""
+        return await self._fetchone("SELECT 1 FROM outbox WHERE id = ?", (row_id,)) is not None
+
+    async def confirmed_chunks(self, row_id: int) -> set[int]:
+        """Return the chunk indexes of a row the broker already confirmed."""
+        rows = await self._fetchall("SELECT idx FROM outbox_chunks WHERE row_id = ?", (row_id,))
+        return {int(r[0]) for r in rows}
+
+    async def mark_chunks_confirmed(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """Record confirmed chunks `(row_id, index)` of rows that still exist."""
+        async with self.transaction() as db:
+            await db.executemany(
+                "INSERT OR IGNORE INTO outbox_chunks (row_id, idx) "
+                "SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM outbox WHERE id = ?1)",
+                list(pairs),
+            )
+
+    async def delete_row(self, row_id: int) -> None:
+        """Delete a row whose messages were all confirmed, with its chunk progress."""
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            await db.execute("DELETE FROM outbox_chunks WHERE row_id = ?", (row_id,))
+
+    async def delete_rows(self, row_ids: Iterable[int]) -> None:
+        """Delete rows whose messages were all confirmed, in one transaction.
+
+        Still durable: every row given was confirmed by the broker, so one commit
+        for many rows changes only how many fsyncs they cost; a crash before it
+        leaves them queued, and their resend is an idempotent duplicate at the hub.
+        """
+        ids = [(row_id,) for row_id in row_ids]
+        async with self.transaction() as db:
+            await db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+            await db.executemany("DELETE FROM outbox_chunks WHERE row_id = ?", ids)
+
+    async def defer_row(self, row_id: int, delay_s: float, error: str) -> None:
+        """Keep a row for a later attempt, recording why it failed."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+                "WHERE id = ?",
+                (time.time() + delay_s, error[:500], row_id),
+            )
+
+    async def outbox_depth(self) -> tuple[int, float | None]:
+        """Return the number of rows and the creation time of the oldest one."""
+        row = await self._fetchone("SELECT count(*), min(created_at) FROM outbox")
+        if row is None:
+            return 0, None
+        return int(row[0]), None if row[1] is None else float(row[1])
+
+    # -- receipts -------------------------------------------------------------
+
+    async def add_held(self, sha256: str, path: str, source_seq: int) -> None:
+        """Record that the hub holds content `sha256` for this obec."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO held (sha256, path, source_seq, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                (sha256, path, source_seq, time.time()),
+            )
+
+    async def is_held(self, sha256: str) -> bool:
+        """Tell whether the hub confirmed it holds content `sha256`."""
+        return await self._fetchone("SELECT 1 FROM held WHERE sha256 = ?", (sha256,)) is not None
+
+    # -- registry -------------------------------------------------------------
+
+    async def registry_seen(self, tabulka: str) -> dict[str, tuple[str, str | None]]:
+        """Return `record_id -> (fingerprint, stav)` of what was last sent of a table."""
+        rows = await self._fetchall(
+            "SELECT record_id, fingerprint, stav FROM registry_seen WHERE tabulka = ?", (tabulka,)
+        )
+        return {str(r[0]): (str(r[1]), None if r[2] is None else str(r[2])) for r in rows}
+
+    async def commit_registry_batch(
+        self,
+        messages: Iterable[tuple[str, str, bytes]],
+        seen: Iterable[tuple[str, str, str, str | None]],
+        forgotten: Iterable[tuple[str, str]],
+        cursor: int | None,
+    ) -> None:
+        """Queue registry messages, remember what was sent and move the cursor, atomically.
+
+        Args:
+            messages: `(kind, message_id, body)` to queue, in order.
+            seen: `(tabulka, record_id, fingerprint, stav)` now sent.
+            forgotten: `(tabulka, record_id)` deleted at the source.
+            cursor: The change-log `seq` read up to, or None to keep it.
+        """
+        async with self.transaction() as db:
+            await _insert_messages(db, messages)
+            await db.executemany(
+                "INSERT OR REPLACE INTO registry_seen (tabulka, record_id, fingerprint, stav) "
+                "VALUES (?, ?, ?, ?)",
+                list(seen),
+            )
+            await db.executemany(
+                "DELETE FROM registry_seen WHERE tabulka = ? AND record_id = ?", list(forgotten)
+            )
+            if cursor is not None:
+                await _set_meta(db, "registry_cursor", str(cursor))
+
+
+async def _insert_messages(
+    db: aiosqlite.Connection, messages: Iterable[tuple[str, str, bytes]]
+) -> None:
+    now = time.time()
+    await db.executemany(
+        "INSERT INTO outbox (kind, message_id, created_at, body) VALUES (?, ?, ?, ?)",
+        [(kind, message_id, now, body) for kind, message_id, body in messages],
+    )
+
+
+async def _drop_pending_of(db: aiosqlite.Connection, path: str) -> None:
+    await db.execute(
+        "DELETE FROM outbox_chunks WHERE row_id IN "
+        "(SELECT id FROM outbox WHERE path = ? AND kind = ?)",
+        (path, FILE_KIND),
+    )
+    await db.execute("DELETE FROM outbox WHERE path = ? AND kind = ?", (path, FILE_KIND))
+
+
+async def _next_seq(db: aiosqlite.Connection) -> int:
+    async with db.execute("SELECT value FROM meta WHERE key = 'source_seq'") as cur:
+        row = await cur.fetchone()
+    seq = 1 if row is None else int(row[0]) + 1
+    await _set_meta(db, "source_seq", str(seq))
+    return seq
+
+
+async def _set_meta(db: aiosqlite.Connection, key: str, value: str) -> None:
+    await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

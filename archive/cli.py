@@ -1,0 +1,101 @@
+"""`spisync archive ...`: run the regional archive consumer, validate a SIP offline."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+
+from archive.config import load_archive_config
+from archive.service import run
+from archive.validation import format_report, validate_sip
+from spisync.errors import ConfigError, SpisyncError
+from spisync.logging import configure_logging
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of `spisync archive`."""
+    parser = argparse.ArgumentParser(prog="spisync archive", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="consume SIPs, validate, store and confirm them")
+    run_parser.add_argument("--config", type=Path, required=True, help="ARCHIVE.toml")
+    run_parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="minimum log level",
+    )
+    validate = sub.add_parser(
+        "validate", help="check a SIP (ZIP or folder) offline and print every failing rule"
+    )
+    validate.add_argument("path", type=Path, help="the SIP's .zip file or unpacked folder")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def _validate(path: Path, *, as_json: bool) -> int:
+    if not path.exists():
+        print(f"spisync archive validate: {path}: no such file or folder", file=sys.stderr)
+        return EXIT_USAGE
+    report = validate_sip(path)
+    if as_json:
+        failures = [
+            {"code": f.code, "message": f.message, "location": f.location} for f in report.failures
+        ]
+        document = {
+            "sip_name": report.sip_name,
+            "sha256": report.sha256,
+            "ok": report.ok,
+            "failures": failures,
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report))
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+async def _serve(config_path: Path) -> None:
+    config = load_archive_config(config_path)
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, shutdown.set)
+    await run(config, shutdown)
+
+
+def main(argv: list[str]) -> int:
+    """Run `spisync archive` with `argv`; return the exit code.
+
+    Exit codes: 0 success (or a valid SIP), 1 a SIP that fails rules or a
+    service that stopped on an error, 2 a usage or configuration error.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and on usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command == "validate":
+        return _validate(args.path, as_json=args.json)
+    configure_logging("archive", level=args.log_level)
+    try:
+        asyncio.run(_serve(args.config))
+    except ConfigError as exc:
+        print(f"spisync archive run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SpisyncError as exc:
+        print(f"spisync archive run: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except Exception:  # An ExceptionGroup from the TaskGroup: systemd restarts us.
+        structlog.get_logger(__name__).exception("archive_failed")
+        return EXIT_INVALID
+    return EXIT_OK

@@ -1,0 +1,104 @@
+"""`python -m bench`: run the benchmarks, print a table, write `bench/results/latest.{json,md}`.
+
+    .venv/bin/python -m bench                 # the issue's full sizes (takes a while)
+    .venv/bin/python -m bench --quick         # small sizes, for development and smoke tests
+    .venv/bin/python -m bench --only latency  # one benchmark (repeatable)
+
+Every benchmark runs on its own fresh vhost of the machine's broker
+(`SPISYNC_TEST_AMQP_URL` / `SPISYNC_TEST_MANAGEMENT_URL`, as the tests) and in its
+own temp dir, bounded in time; a failed one is reported as such and the rest go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.closing import closing
+from bench.fanin import fan_in
+from bench.footprint import footprint
+from bench.latency import latency
+from bench.registry import registry
+from bench.results import BenchResult, Report
+from bench.transfer import initial_sync, large_file
+from spisync.logging import configure_logging
+from tests.harness.broker import SharedBroker
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    Benchmark = Callable[[SharedBroker, BenchResult, bool], Awaitable[None]]
+
+BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
+    "initial_sync": ("1. initial sync of 2,000 x 256 KiB", initial_sync),
+    "large_file": ("2. one large file of 1 GiB", large_file),
+    "latency": ("3. file closed -> version committed at the hub, 200 files", latency),
+    "registry": ("4. 10,000 registry changes -> committed at the hub", registry),
+    "fan_in": ("5. fan-in: 100 simulated agents against one hub", fan_in),
+    "footprint": ("6. idle agent with 10,000 and 100,000 files; rescan", footprint),
+    "closing": ("7. closing a spis of 20 dokumenty x 3 komponenty -> archived", closing),
+}
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NOISE_NOTE = (
+    "Measured on a shared machine: {cpus} CPUs, also running other engineers' test suites "
+    "and the RabbitMQ node itself, so figures are noisy; ratios come from runs side by side "
+    "in the same minute and are the steadier part."
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (minutes, not hours)")
+    parser.add_argument(
+        "--only", action="append", choices=sorted(BENCHMARKS), help="run only this benchmark"
+    )
+    parser.add_argument(
+        "--results-dir", type=Path, default=RESULTS, help="where latest.json and latest.md go"
+    )
+    return parser
+
+
+async def run(names: list[str], quick: bool, results_dir: Path) -> Report:
+    """Run the named benchmarks one after another; write and return the report."""
+    broker = SharedBroker.from_environment()
+    report = Report(quick=quick, notes=[NOISE_NOTE.format(cpus=os.cpu_count())])
+    for name in names:
+        title, benchmark = BENCHMARKS[name]
+        result = BenchResult(name=name, title=title)
+        print(f"-- {title}{' (quick)' if quick else ''}", flush=True)
+        started = time.monotonic()
+        try:
+            await benchmark(broker, result, quick)
+        except Exception as exc:
+            result.status = "failed"
+            result.error = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        result.seconds = time.monotonic() - started
+        report.results.append(result)
+        print(f"   {result.status} in {result.seconds:.0f} s", flush=True)
+        report.write(results_dir)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `python -m bench`; exit 1 if any benchmark failed."""
+    args = _parser().parse_args(argv)
+    configure_logging("bench", level="warning")  # provisioning logs would drown the table
+    names = [n for n in BENCHMARKS if n in args.only] if args.only else list(BENCHMARKS)
+    report = asyncio.run(run(names, args.quick, args.results_dir))
+    print()
+    print(report.table())
+    json_path, md_path = report.write(args.results_dir)
+    print(f"\nwritten: {json_path} and {md_path}")
+    return 0 if all(r.status == "ok" for r in report.results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The raw RabbitMQ baseline: the same bytes moved with plain aio-pika, nothing of ours.
+
+    python -m bench.rawpika consume --url URL --queue Q --out DIR --files N --ready PATH
+    python -m bench.rawpika publish --url URL --queue Q --src DIR --chunk-size C --window W
+
+The publisher reads every file under `--src` in chunks of `--chunk-size` and
+publishes each chunk persistent and `mandatory` to a durable quorum queue (the
+queue type our hub's obec queues have), with publisher confirms and at most
+`--window` unconfirmed messages (the agent's `publish_window`). The consumer
+(prefetch as the hub's default) writes each chunk at its offset, acknowledges it
+once written, and fsyncs each file when its last chunk is in; it exits when
+`--files` files are complete and prints the bytes it wrote. Both run as their own
+processes, as our agent and hub do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import aio_pika
+
+from spisync.broker import open_connection
+
+__all__ = ["declare_queue", "main"]
+
+_HEADER_PATH = "x-bench-path"
+_HEADER_OFFSET = "x-bench-offset"
+_HEADER_LAST = "x-bench-last"
+
+
+async def declare_queue(url: str, queue: str) -> None:
+    """Declare the baseline's durable quorum queue."""
+    connection = await open_connection(url, name="spisync tests")
+    async with connection:
+        channel = await connection.channel()
+        await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
+
+
+async def _publish(args: argparse.Namespace) -> None:
+    connection = await open_connection(args.url, name="spisync tests")
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        exchange = channel.default_exchange
+        window = asyncio.Semaphore(args.window)
+        pending: set[asyncio.Task[object]] = set()
+        failures: list[BaseException] = []
+
+        def settled(task: asyncio.Task[object]) -> None:
+            pending.discard(task)
+            window.release()
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())  # type: ignore[arg-type]
+
+        root = Path(args.src)
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            relative = path.relative_to(root).as_posix()
+            size = path.stat().st_size
+            with path.open("rb") as source:
+                offset = 0
+                while True:
+                    data = source.read(args.chunk_size)
+                    last = offset + len(data) >= size
+                    await window.acquire()
+                    message = aio_pika.Message(
+                        data,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        headers={
+                            _HEADER_PATH: relative,
+                            _HEADER_OFFSET: offset,
+                            _HEADER_LAST: last,
+                        },
+                    )
+                    task = asyncio.ensure_future(
+                        exchange.publish(message, routing_key=args.queue, mandatory=True)
+                    )
+                    pending.add(task)
+                    task.add_done_callback(settled)
+                    offset += len(data)
+                    if last:
+                        break
+        while pending:
+            await asyncio.gather(*list(pending), return_exceptions=True)
+        if failures:
+            raise SystemExit(f"publish failed: {failures[0]!r}")
+
+
+async def _consume(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    done = asyncio.Event()
+    files_done = 0
+    written = 0
+    descriptors: dict[str, int] = {}
+    connection = await open_connection(args.url, name="spisync tests")
+    async with connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=args.prefetch)
+        queue = await channel.get_queue(args.queue, ensure=False)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            nonlocal files_done, written
+            headers = message.headers
+            relative = str(headers[_HEADER_PATH])
+            fd = descriptors.get(relative)
+            if fd is None:
+                target = out / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
+                descriptors[relative] = fd
+            os.pwrite(fd, message.body, int(headers[_HEADER_OFFSET]))  # type: ignore[arg-type]
+            written += len(message.body)
+            if headers[_HEADER_LAST]:
+                os.fsync(fd)
+                os.close(descriptors.pop(relative))
+                files_done += 1
+            await message.ack()
+            if files_done >= args.files:
+                done.set()
+
+        await queue.consume(on_message)
+        Path(args.ready).write_text("ready")
+        await done.wait()
+    print(written)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the publisher or the consumer."""
+    parser = argparse.ArgumentParser(prog="python -m bench.rawpika")
+    sub = parser.add_subparsers(dest="role", required=True)
+    publish = sub.add_parser("publish")
+    publish.add_argument("--url", required=True)
+    publish.add_argument("--queue", required=True)
+    publish.add_argument("--src", required=True)
+    publish.add_argument("--chunk-size", type=int, required=True)
+    publish.add_argument("--window", type=int, required=True)
+    consume = sub.add_parser("consume")
+    consume.add_argument("--url", required=True)
+    consume.add_argument("--queue", required=True)
+    consume.add_argument("--out", required=True)
+    consume.add_argument("--files", type=int, required=True)
+    consume.add_argument("--prefetch", type=int, default=16)
+    consume.add_argument("--ready", required=True)
+    args = parser.parse_args(argv)
+    asyncio.run(_publish(args) if args.role == "publish" else _consume(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Benchmarks 1 and 2: moving a folder (many files, or one large file) to the hub's store.
+
+The same tree, written once with random bytes, is moved three ways one after
+another in the same run, each into a fresh folder:
+
+- `rsync -a` to a local folder (no fsync, as rsync does by default);
+- raw aio-pika (`bench.rawpika`): publisher confirms, the same chunk size as the
+  agent's default, persistent messages to a quorum queue, a consumer process
+  that writes to disk and fsyncs each file;
+- spisync: `spisync agent run` (default settings) against `spisync hub run`
+  (default settings, local blob store); timed from the agent's start until the
+  hub's `files` query shows every file with its expected SHA-256, i.e. every
+  version committed at the hub.
+
+Each figure is MB/s (10^6 bytes per second) of file bytes moved. The source
+tree is in the page cache for all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from bench.env import REPO, Bench, wait_until, write_random_tree
+from bench.rawpika import declare_queue
+from bench.results import BenchResult, Ratio, mb_per_s
+from protocol import names
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.harness.broker import SharedBroker
+
+__all__ = ["initial_sync", "large_file"]
+
+_RAW_QUEUE = "bench.raw"
+_AGENT_WINDOW = 16  # AgentSection.publish_window's default
+_HUB_PREFETCH = 16  # HubSection.prefetch's default
+
+
+async def _rsync(src: Path, dst: Path) -> float:
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec("rsync", "-a", f"{src}/", f"{dst}/")
+    if await proc.wait() != 0:
+        raise RuntimeError("rsync failed")
+    return time.monotonic() - started
+
+
+async def _raw_pika(env: Bench, src: Path, dst: Path, files: int, timeout: float) -> float:
+    await declare_queue(env.admin_url, _RAW_QUEUE)
+    ready = env.base / "raw-ready"
+    python = [sys.executable, "-m", "bench.rawpika"]
+    common = ["--url", env.admin_url, "--queue", _RAW_QUEUE]
+    consumer = await asyncio.create_subprocess_exec(
+        *python, "consume", *common, "--out", str(dst), "--files", str(files),
+        "--prefetch", str(_HUB_PREFETCH), "--ready", str(ready),
+        cwd=REPO, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+
+        async def consumer_ready() -> bool:
+            if consumer.returncode is not None:
+                raise RuntimeError("raw consumer exited early")
+            return ready.exists()
+
+        await wait_until(consumer_ready, timeout=30, interval=0.05, what="the raw consumer")
+        started = time.monotonic()
+        publisher = await asyncio.create_subprocess_exec(
+            *python, "publish", *common, "--src", str(src),
+            "--chunk-size", str(names.DEFAULT_CHUNK_SIZE), "--window", str(_AGENT_WINDOW),
+            cwd=REPO,
+        )  # fmt: skip
+        async with asyncio.timeout(timeout):
+            out, _ = await consumer.communicate()
+            elapsed = time.monotonic() - started
+            if await publisher.wait() != 0 or consumer.returncode != 0:
+                raise RuntimeError("raw aio-pika baseline failed")
+        if not out.strip():
+            raise RuntimeError("raw consumer reported nothing")
+        return elapsed
+    finally:
+        if consumer.returncode is None:
+            consumer.kill()
+            await consumer.wait()
+
+
+async def _spisync(
+    env: Bench, src: Path, expected: dict[str, str], timeout: float, result: BenchResult
+) -> float:
+    ico = env.new_ico()
+    url = await env.provision(ico)
+    hub = await env.start_hub(ico)
+    config = env.write_agent_config(ico, url, folder=src, log_level="warning")
+    async with env.hub_view() as view:
+        hub_cpu0 = hub.cpu_seconds()
+        started = time.monotonic()
+        agent = env.start_agent(config)
+
+        async def committed() -> bool:
+            hub.alive()
+            agent.alive()
+            files = await view.files(ico)
+            return len(files) >= len(expected) and all(
+                files.get(path, {}).get("sha256") == sha for path, sha in expected.items()
+            )
+
+        await wait_until(committed, timeout=timeout, interval=0.2, what="every file at the hub")
+        elapsed = time.monotonic() - started
+        agent_cpu = agent.cpu_seconds()
+        hub_cpu = hub.cpu_seconds() - hub_cpu0
+    result.notes.append(
+        f"spisync run: agent CPU {agent_cpu:.1f} s, hub CPU {hub_cpu:.1f} s "
+        f"over {elapsed:.1f} s wall (agent start -> all committed; includes the agent's "
+        "start-up and its 2 s quiet window)"
+    )
+    agent.stop()
+    hub.stop()
+    return elapsed
+
+
+async def _compare(
+    broker: SharedBroker,
+    result: BenchResult,
+    *,
+    count: int,
+    size: int,
+    timeout: float,
+    aims: bool,
+) -> None:
+    async with Bench.create(broker, result.name) as env:
+        src = env.base / "src"
+        expected = await asyncio.to_thread(write_random_tree, src, count, size)
+        total = count * size
+        result.notes.append(f"{count:,} file(s) x {size:,} B = {total:,} B of random bytes")
+        rsync_s = await _rsync(src, env.base / "rsync-dst")
+        raw_s = await _raw_pika(env, src, env.base / "raw-dst", count, timeout)
+        ours_s = await _spisync(env, src, expected, timeout, result)
+    ours = result.add(mb_per_s("spisync agent -> hub", total, ours_s))
+    rsync = result.add(mb_per_s("rsync -a (local)", total, rsync_s))
+    raw = result.add(mb_per_s("raw aio-pika", total, raw_s))
+    result.ratios += [
+        Ratio("spisync / rsync", ours, rsync, aim=0.5 if aims else None),
+        Ratio("spisync / raw aio-pika", ours, raw, aim=0.7 if aims else None),
+    ]
+
+
+async def initial_sync(broker: SharedBroker, result: BenchResult, quick: bool) -> None:
+    """Benchmark 1: 2,000 files x 256 KiB (quick: 40 files)."""
+    await _compare(
+        broker, result, count=40 if quick else 2000, size=256 * 1024, timeout=900, aims=True
+    )
+
+
+async def large_file(broker: SharedBroker, result: BenchResult, quick: bool) -> None:
+    """Benchmark 2: one file of 1 GiB (quick: 16 MiB)."""
+    size = (16 if quick else 1024) * 1024 * 1024
+    await _compare(broker, result, count=1, size=size, timeout=900, aims=False)

@@ -1,0 +1,141 @@
+"""`spisync hub ...`: run the hub, provision agents, query what it holds."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from hub.config import HubConfig, load_hub_config
+from hub.provision import provision_agent, revoke_agent
+from protocol import ProtocolError, validate_ico
+from spisync.broker import static_definitions
+from spisync.errors import SpisyncError
+from spisync.logging import configure_logging
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of `spisync hub`."""
+    parser = argparse.ArgumentParser(prog="spisync hub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    provision = sub.add_parser(
+        "provision-agent", help="create or refresh an obec's broker user, queues and agent config"
+    )
+    provision.add_argument("--config", type=Path, required=True, help="HUB.toml")
+    provision.add_argument("--ico", required=True, help="the obec's IČO")
+    provision.add_argument("--name", help="the obec's name, e.g. 'Obec Vlkava'")
+    provision.add_argument("--out", type=Path, help="where to write the agent's AGENT.toml")
+    provision.add_argument(
+        "--rotate-password", action="store_true", help="issue a new password even if one exists"
+    )
+    provision.add_argument(
+        "--revoke", action="store_true", help="delete the obec's user and close its connections"
+    )
+
+    run = sub.add_parser("run", help="run the hub: ingest every provisioned obec's changes")
+    run.add_argument("--config", type=Path, required=True, help="HUB.toml")
+
+    for name, about in (
+        ("files", "list an obec's current files (path, size, sha256, versions, deleted)"),
+        ("spisy", "list an obec's spisy with their hub state, missing content and SIP"),
+    ):
+        query = sub.add_parser(name, help=about)
+        query.add_argument("--config", type=Path, required=True, help="HUB.toml")
+        query.add_argument("--ico", required=True, help="the obec's IČO")
+        query.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    export = sub.add_parser(
+        "export-definitions", help="print the static broker topology as RabbitMQ definitions JSON"
+    )
+    export.add_argument("--vhost", default="/", help="vhost to write into the definitions")
+    return parser
+
+
+async def _provision(args: argparse.Namespace) -> int:
+    config = load_hub_config(args.config)
+    if args.revoke:
+        closed = await revoke_agent(config, ico=args.ico)
+        print(f"revoked obec {args.ico}: user deleted, {closed} connection(s) closed")
+        return 0
+    if not args.name or not args.out:
+        print("spisync hub provision-agent: --name and --out are required", file=sys.stderr)
+        return 2
+    result = await provision_agent(
+        config, ico=args.ico, name=args.name, out=args.out, rotate_password=args.rotate_password
+    )
+    what = "created" if result.created_user else "refreshed"
+    if result.rotated_password:
+        what += " (new password)"
+    print(
+        f"obec {result.ico}: broker user {result.username} {what}; "
+        f"agent config {result.config_path}"
+    )
+    return 0
+
+
+async def _run(config: HubConfig) -> int:
+    # Imported here: `export-definitions` and the queries need no broker loop.
+    from hub.service import run  # noqa: PLC0415 - keeps the light subcommands light
+
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, shutdown.set)
+    await run(config, shutdown)
+    return 0
+
+
+async def _query(args: argparse.Namespace) -> int:
+    from hub.queries import files_rows, format_table, spisy_rows, to_json  # noqa: PLC0415 - as above
+    from hub.store import open_metadata_store  # noqa: PLC0415 - as above
+
+    config = load_hub_config(args.config)
+    ico = validate_ico(args.ico)
+    store = await open_metadata_store(config, instance="cli")
+    try:
+        if args.command == "files":
+            rows = await files_rows(store, ico)
+            columns = ["path", "size", "sha256", "versions", "deleted", "released"]
+        else:
+            rows = await spisy_rows(store, ico)
+            columns = [
+                "id",
+                "spisova_znacka",
+                "nazev",
+                "stav",
+                "state",
+                "missing",
+                "sip",
+                "sip_state",
+                "archive_failures",
+            ]
+    finally:
+        await store.close()
+    print(to_json(rows) if args.json else format_table(rows, columns))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run `spisync hub` with `argv`; return the exit code."""
+    args = build_parser().parse_args(argv)
+    configure_logging("hub")
+    try:
+        if args.command == "provision-agent":
+            return asyncio.run(_provision(args))
+        if args.command == "run":
+            return asyncio.run(_run(load_hub_config(args.config)))
+        if args.command in {"files", "spisy"}:
+            return asyncio.run(_query(args))
+        if args.command == "export-definitions":
+            print(json.dumps(static_definitions(args.vhost), indent=2, sort_keys=True))
+            return 0
+    except (SpisyncError, ProtocolError) as exc:
+        print(f"spisync hub {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 2

@@ -1,0 +1,30 @@
+"""Counters of what the hub did; tests read them, a metrics endpoint will later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["HubMetrics"]
+
+
+@dataclass
+class HubMetrics:
+    """Counters since the service started.
+
+    Attributes:
+        batches_committed: Metadata transactions committed by the batcher.
+        deliveries_acked: Deliveries acknowledged after their batch committed.
+        deliveries_requeued: Deliveries handed back because their handler failed.
+        dead_lettered: Deliveries copied to `spisync.dead` with a reason.
+        security_events: Dead-lettered deliveries whose identity did not check out.
+        replies_sent: Receipts and repair requests confirmed by the broker.
+        sessions: Broker sessions opened (reconnects add one each).
+    """
+
+    batches_committed: int = 0
+    deliveries_acked: int = 0
+    deliveries_requeued: int = 0
+    dead_lettered: int = 0
+    security_events: int = 0
+    replies_sent: int = 0
+    sessions: int = 0

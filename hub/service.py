@@ -1,0 +1,210 @@
+"""The hub service: `run(config, shutdown_trigger)`.
+
+Tasks under one `asyncio.TaskGroup`: the broker loop (connect, consume every
+provisioned obec, batch, reconnect with backoff), the closing worker (SIP
+builds), the archive link (forward the SIP outbox, take the archive's
+replies; its own connection) and the release sweeper. When
+`shutdown_trigger` is set, consumers are cancelled, the deliveries already
+received are processed and acknowledged, and `run` returns (well within 10 s;
+whatever is not done by then is left unacknowledged and redelivered later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from hub.batcher import Batcher
+from hub.closing import ClosingWorker
+from hub.consumer import ObecConsumers
+from hub.forwarding import ArchiveLink, ReleaseSweeper, SipBuilder, SipCloser
+from hub.metrics import HubMetrics
+from hub.provision import load_obce
+from hub.publisher import HubPublisher
+from hub.store import open_blob_store, open_metadata_store
+from spisync.broker import declare_core, open_connection, run_sessions
+
+if TYPE_CHECKING:
+    import aio_pika
+
+    from hub.closing import Closer
+    from hub.config import HubConfig
+    from hub.inspection import Delivery
+    from hub.store.blobs import BlobStore
+    from hub.store.metadata import MetadataStore
+
+__all__ = ["DRAIN_TIMEOUT_S", "instance_name", "run"]
+
+log = structlog.get_logger(__name__)
+
+DRAIN_TIMEOUT_S = 7.0
+"""How long a shutdown waits for received deliveries to be committed and acked."""
+
+
+def instance_name(config: HubConfig) -> str:
+    """Return this process's name: `[hub] instance` or `<host>-<pid>`."""
+    return config.hub.instance or f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def _wait_any(events: list[asyncio.Event], within: float | None = None) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+class _BrokerLoop:
+    """Connects, runs a session until it ends, and reconnects with backoff."""
+
+    def __init__(
+        self,
+        config: HubConfig,
+        *,
+        instance: str,
+        store: MetadataStore,
+        blobs: BlobStore,
+        worker: ClosingWorker,
+        metrics: HubMetrics,
+    ) -> None:
+        self._config = config
+        self._instance = instance
+        self._store = store
+        self._blobs = blobs
+        self._worker = worker
+        self._metrics = metrics
+
+    async def run(self, shutdown: asyncio.Event) -> None:
+        await run_sessions(lambda: self._session(shutdown), shutdown, name="broker_session")
+
+    async def _session(self, shutdown: asyncio.Event) -> None:
+        config = self._config
+        connection = await open_connection(
+            config.broker, name=f"spisync-hub {config.hub.orp} {self._instance}"
+        )
+        lost = asyncio.Event()
+
+        def on_lost(*_: Any) -> None:
+            lost.set()
+
+        connection.close_callbacks.add(on_lost)
+        try:
+            setup = await connection.channel()
+            await declare_core(setup)
+            await setup.close()
+            publish_channel = await connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            publish_channel.close_callbacks.add(on_lost)
+            publisher = await HubPublisher.open(
+                publish_channel, hub_user=config.broker.username, orp=config.hub.orp
+            )
+            self._metrics.sessions += 1
+            log.info("broker_connected", url=repr(config.broker))
+            await self._consume(connection, publisher, shutdown, lost)
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _consume(
+        self,
+        connection: aio_pika.abc.AbstractConnection,
+        publisher: HubPublisher,
+        shutdown: asyncio.Event,
+        lost: asyncio.Event,
+    ) -> None:
+        hub = self._config.hub
+        deliveries: asyncio.Queue[Delivery] = asyncio.Queue()
+        consumers = ObecConsumers(
+            connection,
+            deliveries,
+            prefetch=hub.prefetch,
+            tag_prefix=f"hub-{hub.orp}-{self._instance}",
+            broken=lost,
+        )
+        batcher = Batcher(
+            store=self._store,
+            blobs=self._blobs,
+            publisher=publisher,
+            batch_max=hub.batch_max,
+            batch_wait_s=hub.batch_wait_s,
+            metrics=self._metrics,
+            on_ready=self._worker.submit,
+            in_flight_limit=lambda: hub.prefetch * len(consumers.icos),
+        )
+        stop_batcher = asyncio.Event()
+        batcher_task = asyncio.create_task(batcher.run(deliveries, stop_batcher))
+        try:
+            while not (shutdown.is_set() or lost.is_set() or batcher_task.done()):
+                obce = await asyncio.to_thread(load_obce, self._config)
+                await consumers.ensure(obce)
+                await _wait_any([shutdown, lost], within=hub.obce_poll_s)
+        finally:
+            if lost.is_set() or batcher_task.done():
+                # The connection is gone: whatever was received comes again.
+                while not deliveries.empty():
+                    deliveries.get_nowait()
+            else:
+                await consumers.cancel_all()
+            stop_batcher.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(batcher_task), DRAIN_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("drain_timed_out", left=deliveries.qsize())
+                batcher_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await batcher_task
+        if lost.is_set() and not shutdown.is_set():
+            log.warning("broker_connection_lost")
+
+
+async def run(
+    config: HubConfig,
+    shutdown_trigger: asyncio.Event,
+    *,
+    metrics: HubMetrics | None = None,
+    closer: Closer | None = None,
+) -> None:
+    """Run the hub until `shutdown_trigger` is set.
+
+    Args:
+        config: The hub's configuration.
+        shutdown_trigger: Set it to drain and stop (the CLI sets it on SIGTERM/SIGINT).
+        metrics: Counters to update (a fresh set by default).
+        closer: What to do with a closed spis once complete; by default
+            `hub.forwarding.SipCloser` (build its SIP for the archive). The
+            forwarder, the archive's replies and the release run either way.
+    """
+    instance = instance_name(config)
+    structlog.contextvars.bind_contextvars(hub_instance=instance)
+    metrics = metrics if metrics is not None else HubMetrics()
+    store = await open_metadata_store(config, instance=instance)
+    try:
+        blobs = await open_blob_store(config)
+        try:
+            link = ArchiveLink(config, store, instance=instance)
+            if closer is None:
+                builder = SipBuilder(config, store, blobs, shutdown_trigger)
+                closer = SipCloser(store, builder, wake=link.wake)
+            worker = ClosingWorker(store, closer)
+            loop = _BrokerLoop(
+                config, instance=instance, store=store, blobs=blobs, worker=worker, metrics=metrics
+            )
+            sweeper = ReleaseSweeper(config, store, blobs)
+            log.info("hub_started", orp=config.hub.orp, data_dir=config.hub.data_dir)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(worker.run(shutdown_trigger))
+                group.create_task(loop.run(shutdown_trigger))
+                group.create_task(link.run(shutdown_trigger))
+                group.create_task(sweeper.run(shutdown_trigger))
+        finally:
+            await blobs.close()
+    finally:
+        await store.close()
+    log.info("hub_stopped", **vars(metrics))

@@ -1,0 +1,30 @@
+"""Building the NSESSS SIP (the archive package) of a closed spis.
+
+`write_sip` streams the components into a deterministic ZIP; `build_mets`
+produces its ``mets.xml``; the dataclasses in `hub.sip.model` describe the
+input. Every error is a `SipBuildError`.
+"""
+
+from __future__ import annotations
+
+from hub.sip.errors import ComponentMismatchError, InvalidSpisError, SipBuildError
+from hub.sip.mets import build_mets
+from hub.sip.model import Dokument, Komponenta, Obec, Spis, SpisovyPlan
+from hub.sip.naming import component_file_name, sip_name
+from hub.sip.package import BuiltSip, write_sip
+
+__all__ = [
+    "BuiltSip",
+    "ComponentMismatchError",
+    "Dokument",
+    "InvalidSpisError",
+    "Komponenta",
+    "Obec",
+    "SipBuildError",
+    "Spis",
+    "SpisovyPlan",
+    "build_mets",
+    "component_file_name",
+    "sip_name",
+    "write_sip",
+]

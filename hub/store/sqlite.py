@@ -1,0 +1,387 @@
+"""The metadata store in SQLite (aiosqlite, WAL, `synchronous=FULL`), one file under `data_dir`.
+
+One write connection serves transactions, guarded by an asyncio lock so that a
+caller outside the batcher can never slip a statement into a batch's
+transaction; a second connection serves reads (WAL lets it read while a
+transaction is open). `BEGIN IMMEDIATE` and a busy timeout let several hub
+processes on one machine share the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+import structlog
+
+from hub.errors import StoreError
+from hub.store.models import (
+    DokumentDetail,
+    FileSummary,
+    KomponentaContent,
+    MissingKomponenta,
+    ReadySpis,
+    SpisDetail,
+    SpisStateRow,
+    SpisSummary,
+)
+from hub.store.schema import MIGRATIONS
+from hub.store.sqlite_rows import (
+    FILE_VERSION_COLUMNS,
+    SPIS_STATE_COLUMNS,
+    content_row,
+    decode_snapshot,
+    file_version_row,
+    from_ts,
+    placeholders,
+    spis_state_row,
+    to_ts,
+)
+from hub.store.sqlite_sips import SqliteSipLedger
+from hub.store.sqlite_tx import MISSING_KOMPONENTY_SQL, NOT_RELEASED_SQL, SqliteTransaction
+from protocol import DokumentSnapshot, KomponentaSnapshot, SpisSnapshot, utc_now
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Collection
+    from pathlib import Path
+
+    from hub.store.models import ContentRow, FileVersionRow
+
+__all__ = ["DATABASE_NAME", "SqliteMetadataStore"]
+
+DATABASE_NAME = "hub.sqlite"
+
+log = structlog.get_logger(__name__)
+
+_BUSY_TIMEOUT_MS = 30_000
+_F_FILE_COLUMNS = ", ".join("f." + c.strip() for c in FILE_VERSION_COLUMNS.split(","))
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    await db.execute("PRAGMA journal_mode = WAL")
+    # FULL: a commit is on disk before the broker is told to forget the delivery.
+    await db.execute("PRAGMA synchronous = FULL")
+    await db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        async with db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise StoreError(  # noqa: TRY301 - the rollback below must run for it too
+                f"{path} has schema version {version}, newer than this hub "
+                f"understands ({len(MIGRATIONS)}); upgrade spisync"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    await db.execute(statement)
+            log.info("metadata_schema_migrated", path=str(path), version=number + 1)
+        await db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+
+
+class SqliteMetadataStore:
+    """A `MetadataStore` in one SQLite file; create it with `SqliteMetadataStore.open`.
+
+    Args:
+        writer: Connection for transactions.
+        reader: Connection for queries.
+        instance: This hub process's name, recorded with each applied message.
+    """
+
+    def __init__(
+        self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, instance: str
+    ) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._instance = instance
+        self._lock = asyncio.Lock()
+        self._commits = 0
+        self._sips = SqliteSipLedger(self._write_tx, self._all)
+
+    @classmethod
+    async def open(cls, data_dir: Path, *, instance: str = "hub") -> SqliteMetadataStore:
+        """Open (creating and migrating if needed) `<data_dir>/hub.sqlite`.
+
+        Raises:
+            StoreError: If the database's schema is newer than this code.
+        """
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / DATABASE_NAME
+        writer = await _connect(path)
+        try:
+            await _migrate(writer, path)
+            reader = await _connect(path)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, reader, instance)
+
+    @property
+    def commits(self) -> int:
+        """How many write transactions this object has committed."""
+        return self._commits
+
+    @property
+    def sips(self) -> SqliteSipLedger:
+        """The SIP ledger, on this store's connections and write lock."""
+        return self._sips
+
+    @contextlib.asynccontextmanager
+    async def _write_tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await asyncio.shield(self._writer.execute("ROLLBACK"))
+                raise
+            await self._writer.execute("COMMIT")
+            self._commits += 1
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        """Open a write transaction (see `MetadataStore.transaction`)."""
+        async with self._write_tx() as db:
+            yield SqliteTransaction(db, self._instance)
+
+    async def close(self) -> None:
+        """Close both connections."""
+        await self._reader.close()
+        await self._writer.close()
+
+    async def _all(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        async with self._reader.execute(sql, args) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    async def stored_chunks(self, sha256s: Collection[str]) -> set[str]:
+        """Return those of `sha256s` whose blobs the hub already stores."""
+        wanted = list(set(sha256s))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            rows = await self._all(
+                f"SELECT sha256 FROM chunks WHERE sha256 IN ({placeholders(len(part))})",  # noqa: S608 - placeholders only
+                *part,
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    async def content(self, sha256: str) -> ContentRow | None:
+        """Return a verified content by hash."""
+        rows = await self._all(
+            "SELECT sha256, size, chunk_size, chunks FROM contents WHERE sha256 = ?", sha256
+        )
+        return content_row(rows[0]) if rows else None
+
+    async def current_files(self, ico: str) -> list[FileSummary]:
+        """Return the current version of each path of obec `ico`."""
+        rows = await self._all(
+            "SELECT f.path, f.size, f.sha256, f.versions, f.deleted, f.source_seq, "
+            "f.recorded_at, c.released_at IS NOT NULL FROM files f "
+            "LEFT JOIN contents c ON c.sha256 = f.sha256 WHERE f.ico = ? ORDER BY f.path",
+            ico,
+        )
+        summaries = []
+        for path, size, sha256, versions, deleted, source_seq, recorded_at, released in rows:
+            when = from_ts(recorded_at)
+            assert when is not None
+            summaries.append(
+                FileSummary(
+                    path=path,
+                    size=size,
+                    sha256=sha256,
+                    versions=versions,
+                    deleted=bool(deleted),
+                    source_seq=source_seq,
+                    recorded_at=when,
+                    released=bool(released),
+                )
+            )
+        return summaries
+
+    async def file_history(self, ico: str, path: str) -> list[FileVersionRow]:
+        """Return every version of one path, oldest first."""
+        rows = await self._all(
+            f"SELECT {FILE_VERSION_COLUMNS} FROM file_versions "  # noqa: S608 - constant columns
+            "WHERE ico = ? AND path = ? ORDER BY source_seq",
+            ico,
+            path,
+        )
+        return [file_version_row(row) for row in rows]
+
+    async def _missing_by_spis(self, ico: str) -> dict[str, list[MissingKomponenta]]:
+        rows = await self._all(MISSING_KOMPONENTY_SQL.format(extra=""), ico)
+        missing: dict[str, list[MissingKomponenta]] = defaultdict(list)
+        for spis_id, komponenta_id, dokument_id, soubor in rows:
+            missing[spis_id].append(MissingKomponenta(komponenta_id, dokument_id, soubor))
+        return missing
+
+    async def spisy(self, ico: str) -> list[SpisSummary]:
+        """Return every spis of obec `ico` with its hub state and missing content."""
+        registry = {
+            row[0]: row
+            for row in await self._all(
+                "SELECT id, spisova_znacka, nazev, stav FROM spisy "
+                "WHERE ico = ? AND deleted = 0 AND snapshot IS NOT NULL",
+                ico,
+            )
+        }
+        states = {
+            row.spis_id: row
+            for row in map(
+                spis_state_row,
+                await self._all(
+                    f"SELECT {SPIS_STATE_COLUMNS} FROM spis_state WHERE ico = ?",  # noqa: S608 - constant columns
+                    ico,
+                ),
+            )
+        }
+        missing = await self._missing_by_spis(ico)
+        sips = {(row.spis_id, row.closing_seq): row for row in await self._sips.sips_of(ico)}
+        summaries = []
+        for spis_id in sorted(registry.keys() | states.keys()):
+            fields = registry.get(spis_id, (spis_id, None, None, None))
+            state = states.get(spis_id)
+            sip = sips.get((spis_id, state.closing_seq)) if state else None
+            archived = state is not None and state.state == "archived"
+            summaries.append(
+                SpisSummary(
+                    id=spis_id,
+                    spisova_znacka=fields[1],
+                    nazev=fields[2],
+                    stav=fields[3],
+                    state=state.state if state else "open",
+                    # An archived spis's content may be released on purpose: not "missing".
+                    missing=() if archived else tuple(missing.get(spis_id, ())),
+                    sip=(state.sip_name or (sip.name if sip else None)) if state else None,
+                    sip_state=sip.state if sip else None,
+                    archive_id=sip.archive_id if sip else None,
+                    archive_failures=sip.failures if sip else (),
+                )
+            )
+        return summaries
+
+    async def spis_detail(self, ico: str, spis_id: str) -> SpisDetail | None:
+        """Return a spis with its dokumenty, komponenty and their current content."""
+        spis_rows = await self._all(
+            "SELECT snapshot FROM spisy WHERE ico = ? AND id = ? AND deleted = 0 "
+            "AND snapshot IS NOT NULL",
+            ico,
+            spis_id,
+        )
+        if not spis_rows:
+            return None
+        snapshot = decode_snapshot(spis_rows[0][0], SpisSnapshot)
+        state_rows = await self._all(
+            f"SELECT {SPIS_STATE_COLUMNS} FROM spis_state WHERE ico = ? AND spis_id = ?",  # noqa: S608 - constant columns
+            ico,
+            spis_id,
+        )
+        state = (
+            spis_state_row(state_rows[0])
+            if state_rows
+            else SpisStateRow(
+                ico=ico, spis_id=spis_id, state="open", state_version=0, closing_seq=0
+            )
+        )
+        dokumenty = []
+        for (dokument_json,) in await self._all(
+            "SELECT snapshot FROM dokumenty WHERE ico = ? AND spis_id = ? AND deleted = 0 "
+            "AND snapshot IS NOT NULL",
+            ico,
+            spis_id,
+        ):
+            dokument = decode_snapshot(dokument_json, DokumentSnapshot)
+            komponenty = []
+            for komponenta_json, *file_columns in await self._all(
+                f"SELECT k.snapshot, {_F_FILE_COLUMNS} "  # noqa: S608 - constant columns
+                "FROM komponenty k LEFT JOIN files f "
+                f"ON f.ico = k.ico AND f.path = k.soubor AND f.deleted = 0 AND {NOT_RELEASED_SQL} "
+                "WHERE k.ico = ? AND k.dokument_id = ? AND k.deleted = 0 "
+                "AND k.snapshot IS NOT NULL",
+                ico,
+                dokument.dokument_id,
+            ):
+                file = (
+                    file_version_row(tuple(file_columns)) if file_columns[0] is not None else None
+                )
+                komponenty.append(
+                    KomponentaContent(
+                        snapshot=decode_snapshot(komponenta_json, KomponentaSnapshot), file=file
+                    )
+                )
+            komponenty.sort(key=lambda k: (k.snapshot.poradi, k.snapshot.verze))
+            dokumenty.append(DokumentDetail(snapshot=dokument, komponenty=tuple(komponenty)))
+        dokumenty.sort(key=lambda d: (d.snapshot.poradi, d.snapshot.dokument_id))
+        return SpisDetail(ico=ico, snapshot=snapshot, state=state, dokumenty=tuple(dokumenty))
+
+    async def ready_spisy(self) -> list[ReadySpis]:
+        """Return closed, complete spisy not yet forwarded."""
+        rows = await self._all(
+            "SELECT ico, spis_id, closing_seq FROM spis_state "
+            "WHERE state = 'closed' AND complete_at IS NOT NULL ORDER BY complete_at"
+        )
+        return [ReadySpis(ico=row[0], spis_id=row[1], closing_seq=row[2]) for row in rows]
+
+    async def _update_state(self, sql: str, *args: object) -> bool:
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                async with self._writer.execute(sql, args) as cursor:
+                    changed = cursor.rowcount > 0
+            except BaseException:
+                await asyncio.shield(self._writer.execute("ROLLBACK"))
+                raise
+            await self._writer.execute("COMMIT")
+            self._commits += 1
+        return changed
+
+    async def mark_forwarded(
+        self, ico: str, spis_id: str, closing_seq: int, *, sip_name: str, sip_sha256: str
+    ) -> bool:
+        """Move a complete closed spis to `forwarded` with its SIP's name and hash."""
+        now = to_ts(utc_now())
+        return await self._update_state(
+            "UPDATE spis_state SET state = 'forwarded', forwarded_at = ?, sip_name = ?, "
+            "sip_sha256 = ?, updated_at = ? WHERE ico = ? AND spis_id = ? AND closing_seq = ? "
+            "AND state = 'closed' AND complete_at IS NOT NULL",
+            now,
+            sip_name,
+            sip_sha256,
+            now,
+            ico,
+            spis_id,
+            closing_seq,
+        )
+
+    async def mark_archived(self, ico: str, spis_id: str, closing_seq: int) -> bool:
+        """Move a forwarded spis to `archived`."""
+        now = to_ts(utc_now())
+        return await self._update_state(
+            "UPDATE spis_state SET state = 'archived', archived_at = ?, updated_at = ? "
+            "WHERE ico = ? AND spis_id = ? AND closing_seq = ? AND state = 'forwarded'",
+            now,
+            now,
+            ico,
+            spis_id,
+            closing_seq,
+        )
+
+    async def processed_messages(self, ico: str) -> int:
+        """Return how many metadata messages of obec `ico` were applied."""
+        rows = await self._all("SELECT count(*) FROM processed_messages WHERE ico = ?", ico)
+        return int(rows[0][0])

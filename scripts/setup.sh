@@ -1,0 +1,69 @@
+# Shared set-up steps of ./scripts/network and ./scripts/test. Sourced, not run.
+# Everything a fresh Debian/Ubuntu machine needs is installed here, never by hand.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+AMQP_HOST="${SPISYNC_AMQP_HOST:-127.0.0.1}"
+AMQP_PORT="${SPISYNC_AMQP_PORT:-5672}"
+MANAGEMENT_PORT="${SPISYNC_MANAGEMENT_PORT:-15672}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "need root to run: $*  (install sudo or run as root)" >&2; return 1; fi
+}
+
+apt_install() {
+  say "installing system packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_system_packages() {
+  local missing=()
+  command -v python3 >/dev/null || missing+=(python3)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+  command -v rsync >/dev/null || missing+=(rsync)
+  command -v curl >/dev/null || missing+=(curl)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "spisync needs Python 3.11 or newer; this machine has $(python3 --version)" >&2; return 1; }
+}
+
+ensure_venv() {
+  local extras="$1" stamp="$VENV/.spisync-installed"
+  local want
+  want="$extras $(cat "$ROOT/pyproject.toml" "$ROOT/requirements/constraints.txt" | sha256sum | cut -c1-16)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  say "creating the virtual environment in .venv (pinned by requirements/constraints.txt)"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -c "$ROOT/requirements/constraints.txt" -e "$ROOT[$extras]"
+  echo "$want" > "$stamp"
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+ensure_rabbitmq() {
+  if ! port_open "$AMQP_HOST" "$AMQP_PORT"; then
+    say "no RabbitMQ on $AMQP_HOST:$AMQP_PORT: starting the local node"
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      as_root systemctl start rabbitmq-server
+    else
+      as_root rabbitmq-server -detached
+    fi
+    for _ in $(seq 1 120); do port_open "$AMQP_HOST" "$AMQP_PORT" && break; sleep 0.5; done
+    port_open "$AMQP_HOST" "$AMQP_PORT" || { echo "RabbitMQ did not start on port $AMQP_PORT" >&2; return 1; }
+  fi
+  if ! curl -fs -o /dev/null -u guest:guest "http://$AMQP_HOST:$MANAGEMENT_PORT/api/overview"; then
+    say "enabling RabbitMQ's management plugin (provisioning uses its HTTP API)"
+    as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
+    for _ in $(seq 1 120); do
+      curl -fs -o /dev/null -u guest:guest "http://$AMQP_HOST:$MANAGEMENT_PORT/api/overview" && return 0
+      sleep 0.5
+    done
+    echo "RabbitMQ's management API did not answer on port $MANAGEMENT_PORT" >&2; return 1
+  fi
+}

@@ -1,0 +1,1 @@
+"""spisync test suite; mirrors the packages."""

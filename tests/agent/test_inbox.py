@@ -1,0 +1,74 @@
+"""The agent's inbox: receipts suppress resending content, repair requests resend chunks."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+
+from protocol import FileReceipt, NeedChunks, new_message_id, utc_now
+
+
+def _envelope() -> dict:
+    return {"message_id": new_message_id(), "sender": "hub:test", "sent_at": utc_now()}
+
+
+async def test_a_receipt_makes_identical_content_go_as_a_manifest_only(agent_env):
+    """After the hub confirms content, a copy of it under another path sends no chunks."""
+    folder = agent_env.folder
+    data = os.urandom(5000)
+    sha = hashlib.sha256(data).hexdigest()
+    (folder / "original.pdf").write_bytes(data)
+    reader = await agent_env.reader()
+    await agent_env.start()
+    await agent_env.eventually(lambda: reader.current().get("original.pdf") == data)
+    (manifest,) = reader.manifests
+    await agent_env.publish_to_agent(
+        FileReceipt(**_envelope(), path="original.pdf", sha256=sha, source_seq=manifest.source_seq)
+    )
+    await agent_env.eventually(lambda: sha in agent_env.held())
+    chunks_before = len(reader.chunk_deliveries)
+
+    (folder / "copy.pdf").write_bytes(data)
+    await agent_env.eventually(lambda: reader.current().get("copy.pdf") == data)
+    assert len(reader.chunk_deliveries) == chunks_before
+    assert not reader.violations
+
+
+async def test_repair_requests_resend_the_named_chunks_or_the_whole_file(agent_env):
+    """NeedChunks resends exactly the named chunks (or all) and the manifest, same source_seq."""
+    folder = agent_env.folder
+    data = os.urandom(5 * 1024)
+    sha = hashlib.sha256(data).hexdigest()
+    (folder / "scan.pdf").write_bytes(data)
+    reader = await agent_env.reader()
+    await agent_env.start()
+    await agent_env.eventually(lambda: reader.current().get("scan.pdf") == data)
+    (first,) = reader.manifests
+
+    await agent_env.publish_to_agent(
+        NeedChunks(**_envelope(), path="scan.pdf", sha256=sha, indexes=(1, 3), reason="corrupt")
+    )
+    await agent_env.eventually(lambda: len(reader.manifests) == 2)
+    assert Counter(reader.chunk_deliveries) == Counter(
+        {(sha, 0): 1, (sha, 1): 2, (sha, 2): 1, (sha, 3): 2, (sha, 4): 1}
+    )
+    second = reader.manifests[1]
+    assert second.source_seq == first.source_seq
+    assert second.message_id != first.message_id
+
+    await agent_env.publish_to_agent(
+        NeedChunks(**_envelope(), path="scan.pdf", sha256=sha, reason="blob lost")
+    )
+    await agent_env.eventually(lambda: len(reader.manifests) == 3)
+    assert len(reader.chunk_deliveries) == 5 + 2 + 5
+
+    (folder / "scan.pdf").write_bytes(b"new content")
+    await agent_env.eventually(lambda: reader.current().get("scan.pdf") == b"new content")
+    await agent_env.publish_to_agent(
+        NeedChunks(**_envelope(), path="scan.pdf", sha256=sha, reason="stale request")
+    )
+    (folder / "marker.txt").write_bytes(b"after the stale request")
+    await agent_env.eventually(lambda: "marker.txt" in reader.current())
+    assert len(reader.chunk_deliveries) == 5 + 2 + 5 + 1 + 1
+    assert not reader.violations

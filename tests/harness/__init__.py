@@ -1,0 +1,1 @@
+"""Test harness: real brokers for the tests (a vhost each, or a private node)."""
