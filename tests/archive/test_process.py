@@ -124,5 +124,8 @@ async def test_sigterm_drains_and_exits_within_10_s(
     archive_process.start()  # Whatever was not finished is redelivered.
     reply = await hub.reply()
     assert isinstance(reply, SipAccepted), reply
+    # The reply may come from the first process; signal the second only once it
+    # has installed its handlers, or Python's default SIGINT kills it mid-import.
+    await wait_for_consumer(hub)
     os.kill(archive_process.process.pid, signal.SIGINT)  # type: ignore[union-attr]
     assert await asyncio.to_thread(archive_process.process.wait, 10) == 0  # type: ignore[union-attr]
