@@ -84,10 +84,11 @@ _ENVELOPE_HEADERS = {
 
 def kind_of(message: msgspec.Struct) -> str:
     """Return the wire tag (`kind`) of a message."""
-    tag = msgspec.inspect.type_info(type(message))
-    assert isinstance(tag, msgspec.inspect.StructType)
-    assert isinstance(tag.tag, str)
-    return tag.tag
+    # The struct's own config, not `msgspec.inspect`: this runs for every
+    # message on the hot path, and inspecting the type each time cost ~3 % CPU.
+    tag = type(message).__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag
 
 
 def encode(message: AnyMessage) -> bytes:
