@@ -48,16 +48,18 @@ def summarise(collapsed: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+def _spy(pid: int, out: Path, *, gil: bool) -> subprocess.Popen[bytes]:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    # --gil samples only the thread holding the GIL: Python CPU, not threads waiting.
+    only_gil = ["--gil"] if gil else []
     return subprocess.Popen(
-        [spy, "record", "-p", str(pid), "-o", str(out), "--format", "raw", "-r", "100"],
+        [spy, "record", "-p", str(pid), "-o", str(out), "--format", "raw", "-r", "100", *only_gil],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
 
 
-async def _run(files: int, size: int, out: Path, prefetch: int, window: int) -> None:
+async def _run(files: int, size: int, out: Path, prefetch: int, window: int, *, gil: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     async with Bench.create(SharedBroker.from_environment(), "profile") as env:
         src = env.base / "src"
@@ -71,7 +73,10 @@ async def _run(files: int, size: int, out: Path, prefetch: int, window: int) -> 
         )
         async with env.hub_view() as view:
             agent = env.start_agent(config)
-            spies = [_spy(agent.pid, out / "agent.txt"), _spy(hub.pid, out / "hub.txt")]
+            spies = [
+                _spy(agent.pid, out / "agent.txt", gil=gil),
+                _spy(hub.pid, out / "hub.txt", gil=gil),
+            ]
             started = time.monotonic()
 
             async def committed() -> bool:
@@ -100,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/spisync-profile"))
     parser.add_argument("--hub-prefetch", type=int, default=16, help="[hub] prefetch")
     parser.add_argument("--agent-window", type=int, default=16, help="[agent] publish_window")
+    parser.add_argument("--gil", action="store_true", help="sample only the GIL holder (CPU)")
     args = parser.parse_args(argv)
-    asyncio.run(_run(args.files, args.size, args.out, args.hub_prefetch, args.agent_window))
+    asyncio.run(
+        _run(args.files, args.size, args.out, args.hub_prefetch, args.agent_window, gil=args.gil)
+    )
     return 0
 
 

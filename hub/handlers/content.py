@@ -16,6 +16,8 @@ from hub.errors import BlobNotFoundError, RejectDelivery, RetryLater
 from hub.store.models import ContentRow, FileVersionRow
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from hub.handlers.base import HandlerContext
     from hub.inspection import ChunkItem
     from protocol import FileVersion, Tombstone
@@ -71,7 +73,7 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
         ctx.need_chunks(path=manifest.path, sha256=manifest.sha256, indexes=missing, reason=reason)
         ctx.log.info("file_version_incomplete", path=manifest.path, missing=len(missing))
         return
-    if not await _content_verified(ctx, manifest):
+    if not await _content_verified(ctx, manifest, owned):
         ctx.need_chunks(
             path=manifest.path,
             sha256=manifest.sha256,
@@ -105,18 +107,27 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
     )
 
 
-async def _content_verified(ctx: HandlerContext, manifest: FileVersion) -> bool:
+async def _content_verified(
+    ctx: HandlerContext, manifest: FileVersion, chunk_sizes: Mapping[str, int]
+) -> bool:
     """Tell whether the manifest's chunks make its file, verifying (and recording) if new."""
     known = await ctx.tx.content(manifest.sha256)
     if known is not None and known.chunks == manifest.chunk_sha256 and known.size == manifest.size:
         return True
-    try:
-        matches = await content_matches(
-            ctx.blobs, manifest.chunk_sha256, size=manifest.size, sha256=manifest.sha256
-        )
-    except BlobNotFoundError:
-        # The metadata says the chunk is stored but its blob is gone: ask again.
+    if sum(chunk_sizes[sha] for sha in manifest.chunk_sha256) != manifest.size:
         return False
+    if list(manifest.chunk_sha256) == [manifest.sha256]:
+        # A file of one chunk is that chunk, whose SHA-256 was verified before
+        # its blob was stored: reading the blob back would hash the same bytes.
+        matches = True
+    else:
+        try:
+            matches = await content_matches(
+                ctx.blobs, manifest.chunk_sha256, size=manifest.size, sha256=manifest.sha256
+            )
+        except BlobNotFoundError:
+            # The metadata says the chunk is stored but its blob is gone: ask again.
+            return False
     if matches:
         await ctx.tx.add_content(
             ContentRow(

@@ -56,8 +56,8 @@ class MetadataTransaction(Protocol):
         """Record a verified, durably stored chunk and that obec `ico` uploaded it."""
         ...
 
-    async def owned_chunks(self, ico: str, sha256s: Collection[str]) -> set[str]:
-        """Return those of `sha256s` that obec `ico` uploaded and the hub stores."""
+    async def owned_chunks(self, ico: str, sha256s: Collection[str]) -> dict[str, int]:
+        """Return the sizes of those of `sha256s` that obec `ico` uploaded and the hub stores."""
         ...
 
     async def chunk_was_released(self, sha256: str) -> bool:

@@ -108,19 +108,19 @@ class SqliteTransaction:
             "INSERT OR IGNORE INTO obec_chunks (ico, sha256) VALUES (?, ?)", (ico, sha256)
         )
 
-    async def owned_chunks(self, ico: str, sha256s: Collection[str]) -> set[str]:
-        """Return the chunks among `sha256s` that obec `ico` uploaded and the hub stores."""
+    async def owned_chunks(self, ico: str, sha256s: Collection[str]) -> dict[str, int]:
+        """Return the sizes of the chunks among `sha256s` that obec `ico` uploaded and stored."""
         wanted = list(set(sha256s))
-        owned: set[str] = set()
+        owned: dict[str, int] = {}
         # SQLite limits bound parameters; 500 per query stays far below it.
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             sql = (
-                "SELECT o.sha256 FROM obec_chunks o JOIN chunks c ON c.sha256 = o.sha256 "  # noqa: S608 - placeholders only
+                "SELECT o.sha256, c.size FROM obec_chunks o JOIN chunks c ON c.sha256 = o.sha256 "  # noqa: S608 - placeholders only
                 f"WHERE o.ico = ? AND o.sha256 IN ({placeholders(len(part))})"
             )
             async with self._db.execute(sql, (ico, *part)) as cursor:
-                owned.update(row[0] for row in await cursor.fetchall())
+                owned.update((row[0], row[1]) for row in await cursor.fetchall())
         return owned
 
     async def record_corrupt_chunk(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 
+import msgspec
+import pytest
+
 from hub.content import open_content
 from hub.store import open_blob_store
-from protocol import FileReceipt, NeedChunks, Tombstone, names
+from protocol import FileReceipt, NeedChunks, Tombstone, names, new_message_id
 from tests.hub.hubkit import dead_letters, make_hub_config, wait_for
 
 
@@ -67,6 +70,36 @@ async def test_missing_chunks_trigger_need_chunks_then_resend_completes(
     await agent.wait_for_reply(_receipt_for(again), what="receipt")
     [current] = await store.current_files(ico)
     assert current.sha256 == manifest.sha256
+
+
+@pytest.mark.parametrize("chunk_size", [4096, 300], ids=["one-chunk", "four-chunks"])
+async def test_manifest_whose_size_or_hash_lies_is_not_recorded(
+    hub_config, make_agent, start_hub, store_of, ico, chunk_size
+):
+    """Verified chunks under a manifest with a wrong size or whole-file hash get NeedChunks, not a version."""
+    agent = await make_agent(ico)
+    await start_hub(hub_config)
+    data = os.urandom(1000)
+    honest, chunks = agent.manifest("lies.bin", data, chunk_size=chunk_size)
+    for index, chunk in enumerate(chunks):
+        await agent.send_chunk(chunk, object_sha256=honest.sha256, index=index)
+    wrong_size = msgspec.structs.replace(honest, message_id=new_message_id(), size=999)
+    wrong_hash = msgspec.structs.replace(
+        honest, message_id=new_message_id(), sha256=hashlib.sha256(b"other").hexdigest()
+    )
+    for liar in (wrong_size, wrong_hash):
+        await agent.send(liar)
+        need = await agent.wait_for_reply(
+            lambda m, liar=liar: isinstance(m, NeedChunks) and m.sha256 == liar.sha256,
+            what="need_chunks",
+        )
+        assert need.indexes == ()
+    store = await store_of(hub_config)
+    assert await store.current_files(ico) == []
+    await agent.send(honest)
+    await agent.wait_for_reply(_receipt_for(honest), what="receipt")
+    [current] = await store.current_files(ico)
+    assert (current.size, current.sha256) == (1000, honest.sha256)
 
 
 async def test_corrupt_chunk_is_rejected_and_requested_again(
