@@ -164,8 +164,7 @@ class SqliteMetadataStore:
         await self._writer.close()
 
     async def _all(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
-        async with self._reader.execute(sql, args) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]
+        return [tuple(row) for row in await self._reader.execute_fetchall(sql, args)]
 
     async def stored_chunks(self, sha256s: Collection[str]) -> set[str]:
         """Return those of `sha256s` whose blobs the hub already stores."""
