@@ -13,6 +13,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "IndexEntry",
     "OutboxRow",
+    "StatUpdate",
     "VersionRecord",
     "entry_from_row",
     "outbox_row_from_row",
@@ -117,6 +118,15 @@ class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
     sha256: str
     chunk_size: int
     chunk_sha256: tuple[str, ...]
+
+
+class StatUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """A new spelling, mtime or inode of an indexed path whose content did not change."""
+
+    path: str
+    disk_path: str
+    mtime_ns: int
+    inode: int
 
 
 class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):

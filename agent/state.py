@@ -37,14 +37,20 @@ from agent.records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from pathlib import Path
 
-    from agent.records import IndexEntry, OutboxRow, VersionRecord
+    from agent.records import IndexEntry, OutboxRow, StatUpdate, VersionRecord
 
 __all__ = ["State"]
 
 _T = TypeVar("_T")
+
+# Columns in the order `entry_from_row` takes them.
+_SELECT_FILES = (
+    "SELECT path, folder, disk_path, size, mtime_ns, inode, sha256, chunk_size, "
+    "chunk_sha256, source_seq FROM files"
+)
 
 
 class State:
@@ -125,20 +131,12 @@ class State:
 
     async def folder_index(self, folder: str) -> dict[str, IndexEntry]:
         """Return the index entries of one folder by wire path."""
-        sql = (
-            "SELECT path, folder, disk_path, size, mtime_ns, inode, sha256, chunk_size, "
-            "chunk_sha256, source_seq FROM files WHERE folder = ?"
-        )
-        rows = await self._fetchall(sql, (folder,))
+        rows = await self._fetchall(f"{_SELECT_FILES} WHERE folder = ?", (folder,))
         return {row[0]: entry_from_row(row) for row in rows}
 
     async def get_file(self, path: str) -> IndexEntry | None:
         """Return the index entry of one wire path, or None."""
-        sql = (
-            "SELECT path, folder, disk_path, size, mtime_ns, inode, sha256, chunk_size, "
-            "chunk_sha256, source_seq FROM files WHERE path = ?"
-        )
-        row = await self._fetchone(sql, (path,))
+        row = await self._fetchone(f"{_SELECT_FILES} WHERE path = ?", (path,))
         return None if row is None else entry_from_row(row)
 
     async def disk_paths_under(self, folder: str, directory: str) -> list[str]:
@@ -158,25 +156,48 @@ class State:
             row = await self._fetchone("SELECT count(*) FROM files WHERE folder = ?", (folder,))
         return int(row[0]) if row else 0
 
-    async def update_stat(self, path: str, disk_path: str, mtime_ns: int, inode: int) -> None:
-        """Record a new spelling, mtime or inode for content that did not change."""
-        await self._write(
-            lambda db: db.execute(
-                "UPDATE files SET disk_path = ?, mtime_ns = ?, inode = ? WHERE path = ?",
-                (disk_path, mtime_ns, inode, path),
-            )
-        )
+    async def get_files(self, paths: Iterable[str]) -> dict[str, IndexEntry]:
+        """Return the index entries of those wire `paths` that are indexed."""
+        wanted = list(set(paths))
 
-    async def record_version(self, version: VersionRecord, message_id: str) -> int:
-        """Index a new file version and queue it, in one durable transaction.
+        def read(db: sqlite3.Connection) -> dict[str, IndexEntry]:
+            found: dict[str, IndexEntry] = {}
+            # SQLite limits bound parameters; 500 per query stays far below it.
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                sql = f"{_SELECT_FILES} WHERE path IN ({', '.join('?' * len(part))})"
+                found.update((row[0], entry_from_row(row)) for row in db.execute(sql, part))
+            return found
 
-        Older unsent rows of the same path are dropped: their content is no
-        longer on disk, so they could never be sent anyway.
+        return await self._run(read)
+
+    async def record_changes(
+        self, versions: Sequence[tuple[VersionRecord, str]], moved: Sequence[StatUpdate]
+    ) -> list[int]:
+        """Index and queue new versions and record stat-only changes, in one durable transaction.
+
+        One commit for many files (a scan finds hundreds at once) costs one
+        fsync instead of one per file; until it returns nothing of them is
+        queued, so a crash before it only means they are looked at again.
+        Older unsent rows of a path given a new version are dropped: their
+        content is no longer on disk, so they could never be sent anyway.
+
+        Args:
+            versions: `(version, message_id)` of each new version.
+            moved: New spelling, mtime or inode of content that did not change.
 
         Returns:
-            The version's source_seq.
+            The source_seq of each version, in order.
         """
-        return await self._write(lambda db: _record_version(db, version, message_id))
+
+        def record(db: sqlite3.Connection) -> list[int]:
+            db.executemany(
+                "UPDATE files SET disk_path = ?, mtime_ns = ?, inode = ? WHERE path = ?",
+                [(m.disk_path, m.mtime_ns, m.inode, m.path) for m in moved],
+            )
+            return [_record_version(db, version, message_id) for version, message_id in versions]
+
+        return await self._write(record)
 
     async def record_deletions(
         self, paths: Iterable[str], encode_tombstone: Callable[[str, int], tuple[str, bytes]]

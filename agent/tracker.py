@@ -8,6 +8,7 @@ folder looks unmounted or too much of it vanished at once).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,19 +16,31 @@ import structlog
 
 from agent.hasher import hash_file
 from agent.problems import Problem
-from agent.records import VersionRecord
+from agent.records import StatUpdate, VersionRecord
 from agent.scanner import DiskFile
 from protocol import Tombstone, encode, new_message_id, utc_now
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from agent.hasher import FileDigest
     from agent.problems import Problems
     from agent.records import IndexEntry
     from agent.scanner import Folder
     from agent.state import State
 
-__all__ = ["Outcome", "Tracker"]
+__all__ = ["Look", "Outcome", "Tracker"]
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Look:
+    """A file to look at: its folder, its stat now, and its stat when it became quiet."""
+
+    folder: Folder
+    disk: DiskFile
+    quiet_stat: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -73,22 +86,93 @@ class Tracker:
         self._threshold = mass_delete_threshold
         self._min_files = mass_delete_min_files
 
-    async def look_at(self, folder: Folder, disk: DiskFile, quiet_stat: tuple[int, int]) -> Outcome:
-        """Hash a file whose stat has been quiet and queue it if its content is new.
+    async def look_at_many(self, looks: Sequence[Look]) -> list[Outcome | OSError]:
+        """Hash files whose stat has been quiet and queue those with new content.
 
-        Args:
-            folder: Its folder.
-            disk: The file as stat saw it.
-            quiet_stat: `(size, mtime_ns)` it had when its quiet window started.
+        The files are hashed side by side and their versions recorded in one
+        transaction, so a scan that finds hundreds of files pays one fsync,
+        not one per file. Each wire path may appear once.
+
+        Returns:
+            For each look, in order: its outcome, or the `OSError` that kept
+            the file from being read (nothing of it was recorded).
         """
-        entry = await self._state.get_file(disk.path)
+        entries = await self._state.get_files(look.disk.path for look in looks)
+        outcomes: list[Outcome | OSError | None] = [
+            self._settled_without_reading(look, entries.get(look.disk.path)) for look in looks
+        ]
+        to_read = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        digests = await asyncio.gather(
+            *(self._digest(looks[i]) for i in to_read), return_exceptions=True
+        )
+        versions: list[tuple[VersionRecord, str]] = []
+        recorded: list[int] = []
+        moved: list[StatUpdate] = []
+        for i, digest in zip(to_read, digests, strict=True):
+            look = looks[i]
+            disk = look.disk
+            if isinstance(digest, OSError):
+                outcomes[i] = digest
+                continue
+            if isinstance(digest, BaseException):
+                raise digest
+            if not digest.stable or (digest.size, digest.mtime_ns) != look.quiet_stat:
+                log.debug("file_still_changing", path=disk.path)
+                outcomes[i] = Outcome(settled=False)
+                continue
+            self._problems.resolve("unreadable", disk.path)
+            outcomes[i] = Outcome(settled=True)
+            entry = entries.get(disk.path)
+            if entry is not None and _same_content(entry, digest.sha256, self._chunk_size):
+                moved.append(
+                    StatUpdate(
+                        path=disk.path,
+                        disk_path=disk.disk_path,
+                        mtime_ns=digest.mtime_ns,
+                        inode=digest.inode,
+                    )
+                )
+                continue
+            version = VersionRecord(
+                path=disk.path,
+                folder=look.folder.key,
+                disk_path=disk.disk_path,
+                size=digest.size,
+                mtime_ns=digest.mtime_ns,
+                inode=digest.inode,
+                sha256=digest.sha256,
+                chunk_size=self._chunk_size,
+                chunk_sha256=digest.chunk_sha256,
+            )
+            versions.append((version, new_message_id()))
+            recorded.append(i)
+        if versions or moved:
+            seqs = await self._state.record_changes(versions, moved)
+            for i, (version, _), seq in zip(recorded, versions, seqs, strict=True):
+                outcomes[i] = Outcome(settled=True, recorded=True)
+                log.info(
+                    "file_version_recorded",
+                    path=version.path,
+                    size=version.size,
+                    sha256=version.sha256,
+                    source_seq=seq,
+                )
+        done: list[Outcome | OSError] = []
+        for outcome in outcomes:
+            assert outcome is not None  # every look was settled, read, or failed above
+            done.append(outcome)
+        return done
+
+    def _settled_without_reading(self, look: Look, entry: IndexEntry | None) -> Outcome | None:
+        """Settle a look by stat alone (unchanged, or a name collision), or None to read it."""
+        disk = look.disk
         if entry is not None and entry.disk_path != disk.disk_path:
-            other = folder.stat_file(entry.disk_path)
+            other = look.folder.stat_file(entry.disk_path)
             if isinstance(other, DiskFile) and other.path == disk.path:
                 self._problems.report(
                     Problem(
                         "name_collision",
-                        folder.prefix + disk.disk_path,
+                        look.folder.prefix + disk.disk_path,
                         f"same name as {entry.disk_path!r} after Unicode normalisation",
                     )
                 )
@@ -99,38 +183,13 @@ class Tracker:
             and entry.same_stat(disk.size, disk.mtime_ns, disk.inode)
         ):
             return Outcome(settled=True)
-        digest = await hash_file(
-            folder.root_real, folder.absolute(disk.disk_path), self._chunk_size
+        return None
+
+    async def _digest(self, look: Look) -> FileDigest:
+        folder = look.folder
+        return await hash_file(
+            folder.root_real, folder.absolute(look.disk.disk_path), self._chunk_size
         )
-        if not digest.stable or (digest.size, digest.mtime_ns) != quiet_stat:
-            log.debug("file_still_changing", path=disk.path)
-            return Outcome(settled=False)
-        self._problems.resolve("unreadable", disk.path)
-        if entry is not None and _same_content(entry, digest.sha256, self._chunk_size):
-            await self._state.update_stat(disk.path, disk.disk_path, digest.mtime_ns, digest.inode)
-            return Outcome(settled=True)
-        seq = await self._state.record_version(
-            VersionRecord(
-                path=disk.path,
-                folder=folder.key,
-                disk_path=disk.disk_path,
-                size=digest.size,
-                mtime_ns=digest.mtime_ns,
-                inode=digest.inode,
-                sha256=digest.sha256,
-                chunk_size=self._chunk_size,
-                chunk_sha256=digest.chunk_sha256,
-            ),
-            new_message_id(),
-        )
-        log.info(
-            "file_version_recorded",
-            path=disk.path,
-            size=digest.size,
-            sha256=digest.sha256,
-            source_seq=seq,
-        )
-        return Outcome(settled=True, recorded=True)
 
     async def delete(self, folder: Folder, paths: list[str], *, folder_available: bool) -> bool:
         """Queue tombstones for vanished wire paths, unless that looks like an unmounted share.

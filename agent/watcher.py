@@ -21,6 +21,7 @@ import watchfiles
 
 from agent.problems import Problem
 from agent.scanner import DiskFile, scan_folder
+from agent.tracker import Look
 from protocol.errors import UnsafePathError
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ __all__ = ["FolderWatcher", "ScanStats"]
 log = structlog.get_logger(__name__)
 
 _MAX_READ_BACKOFF_S = 600.0
+# Quiet files looked at (hashed side by side, recorded in one commit) at a time.
+_LOOK_BATCH = 64
 _WATCH_SETTLE_S = 0.2
 # Problems a full scan finds; a rescan re-reports the ones still there and resolves the rest.
 _SCAN_KINDS = ("unsafe_name", "name_collision", "symlink_outside")
@@ -46,6 +49,10 @@ class _Pending:
     due: float
     stat: tuple[int, int] | None  # (size, mtime_ns) when the quiet window started
     attempts: int = 0
+
+
+# A due path that stayed quiet: its key, its pending entry, and what to look at.
+_Quiet = tuple[tuple[str, str], _Pending, Look]
 
 
 @dataclass
@@ -206,42 +213,51 @@ class FolderWatcher:
             if due <= now:
                 del self._rescan_due[folder_key]
                 await self.scan(self._folders[folder_key])
-        ready = [(k, p) for k, p in self._pending.items() if p.due <= now]
         deletions: dict[str, list[str]] = {}
-        for key, pending in ready:
+        quiet: list[_Quiet] = []
+        for key, pending in [(k, p) for k, p in self._pending.items() if p.due <= now]:
+            folder = self._folders[key[0]]
+            looked = folder.stat_file(key[1])
+            if looked is None:
+                deletions.setdefault(key[0], []).append(key[1])
+            elif isinstance(looked, Problem):
+                self._handle_problem(key, pending, looked)
+            elif pending.stat != (current := (looked.size, looked.mtime_ns)):
+                pending.stat, pending.due = current, now + self._quiet
+            else:
+                quiet.append((key, pending, Look(folder=folder, disk=looked, quiet_stat=current)))
+        for start in range(0, len(quiet), _LOOK_BATCH):
             if stop.is_set():
                 return
-            if await self._process_one(key, pending, now):
-                deletions.setdefault(key[0], []).append(key[1])
+            await self._look_at(quiet[start : start + _LOOK_BATCH], now)
         if await self._process_deletions(deletions, now):
             self._on_recorded()
 
-    async def _process_one(self, key: tuple[str, str], pending: _Pending, now: float) -> bool:
-        """Look at one quiet path; return True if it is gone (a deletion candidate)."""
-        folder = self._folders[key[0]]
-        looked = folder.stat_file(key[1])
-        if looked is None:
-            return True
-        if isinstance(looked, Problem):
-            self._handle_problem(key, pending, looked)
-            return False
-        current = (looked.size, looked.mtime_ns)
-        if pending.stat != current:
-            pending.stat, pending.due = current, now + self._quiet
-            return False
-        try:
-            outcome = await self._tracker.look_at(folder, looked, current)
-        except OSError as exc:
-            problem = Problem("unreadable", looked.path, f"cannot read: {exc}")
-            self._handle_problem(key, pending, problem)
-            return False
-        if not outcome.settled:
-            pending.stat, pending.due = None, time.monotonic() + self._quiet
-            return False
-        del self._pending[key]
-        if outcome.recorded:
+    async def _look_at(self, batch: list[_Quiet], now: float) -> None:
+        """Have the tracker look at quiet files; each wire path once per call."""
+        seen: set[str] = set()
+        unique = []
+        for item in batch:
+            # Two spellings of one name (NFC/NFD) wait for the next round, so the
+            # tracker sees the first one indexed and reports the collision.
+            if item[2].disk.path not in seen:
+                seen.add(item[2].disk.path)
+                unique.append(item)
+        outcomes = await self._tracker.look_at_many([look for _, _, look in unique])
+        recorded = False
+        for (key, pending, look), outcome in zip(unique, outcomes, strict=True):
+            if isinstance(outcome, OSError):
+                problem = Problem("unreadable", look.disk.path, f"cannot read: {outcome}")
+                self._handle_problem(key, pending, problem)
+            elif not outcome.settled:
+                pending.stat, pending.due = None, time.monotonic() + self._quiet
+            elif self._pending.get(key) is pending and pending.due <= now:
+                # Only if no event touched the path while it was read: an event
+                # moved `due` on, and the path must be looked at again.
+                del self._pending[key]
+            recorded |= not isinstance(outcome, OSError) and outcome.recorded
+        if recorded:
             self._on_recorded()  # let the publisher start while the rest is still hashed
-        return False
 
     def _handle_problem(self, key: tuple[str, str], pending: _Pending, problem: Problem) -> None:
         self._problems.report(problem)
