@@ -113,14 +113,22 @@ class FolderWatcher:
         if folder is not None:
             self._pend(folder, disk_path)
 
-    def _pend(self, folder: Folder, disk_path: str, stat: tuple[int, int] | None = None) -> None:
+    def _pend(
+        self,
+        folder: Folder,
+        disk_path: str,
+        stat: tuple[int, int] | None = None,
+        *,
+        quiet_already: bool = False,
+    ) -> None:
         now = time.monotonic()
         if stat is None:
             looked = folder.stat_file(disk_path)
             stat = (looked.size, looked.mtime_ns) if isinstance(looked, DiskFile) else None
         entry = self._pending.get((folder.key, disk_path))
         if entry is None:
-            self._pending[(folder.key, disk_path)] = _Pending(due=now + self._quiet, stat=stat)
+            due = now if quiet_already else now + self._quiet
+            self._pending[(folder.key, disk_path)] = _Pending(due=due, stat=stat)
         else:
             entry.due = max(entry.due, now + self._quiet)
             entry.stat = stat
@@ -170,6 +178,11 @@ class FolderWatcher:
         for problem in result.problems:
             self._problems.report(problem)
         changed = 0
+        # A file last modified a quiet window ago is not being written: it is looked
+        # at (stat again, then hashed) at once instead of after another window. A
+        # share whose clock is behind could make a file being written look old; the
+        # hash pass still refuses a file that changes while it is read.
+        quiet_before_ns = time.time_ns() - int(self._quiet * 1e9)
         for wire, disk in result.files.items():
             entry = index.get(wire)
             if (
@@ -177,7 +190,12 @@ class FolderWatcher:
                 or entry.disk_path != disk.disk_path
                 or not entry.same_stat(disk.size, disk.mtime_ns, disk.inode)
             ):
-                self._pend(folder, disk.disk_path, (disk.size, disk.mtime_ns))
+                self._pend(
+                    folder,
+                    disk.disk_path,
+                    (disk.size, disk.mtime_ns),
+                    quiet_already=disk.mtime_ns <= quiet_before_ns,
+                )
                 changed += 1
         vanished = [
             entry

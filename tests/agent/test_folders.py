@@ -109,6 +109,21 @@ async def test_a_file_is_sent_only_after_its_quiet_window(agent_env):
     ]
 
 
+async def test_a_scan_sends_long_unmodified_files_at_once_and_fresh_ones_after_the_window(
+    agent_env,
+):
+    """At start, a file untouched for an hour goes without a quiet window; one modified just now waits it out."""
+    folder = agent_env.folder
+    (folder / "old.pdf").write_bytes(b"registered last year")
+    an_hour_ago = (folder / "old.pdf").stat().st_mtime - 3600
+    os.utime(folder / "old.pdf", (an_hour_ago, an_hour_ago))
+    (folder / "fresh.pdf").write_bytes(b"scanned a moment ago")
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(quiet_window_s=60.0))
+    await agent_env.eventually(lambda: "old.pdf" in reader.current())
+    assert "fresh.pdf" not in reader.current()
+
+
 async def test_a_file_changed_while_being_sent_goes_as_its_new_version_never_a_mix(agent_env):
     """Content that changes mid-transfer is never announced; its new version arrives whole."""
     folder = agent_env.folder
