@@ -14,6 +14,7 @@ from agent.service import run
 from agent.state import State
 from spisync.errors import SpisyncError
 from spisync.logging import configure_logging
+from spisync.runtime import run_main
 
 __all__ = ["build_parser", "main"]
 
@@ -46,7 +47,7 @@ async def _run(config: AgentConfig) -> None:
 
 
 def _check(config_path: Path) -> int:
-    findings = asyncio.run(check(config_path))
+    findings = run_main(check(config_path))
     for finding in findings:
         mark = "ok  " if finding.ok else "FAIL"
         print(f"{mark} {finding.what}: {finding.detail}")
@@ -82,9 +83,9 @@ def main(argv: list[str]) -> int:
     try:
         config = load_agent_config(args.config)
         if args.command == "allow-deletions":
-            return asyncio.run(_allow(config, args.folder))
+            return run_main(_allow(config, args.folder))
         configure_logging("agent", level=config.agent.log_level)
-        asyncio.run(_run(config))
+        run_main(_run(config))
     except SpisyncError as exc:
         print(f"spisync agent {args.command}: {exc}", file=sys.stderr)
         return 1

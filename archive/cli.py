@@ -16,6 +16,7 @@ from archive.service import run
 from archive.validation import format_report, validate_sip
 from spisync.errors import ConfigError, SpisyncError
 from spisync.logging import configure_logging
+from spisync.runtime import run_main
 
 __all__ = ["build_parser", "main"]
 
@@ -88,7 +89,7 @@ def main(argv: list[str]) -> int:
         return _validate(args.path, as_json=args.json)
     configure_logging("archive", level=args.log_level)
     try:
-        asyncio.run(_serve(args.config))
+        run_main(_serve(args.config))
     except ConfigError as exc:
         print(f"spisync archive run: {exc}", file=sys.stderr)
         return EXIT_USAGE

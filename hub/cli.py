@@ -15,6 +15,7 @@ from protocol import ProtocolError, validate_ico
 from spisync.broker import static_definitions
 from spisync.errors import SpisyncError
 from spisync.logging import configure_logging
+from spisync.runtime import run_main
 
 __all__ = ["build_parser", "main"]
 
@@ -127,11 +128,11 @@ def main(argv: list[str]) -> int:
     configure_logging("hub")
     try:
         if args.command == "provision-agent":
-            return asyncio.run(_provision(args))
+            return run_main(_provision(args))
         if args.command == "run":
-            return asyncio.run(_run(load_hub_config(args.config)))
+            return run_main(_run(load_hub_config(args.config)))
         if args.command in {"files", "spisy"}:
-            return asyncio.run(_query(args))
+            return run_main(_query(args))
         if args.command == "export-definitions":
             print(json.dumps(static_definitions(args.vhost), indent=2, sort_keys=True))
             return 0

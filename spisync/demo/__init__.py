@@ -20,6 +20,7 @@ from spisync.demo.network import DEFAULT_VHOST, DemoNetwork, HubView, elapsed
 from spisync.demo.obce import DEMO_OBCE, Registry, fake_scan
 from spisync.demo.processes import Services
 from spisync.logging import configure_logging
+from spisync.runtime import run_main
 
 __all__ = ["main", "run_demo"]
 
@@ -183,4 +184,4 @@ def main(argv: list[str]) -> int:
     network = DemoNetwork(
         base=args.dir, amqp_url=args.amqp_url, management_url=args.management_url, vhost=args.vhost
     )
-    return asyncio.run(run_demo(network, args.wait))
+    return run_main(run_demo(network, args.wait))

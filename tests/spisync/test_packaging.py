@@ -30,9 +30,10 @@ def _closure(name: str, extras: frozenset[str]) -> set[str]:
 
 
 def test_agent_extra_pulls_neither_aiobotocore_nor_aiohttp() -> None:
-    """`pip install 'spisync[agent]'` needs no S3 client and no HTTP client library."""
+    """`pip install 'spisync[agent]'` needs no S3 client, HTTP client or aiosqlite."""
     needed = _closure("spisync", frozenset({"agent"}))
-    assert {"aiosqlite", "watchfiles", "aio-pika"} <= needed
+    assert {"watchfiles", "aio-pika", "uvloop"} <= needed
+    assert "aiosqlite" not in needed  # the agent's state runs sqlite3 in its own thread
     assert "aiobotocore" not in needed
     assert "aiohttp" not in needed
     assert "lxml" not in needed
