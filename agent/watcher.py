@@ -25,7 +25,7 @@ from agent.tracker import Look
 from protocol.errors import UnsafePathError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from agent.problems import Problems
     from agent.scanner import Folder
@@ -37,8 +37,11 @@ __all__ = ["FolderWatcher", "ScanStats"]
 log = structlog.get_logger(__name__)
 
 _MAX_READ_BACKOFF_S = 600.0
-# Quiet files looked at (hashed side by side, recorded in one commit) at a time.
-_LOOK_BATCH = 64
+# Quiet files looked at (hashed side by side, recorded in one commit) at a time:
+# at most this many, and no more bytes than this unless it is one file, so that
+# large files do not hold back the commit of the others for long.
+_LOOK_BATCH_FILES = 64
+_LOOK_BATCH_BYTES = 64 * 1024 * 1024
 _WATCH_SETTLE_S = 0.2
 # Problems a full scan finds; a rescan re-reports the ones still there and resolves the rest.
 _SCAN_KINDS = ("unsafe_name", "name_collision", "symlink_outside")
@@ -244,10 +247,10 @@ class FolderWatcher:
                 pending.stat, pending.due = current, now + self._quiet
             else:
                 quiet.append((key, pending, Look(folder=folder, disk=looked, quiet_stat=current)))
-        for start in range(0, len(quiet), _LOOK_BATCH):
+        for batch in _look_batches(quiet):
             if stop.is_set():
                 return
-            await self._look_at(quiet[start : start + _LOOK_BATCH], now)
+            await self._look_at(batch, now)
         if await self._process_deletions(deletions, now):
             self._on_recorded()
 
@@ -372,6 +375,20 @@ class FolderWatcher:
         if not dues:
             return None
         return max(0.02, min(dues) - time.monotonic())
+
+
+def _look_batches(quiet: list[_Quiet]) -> Iterator[list[_Quiet]]:
+    batch: list[_Quiet] = []
+    size = 0
+    for item in quiet:
+        item_size = item[2].disk.size
+        if batch and (len(batch) == _LOOK_BATCH_FILES or size + item_size > _LOOK_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item_size
+    if batch:
+        yield batch
 
 
 def _is_blocked(wire: str, blocked: set[str]) -> bool:
