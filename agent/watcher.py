@@ -10,8 +10,10 @@ batch by the mass-disappearance guard.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
+import stat
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,6 +39,8 @@ __all__ = ["FolderWatcher", "ScanStats"]
 log = structlog.get_logger(__name__)
 
 _MAX_READ_BACKOFF_S = 600.0
+# How often a missing folder is looked for (unless full rescans come more often).
+_UNAVAILABLE_RECHECK_S = 30.0
 # Quiet files looked at (hashed side by side, recorded in one commit) at a time:
 # at most this many, and no more bytes than this unless it is one file, so that
 # large files do not hold back the commit of the others for long.
@@ -105,6 +109,11 @@ class FolderWatcher:
         self._pending: dict[tuple[str, str], _Pending] = {}
         self._folder_activity: dict[str, float] = {}
         self._rescan_due: dict[str, float] = {}
+        # The folders' identities (device, inode) as they were when watching began:
+        # inotify watches die with the directory, so a folder that appears, or is
+        # unmounted and mounted again, needs a new watch.
+        self._watched: dict[str, tuple[int, int] | None] = {}
+        self._rewatch = asyncio.Event()
         self._wake = asyncio.Event()
         self.stats = ScanStats()
 
@@ -140,6 +149,11 @@ class FolderWatcher:
 
     def _on_event(self, path: str) -> None:
         for folder in self._folders.values():
+            if path == str(folder.root):
+                # The folder itself went away (or a share under it): look again soon.
+                self._rescan_due[folder.key] = time.monotonic() + self._quiet
+                self._wake.set()
+                return
             disk_path = folder.relative(path)
             if disk_path is None or folder.ignore.ignores(disk_path):
                 continue
@@ -160,7 +174,14 @@ class FolderWatcher:
         started = time.monotonic()
         result = await asyncio.to_thread(scan_folder, folder)
         index = await self._state.folder_index(folder.key)
+        if folder.key in self._watched and _identity(folder) != self._watched[folder.key]:
+            log.info("folder_watch_renewed", folder=folder.key, available=result.available)
+            self._rewatch.set()
         if not result.available:
+            # Until it is back (a share mounted late), look for it more often than hourly.
+            self._rescan_due[folder.key] = started + min(
+                self._rescan_interval, _UNAVAILABLE_RECHECK_S
+            )
             self._problems.report(
                 Problem(
                     "folder_unavailable",
@@ -320,6 +341,9 @@ class FolderWatcher:
                 for inner in await self._state.disk_paths_under(folder_key, disk_path):
                     self._pend(folder, inner)
             available = os.path.isdir(folder.root)  # noqa: PTH112
+            if not available:
+                # Perhaps an unmounted share: look for it again (and watch it anew) soon.
+                self._rescan_due.setdefault(folder_key, now + _UNAVAILABLE_RECHECK_S)
             recorded |= await self._tracker.delete(folder, paths, folder_available=available)
         return recorded
 
@@ -337,21 +361,46 @@ class FolderWatcher:
             group.create_task(self._work(stop))
 
     async def _watch(self, stop: asyncio.Event) -> None:
-        roots = [str(f.root) for f in self._folders.values() if f.root.is_dir()]
-        if not roots:
-            return
-        async for changes in watchfiles.awatch(
-            *roots,
-            watch_filter=None,
-            # Our own quiet window does the real waiting; these only group bursts of
-            # events. A longer step keeps an idle agent from waking 50 times a second.
-            debounce=200,
-            step=100,
-            stop_event=stop,
-            ignore_permission_denied=True,
-        ):
-            for _, path in changes:
-                self._on_event(path)
+        """Watch the available folders; start again whenever one appears or is replaced."""
+        while not stop.is_set():
+            self._rewatch.clear()
+            self._watched = {key: _identity(f) for key, f in self._folders.items()}
+            roots = [str(f.root) for key, f in self._folders.items() if self._watched[key]]
+            restart = asyncio.Event()
+            relay = asyncio.ensure_future(_first_of(stop, self._rewatch, then=restart.set))
+            try:
+                if not roots:
+                    await restart.wait()
+                    continue
+                await self._watch_roots(roots, restart)
+            finally:
+                relay.cancel()
+            if not stop.is_set():
+                # Whatever changed while no watch was in place is found by a scan.
+                for key in self._folders:
+                    self._rescan_due.setdefault(key, time.monotonic())
+                self._wake.set()
+
+    async def _watch_roots(self, roots: list[str], restart: asyncio.Event) -> None:
+        try:
+            async for changes in watchfiles.awatch(
+                *roots,
+                watch_filter=None,
+                # Our own quiet window does the real waiting; these only group bursts
+                # of events. A longer step keeps an idle agent from waking 50 times a
+                # second.
+                debounce=200,
+                step=100,
+                stop_event=restart,
+                ignore_permission_denied=True,
+            ):
+                for _, path in changes:
+                    self._on_event(path)
+        except OSError as exc:
+            # A folder vanished between looking for it and watching it.
+            log.warning("folder_watch_failed", roots=roots, error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(restart.wait(), timeout=_UNAVAILABLE_RECHECK_S)
 
     async def _rescan_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -375,6 +424,26 @@ class FolderWatcher:
         if not dues:
             return None
         return max(0.02, min(dues) - time.monotonic())
+
+
+def _identity(folder: Folder) -> tuple[int, int] | None:
+    """The folder's (device, inode), or None if it is not an available directory."""
+    try:
+        st = os.stat(folder.root)  # noqa: PTH116 - one call per scan
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
+async def _first_of(*events: asyncio.Event, then: Callable[[], None]) -> None:
+    """Call `then` as soon as any of `events` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    then()
 
 
 def _look_batches(quiet: list[_Quiet]) -> Iterator[list[_Quiet]]:

@@ -11,6 +11,7 @@ import unicodedata
 import structlog
 
 import agent.tracker
+import agent.watcher
 from agent.cli import main as agent_cli
 from agent.watcher import FolderWatcher
 from protocol import Tombstone
@@ -273,6 +274,46 @@ async def test_mass_disappearance_pauses_deletions_until_approved(agent_env):
         )
         await asyncio.sleep(1.2)
     assert len(reader.of(Tombstone)) == 11
+
+
+async def test_a_folder_missing_at_start_is_watched_once_it_appears(agent_env, monkeypatch):
+    """A share mounted after the agent started is found, and later changes in it arrive by events."""
+    monkeypatch.setattr(agent.watcher, "_UNAVAILABLE_RECHECK_S", 0.5)
+    folder = agent_env.folder
+    shutil.rmtree(folder)
+    reader = await agent_env.reader()
+    # Full rescans only hourly: what arrives after the folder is found came by events.
+    with structlog.testing.capture_logs() as logs:
+        await agent_env.start(agent_env.write_config(quiet_window_s=0.2, rescan_interval_s=3600.0))
+        await agent_env.eventually(
+            lambda: any(
+                e["event"] == "problem_reported" and e["kind"] == "folder_unavailable" for e in logs
+            )
+        )
+    folder.mkdir()
+    (folder / "first.pdf").write_bytes(b"on the share when it was mounted")
+    await agent_env.eventually(lambda: "first.pdf" in reader.current())
+    (folder / "later.pdf").write_bytes(b"scanned after the share was mounted")
+    await agent_env.eventually(lambda: reader.matches(agent_env.disk_files(folder)))
+
+
+async def test_a_folder_replaced_under_the_agent_is_watched_anew(agent_env, monkeypatch):
+    """After the folder is removed and created again (a share remounted), new files still arrive."""
+    monkeypatch.setattr(agent.watcher, "_UNAVAILABLE_RECHECK_S", 0.5)
+    folder = agent_env.folder
+    (folder / "before.pdf").write_bytes(b"before the remount")
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(quiet_window_s=0.2, rescan_interval_s=3600.0))
+    await agent_env.eventually(lambda: "before.pdf" in reader.current())
+    shutil.rmtree(folder)
+    await asyncio.sleep(1.0)  # the agent sees the folder gone
+    folder.mkdir()
+    (folder / "before.pdf").write_bytes(b"before the remount")
+    await asyncio.sleep(1.0)  # ... and back, with a new watch
+    (folder / "after.pdf").write_bytes(b"after the remount")
+    await agent_env.eventually(lambda: "after.pdf" in reader.current())
+    assert reader.matches(agent_env.disk_files(folder))
+    assert not reader.of(Tombstone)
 
 
 async def test_several_folders_send_paths_under_their_names(agent_env):
