@@ -7,6 +7,8 @@ Same set-up as benchmark 1 (`bench/transfer.py`), smaller by default. py-spy
 samples each process (`--format raw`: collapsed stacks, one line per stack with
 its sample count) from the agent's start until every file is committed at the
 hub; the top functions by own and by total samples are printed per process.
+With `--gil` only the thread holding the GIL is sampled: where Python spends
+CPU, without the threads that wait (hashing, SQLite, fsync) in the picture.
 """
 
 from __future__ import annotations
