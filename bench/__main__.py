@@ -28,7 +28,7 @@ from bench.registry import registry
 from bench.results import BenchResult, Report
 from bench.transfer import initial_sync, large_file
 from spisync.logging import configure_logging
-from tests.harness.broker import SharedBroker
+from testkit.broker import SharedBroker
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

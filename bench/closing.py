@@ -26,7 +26,7 @@ from bench.results import BenchResult, Figure
 from spisync.demo.obce import Registry, fake_scan
 
 if TYPE_CHECKING:
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 __all__ = ["closing"]
 

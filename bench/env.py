@@ -30,13 +30,13 @@ from hub.provision import provision_agent
 from hub.queries import files_rows, spisy_rows
 from hub.store import open_metadata_store
 from protocol import ico_check_digit, names
-from tests.hub.hubkit import write_hub_toml
+from testkit.hub import write_hub_toml
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
     from hub.store.metadata import MetadataStore
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 __all__ = [
     "REPO",

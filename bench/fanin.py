@@ -1,7 +1,7 @@
 """Benchmark 5: fan-in of many agents against one hub: sustained messages/s and the hub's CPU.
 
 100 obce are provisioned at one `spisync hub run` (default settings). Each is
-simulated by `tests.hub.hubkit.Agent`: a lightweight publisher that speaks the
+simulated by `testkit.hub.Agent`: a lightweight publisher that speaks the
 real protocol as the obec's own broker user (its own connection, publisher
 confirms, persistent, `mandatory`). Every agent sends one small file (4 KiB:
 one chunk and its manifest, 2 messages) per second, phase-shifted so that the
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 from bench.env import Bench, wait_until
 from bench.results import BenchResult, Figure
-from tests.hub.hubkit import Agent
+from testkit.hub import Agent
 
 if TYPE_CHECKING:
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 __all__ = ["fan_in"]
 

@@ -36,7 +36,7 @@ from bench.results import BenchResult, Figure
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 __all__ = ["IdleFootprint", "footprint", "measure", "rescan_seconds"]
 

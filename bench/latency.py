@@ -21,7 +21,7 @@ from bench.env import Bench, wait_until
 from bench.results import BenchResult, Figure
 
 if TYPE_CHECKING:
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 __all__ = ["latency", "percentile"]
 

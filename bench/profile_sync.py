@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from bench.env import Bench, wait_until, write_random_tree
-from tests.harness.broker import SharedBroker
+from testkit.broker import SharedBroker
 
 __all__ = ["main", "summarise"]
 

@@ -34,7 +34,7 @@ from protocol import names
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 __all__ = ["initial_sync", "large_file"]
 

@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 from protocol import ico_check_digit
-from tests.harness.broker import PrivateNode, SharedBroker
+from testkit.broker import PrivateNode, SharedBroker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.footprint import measure
-from tests.harness.broker import SharedBroker
+from testkit.broker import SharedBroker
 
 
 async def main() -> None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from tests.archive.conftest import wait_for_consumer
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from testkit.broker import SharedBroker
     from tests.archive.hub_double import HubDouble, Sip
-    from tests.harness.broker import SharedBroker
 
 SPISYNC = Path(sys.executable).parent / "spisync"
 

@@ -24,7 +24,7 @@ from spisync.config import BrokerConfig
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 SCHEMA = Path(__file__).resolve().parents[2] / "packaging" / "registry" / "schema.sql"
 

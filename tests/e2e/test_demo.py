@@ -12,7 +12,7 @@ from archive.validation import validate_sip
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 
 async def test_demo_day_archives_every_closed_spis(

@@ -18,13 +18,15 @@ import msgspec
 from archive.config import ArchiveConfig, ArchiveSection
 from archive.service import run as run_archive
 from protocol import FileReceipt, SpisClosed, SpisReopened
-from tests.hub.hubkit import REPO, make_hub_config, registry_records, wait_for
+from testkit.hub import make_hub_config
+from testkit.waiting import wait_for
+from tests.hub.hubkit import REPO, registry_records
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
     from hub.store import SqliteMetadataStore
-    from tests.harness.broker import SharedBroker
-    from tests.hub.hubkit import Agent
+    from testkit.broker import SharedBroker
+    from testkit.hub import Agent
 
 PDF = b"%PDF-1.7\n"
 

@@ -15,22 +15,16 @@ from hub.metrics import HubMetrics
 from hub.provision import provision_agent
 from hub.service import run
 from hub.store import SqliteMetadataStore
-from tests.harness.broker import free_port
-from tests.hub.hubkit import (
-    Agent,
-    HubProcess,
-    RunningHub,
-    has_session,
-    make_hub_config,
-    new_bucket,
-    wait_for,
-)
+from testkit.broker import free_port
+from testkit.hub import Agent, make_hub_config
+from testkit.waiting import wait_for
+from tests.hub.hubkit import HubProcess, RunningHub, has_session, new_bucket
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
     from hub.closing import Closer
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 
 import hub.batcher
 from protocol import names
-from tests.hub.hubkit import dead_letters, registry_records, wait_for
+from testkit.waiting import wait_for
+from tests.hub.hubkit import dead_letters, registry_records
 
 
 async def _collect_dead(shared_broker, vhost, count):

@@ -15,6 +15,8 @@ from hub.forwarding import SipBuilder, SipCloser
 from hub.store import LocalBlobStore
 from hub.store.models import ReadySpis
 from protocol import KomponentaSnapshot
+from testkit.hub import write_hub_toml
+from testkit.waiting import wait_for
 from tests.hub.closingkit import (
     archive_config,
     close_spis,
@@ -27,7 +29,7 @@ from tests.hub.closingkit import (
     stored_packages,
     wait_for_state,
 )
-from tests.hub.hubkit import REPO, wait_for, write_hub_toml
+from tests.hub.hubkit import REPO
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ import pytest
 from hub.content import open_content
 from hub.store import open_blob_store
 from protocol import FileReceipt, NeedChunks, Tombstone, names, new_message_id
-from tests.hub.hubkit import dead_letters, make_hub_config, wait_for
+from testkit.hub import make_hub_config
+from testkit.waiting import wait_for
+from tests.hub.hubkit import dead_letters
 
 
 def _receipt_for(manifest):

@@ -21,6 +21,8 @@ from hub.store import LocalBlobStore, SqliteMetadataStore
 from hub.store.models import ReadySpis
 from protocol import SipAccepted, SipManifest, encode, names, new_message_id, utc_now
 from spisync.broker import open_connection
+from testkit.hub import write_hub_toml
+from testkit.waiting import wait_for
 from tests.hub.closingkit import (
     ArchiveProcess,
     archive_config,
@@ -33,7 +35,7 @@ from tests.hub.closingkit import (
     stored_packages,
     wait_for_state,
 )
-from tests.hub.hubkit import HubProcess, wait_for, write_hub_toml
+from tests.hub.hubkit import HubProcess
 
 
 @pytest.fixture

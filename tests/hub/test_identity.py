@@ -9,7 +9,8 @@ import structlog
 
 from protocol import encode, names
 from spisync.broker import open_connection
-from tests.hub.hubkit import dead_letters, registry_records, wait_for
+from testkit.waiting import wait_for
+from tests.hub.hubkit import dead_letters, registry_records
 
 
 async def _dead(shared_broker, vhost, count):

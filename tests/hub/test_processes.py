@@ -14,14 +14,9 @@ import msgspec
 from hub.content import open_content
 from hub.store import SqliteMetadataStore, open_blob_store
 from protocol import FileReceipt, SpisClosed
-from tests.hub.hubkit import (
-    REPO,
-    HubProcess,
-    dead_letters,
-    registry_records,
-    wait_for,
-    write_hub_toml,
-)
+from testkit.hub import write_hub_toml
+from testkit.waiting import wait_for
+from tests.hub.hubkit import REPO, HubProcess, dead_letters, registry_records
 
 
 def _with(config, **hub):

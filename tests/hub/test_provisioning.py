@@ -19,7 +19,7 @@ from spisync.config import BrokerConfig
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.harness.broker import SharedBroker
+    from testkit.broker import SharedBroker
 
 
 def hub_config(shared_broker: SharedBroker, vhost: str, data_dir: Path) -> HubConfig:

@@ -8,7 +8,8 @@ import msgspec
 
 from hub.closing import ReadyRecorder
 from protocol import FileReceipt, RecordDeleted, SpisClosed, SpisReopened
-from tests.hub.hubkit import registry_records, wait_for
+from testkit.waiting import wait_for
+from tests.hub.hubkit import registry_records
 
 
 async def _state(store, ico, spis_id):

@@ -7,7 +7,8 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from protocol import Heartbeat
-from tests.hub.hubkit import registry_records, wait_for
+from testkit.waiting import wait_for
+from tests.hub.hubkit import registry_records
 
 
 async def _applied(store, ico, spis_id):

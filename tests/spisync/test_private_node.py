@@ -9,7 +9,7 @@ import aio_pika
 import pytest
 
 from spisync.broker import open_connection
-from tests.harness.broker import PrivateNode, SharedBroker
+from testkit.broker import PrivateNode, SharedBroker
 
 
 async def test_private_node_keeps_durable_messages_across_restart(

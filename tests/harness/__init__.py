@@ -1,1 +1,0 @@
-"""Test harness: real brokers for the tests (a vhost each, or a private node)."""
