@@ -10,19 +10,24 @@ import asyncio
 import contextlib
 import shutil
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING
 
 import structlog
 
+from agent.diagnostics.figures import folder_figures, outbox_figures, registry_figures
 from protocol import Heartbeat, encode, new_message_id, utc_now
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
+    from agent.config import RegistryConfig
     from agent.problems import Problems
     from agent.publisher import Publisher
+    from agent.scanner import Folder
     from agent.state import State
     from agent.watcher import ScanStats
 
@@ -50,6 +55,8 @@ class HeartbeatSender:
         scan_stats: The watcher's scan figures.
         publisher: Sends the heartbeat.
         interval_s: Seconds between heartbeats.
+        folders: The watched folders (their availability is reported).
+        registry: The registry settings, for its cursor and lag.
     """
 
     def __init__(
@@ -62,6 +69,8 @@ class HeartbeatSender:
         scan_stats: ScanStats,
         publisher: Publisher,
         interval_s: float,
+        folders: Sequence[Folder] = (),
+        registry: RegistryConfig | None = None,
     ) -> None:
         self._ico = ico
         self._state = state
@@ -70,19 +79,25 @@ class HeartbeatSender:
         self._scan_stats = scan_stats
         self._publisher = publisher
         self._interval = interval_s
-        self._started = time.monotonic()
+        self._folders = tuple(folders)
+        self._registry = registry
+        self.started = time.monotonic()
 
     async def build(self) -> Heartbeat:
         """Return a heartbeat with the current figures."""
-        depth, oldest = await self._state.outbox_depth()
+        outbox = await outbox_figures(self._state)
+        oldest = outbox.oldest_created_at
         stats = self._scan_stats
+        open_problems = self._problems.open_problems()
+        folders = await folder_figures(self._folders)
+        registry = await registry_figures(self._state, self._registry)
         return Heartbeat(
             message_id=new_message_id(),
             sender=self._ico,
             sent_at=utc_now(),
             agent_version=agent_version(),
-            uptime_s=round(time.monotonic() - self._started, 3),
-            outbox_depth=depth,
+            uptime_s=round(time.monotonic() - self.started, 3),
+            outbox_depth=outbox.depth,
             oldest_pending_age_s=None if oldest is None else max(0.0, time.time() - oldest),
             last_scan_at=None
             if stats.last_scan_at is None
@@ -91,6 +106,12 @@ class HeartbeatSender:
             files_watched=await self._state.count_files(),
             errors_by_kind=self._problems.errors_by_kind(),
             free_disk_bytes=shutil.disk_usage(self._state_dir).free,
+            outbox_bytes=outbox.bytes,
+            open_problems=len(open_problems),
+            problem_kinds=dict(Counter(p.kind for p in open_problems)),
+            folders={f.name: f.available for f in folders},
+            registry_cursor=None if registry is None else registry.cursor,
+            registry_lag=None if registry is None else registry.lag,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -137,6 +137,8 @@ async def run(
         scan_stats=watcher.stats,
         publisher=publisher,
         interval_s=agent.heartbeat_interval_s,
+        folders=folders,
+        registry=config.registry,
     )
     log.info(
         "agent_started",

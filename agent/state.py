@@ -338,6 +338,13 @@ class State:
             return 0, None
         return int(row[0]), None if row[1] is None else float(row[1])
 
+    async def outbox_bytes(self) -> int:
+        """Return the bytes waiting in the outbox: file sizes and message bodies."""
+        row = await self._fetchone(
+            "SELECT coalesce(sum(coalesce(size, 0) + coalesce(length(body), 0)), 0) FROM outbox"
+        )
+        return 0 if row is None else int(row[0])
+
     # -- receipts -------------------------------------------------------------
 
     async def add_held(self, sha256: str, path: str, source_seq: int) -> None:

@@ -9,6 +9,9 @@ from protocol.base import SCHEMA_VERSION, Message, new_message_id, utc_now
 from protocol.codec import AnyMessage, chunk_headers, decode, decode_chunk_meta, encode, kind_of
 from protocol.content import ChunkMeta, FileVersion, Tombstone
 from protocol.control import (
+    DIAGNOSTIC_VERBS,
+    Attachment,
+    DiagnosticArgs,
     DiagnosticsRequest,
     DiagnosticsResult,
     FileReceipt,
@@ -28,10 +31,13 @@ from protocol.registry import (
 )
 
 __all__ = [
+    "DIAGNOSTIC_VERBS",
     "SCHEMA_VERSION",
     "AnyMessage",
+    "Attachment",
     "ChunkMeta",
     "DecodeError",
+    "DiagnosticArgs",
     "DiagnosticsRequest",
     "DiagnosticsResult",
     "DokumentSnapshot",

@@ -12,7 +12,14 @@ __all__ = ["handle_diagnostics_result", "handle_heartbeat"]
 
 
 async def handle_heartbeat(ctx: HandlerContext, heartbeat: Heartbeat) -> None:
-    """Keep the agent's latest heartbeat (an older one never replaces a newer one)."""
+    """Keep the agent's latest heartbeat (an older one never replaces a newer one).
+
+    A probe from `spisync agent check` only shows that the obec can publish;
+    its zeros must not replace what the running agent reported.
+    """
+    if heartbeat.probe:
+        ctx.log.info("agent_check_probe_received", agent_version=heartbeat.agent_version)
+        return
     await ctx.tx.record_heartbeat(ctx.ico, ctx.received_at, heartbeat)
     ctx.log.debug(
         "heartbeat_received",
