@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import structlog
+
 from agent.check import check
 from agent.config import AgentConfig, load_agent_config
 from agent.service import run
@@ -15,6 +17,7 @@ from agent.state import State
 from spisync.errors import SpisyncError
 from spisync.logging import configure_logging
 from spisync.runtime import run_main
+from spisync.version import spisync_version
 
 __all__ = ["build_parser", "main"]
 
@@ -85,6 +88,9 @@ def main(argv: list[str]) -> int:
         if args.command == "allow-deletions":
             return run_main(_allow(config, args.folder))
         configure_logging("agent", level=config.agent.log_level)
+        structlog.get_logger(__name__).info(
+            "agent_starting", version=spisync_version(), config=str(args.config)
+        )
         run_main(_run(config))
     except SpisyncError as exc:
         print(f"spisync agent {args.command}: {exc}", file=sys.stderr)

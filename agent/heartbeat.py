@@ -12,13 +12,13 @@ import shutil
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 import structlog
 
 from agent.diagnostics.figures import folder_figures, outbox_figures, registry_figures
 from protocol import Heartbeat, encode, new_message_id, utc_now
+from spisync.version import spisync_version
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,11 +37,8 @@ log = structlog.get_logger(__name__)
 
 
 def agent_version() -> str:
-    """Return the installed spisync version."""
-    try:
-        return metadata.version("spisync")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
+    """Return the installed spisync version (what heartbeats carry)."""
+    return spisync_version()
 
 
 class HeartbeatSender:

@@ -17,6 +17,7 @@ from archive.validation import format_report, validate_sip
 from spisync.errors import ConfigError, SpisyncError
 from spisync.logging import configure_logging
 from spisync.runtime import run_main
+from spisync.version import spisync_version
 
 __all__ = ["build_parser", "main"]
 
@@ -88,6 +89,9 @@ def main(argv: list[str]) -> int:
     if args.command == "validate":
         return _validate(args.path, as_json=args.json)
     configure_logging("archive", level=args.log_level)
+    structlog.get_logger(__name__).info(
+        "archive_starting", version=spisync_version(), config=str(args.config)
+    )
     try:
         run_main(_serve(args.config))
     except ConfigError as exc:

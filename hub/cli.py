@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+import structlog
+
 from hub.config import HubConfig, load_hub_config
 from hub.provision import provision_agent, revoke_agent
 from protocol import ProtocolError, validate_ico
@@ -16,6 +18,7 @@ from spisync.broker import static_definitions
 from spisync.errors import SpisyncError
 from spisync.logging import configure_logging
 from spisync.runtime import run_main
+from spisync.version import spisync_version
 
 __all__ = ["build_parser", "main"]
 
@@ -130,7 +133,11 @@ def main(argv: list[str]) -> int:
         if args.command == "provision-agent":
             return run_main(_provision(args))
         if args.command == "run":
-            return run_main(_run(load_hub_config(args.config)))
+            config = load_hub_config(args.config)
+            structlog.get_logger(__name__).info(
+                "hub_starting", version=spisync_version(), config=str(args.config)
+            )
+            return run_main(_run(config))
         if args.command in {"files", "spisy"}:
             return run_main(_query(args))
         if args.command == "export-definitions":

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from spisync.version import spisync_version
+
 __all__ = ["main"]
 
 _ROLES = {
@@ -19,7 +21,7 @@ _ROLES = {
 }
 
 _USAGE = (
-    "usage: spisync {"
+    "usage: spisync [--version] {"
     + ",".join(_ROLES)
     + "} ...\n\n"
     + "\n".join(f"  {name:<8} {about}" for name, (_, about) in _ROLES.items())
@@ -32,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in {"-h", "--help"}:
         print(_USAGE)
         return 0 if args else 2
+    if args[0] == "--version":
+        print(f"spisync {spisync_version()}")
+        return 0
     role, rest = args[0], args[1:]
     if role not in _ROLES:
         print(f"spisync: unknown role {role!r}\n\n{_USAGE}", file=sys.stderr)
