@@ -12,6 +12,7 @@ from pathlib import Path
 import structlog
 
 from hub.config import HubConfig, load_hub_config
+from hub.console import cli as console_cli
 from hub.provision import provision_agent, revoke_agent
 from protocol import ProtocolError, validate_ico
 from spisync.broker import static_definitions
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         query.add_argument("--config", type=Path, required=True, help="HUB.toml")
         query.add_argument("--ico", required=True, help="the obec's IČO")
         query.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    console_cli.add_parsers(sub)
 
     export = sub.add_parser(
         "export-definitions", help="print the static broker topology as RabbitMQ definitions JSON"
@@ -125,7 +128,7 @@ async def _query(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per subcommand
     """Run `spisync hub` with `argv`; return the exit code."""
     args = build_parser().parse_args(argv)
     configure_logging("hub")
@@ -140,6 +143,8 @@ def main(argv: list[str]) -> int:
             return run_main(_run(config))
         if args.command in {"files", "spisy"}:
             return run_main(_query(args))
+        if args.command in console_cli.COMMANDS:
+            return run_main(console_cli.run_command(args))
         if args.command == "export-definitions":
             print(json.dumps(static_definitions(args.vhost), indent=2, sort_keys=True))
             return 0

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
     from datetime import datetime
 
+    from hub.store.console import AuditLog, OperatorAccounts
     from hub.store.models import (
         ContentRow,
         FileSummary,
@@ -156,6 +157,16 @@ class MetadataStore(Protocol):
     @property
     def sips(self) -> SipLedger:
         """The SIP ledger (outbox to the archive and release log) in the same database."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log of console actions and logins, in the same database."""
+        ...
+
+    @property
+    def operators(self) -> OperatorAccounts:
+        """Operator accounts and console sessions, in the same database."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[MetadataTransaction]:

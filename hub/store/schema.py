@@ -176,5 +176,44 @@ CREATE TABLE chunk_deletions (
 CREATE INDEX komponenty_soubor_all ON komponenty (soubor)
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# The operator console (issue 10): operator accounts, their sessions and API
+# tokens, login throttling, and the audit log of every action and login. All in
+# the metadata store, so that every hub process serves the same console.
+_V3 = """
+CREATE TABLE operators (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    password_hash TEXT NOT NULL,
+    token_hash TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX operators_token ON operators (token_hash);
+CREATE TABLE console_sessions (
+    id_hash TEXT PRIMARY KEY,
+    operator TEXT NOT NULL,
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX console_sessions_operator ON console_sessions (operator);
+CREATE TABLE login_failures (
+    id INTEGER PRIMARY KEY,
+    subject TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX login_failures_subject ON login_failures (subject, at);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    ico TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    result TEXT NOT NULL
+);
+CREATE INDEX audit_log_ico ON audit_log (ico, id)
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """Each entry is `;`-separated statements (no `;` inside a statement)."""

@@ -29,6 +29,7 @@ from hub.store.models import (
     SpisSummary,
 )
 from hub.store.schema import MIGRATIONS
+from hub.store.sqlite_console import SqliteAuditLog, SqliteOperatorAccounts
 from hub.store.sqlite_rows import (
     FILE_VERSION_COLUMNS,
     SPIS_STATE_COLUMNS,
@@ -111,6 +112,8 @@ class SqliteMetadataStore:
         self._lock = asyncio.Lock()
         self._commits = 0
         self._sips = SqliteSipLedger(self._write_tx, self._all)
+        self._audit = SqliteAuditLog(self._write_tx, self._all)
+        self._operators = SqliteOperatorAccounts(self._write_tx, self._all)
 
     @classmethod
     async def open(cls, data_dir: Path, *, instance: str = "hub") -> SqliteMetadataStore:
@@ -139,6 +142,16 @@ class SqliteMetadataStore:
     def sips(self) -> SqliteSipLedger:
         """The SIP ledger, on this store's connections and write lock."""
         return self._sips
+
+    @property
+    def audit(self) -> SqliteAuditLog:
+        """The audit log, on this store's connections and write lock."""
+        return self._audit
+
+    @property
+    def operators(self) -> SqliteOperatorAccounts:
+        """Operator accounts and console sessions, on this store's connections."""
+        return self._operators
 
     @contextlib.asynccontextmanager
     async def _write_tx(self) -> AsyncIterator[aiosqlite.Connection]:
