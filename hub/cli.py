@@ -67,8 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
 async def _provision(args: argparse.Namespace) -> int:
     config = load_hub_config(args.config)
     if args.revoke:
-        closed = await revoke_agent(config, ico=args.ico)
-        print(f"revoked obec {args.ico}: user deleted, {closed} connection(s) closed")
+        revoked = await revoke_agent(config, ico=args.ico)
+        user = "deleted" if revoked.user_existed else "was already gone"
+        print(f"revoked obec {args.ico}: broker user {revoked.username} {user}")
+        print(f"closed {len(revoked.closed)} connection(s)")
+        for connection in revoked.closed:
+            print(f"  {connection}")
+        if revoked.still_open:
+            print(f"still open after waiting: {', '.join(revoked.still_open)}", file=sys.stderr)
+            return 1
         return 0
     if not args.name or not args.out:
         print("spisync hub provision-agent: --name and --out are required", file=sys.stderr)

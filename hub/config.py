@@ -7,7 +7,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from protocol.names import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
+from protocol.names import (
+    DEFAULT_CHUNK_SIZE,
+    MAX_CHUNK_SIZE,
+    agent_username,
+    default_user_prefix,
+)
 from spisync.config import BrokerConfig, load_config
 
 __all__ = ["HubConfig", "HubSection", "StorageConfig", "load_hub_config"]
@@ -35,6 +40,9 @@ class HubSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         obce_poll_s: How often to look for newly provisioned obce.
         instance: Name of this hub process in connection names and logs; by
             default `<host>-<pid>`.
+        user_prefix: Prefix of the agents' broker user names (`<prefix>obec-<ičo>`),
+            so several deployments share one broker; by default `<orp>.`. An
+            empty string keeps the names of version 0.1 (see CHANGELOG.md).
     """
 
     orp: Annotated[str, msgspec.Meta(pattern="^[a-z0-9-]{1,40}$")]
@@ -53,11 +61,23 @@ class HubSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     prefetch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 16
     obce_poll_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
     instance: str = ""
+    user_prefix: (
+        Annotated[str, msgspec.Meta(pattern=r"^([a-z0-9][a-z0-9._-]{0,60}[.-])?$")] | None
+    ) = None
 
     @property
     def data_path(self) -> Path:
         """`data_dir` as a path."""
         return Path(self.data_dir)
+
+    @property
+    def agent_user_prefix(self) -> str:
+        """The prefix of this deployment's agent user names (`user_prefix` or `<orp>.`)."""
+        return default_user_prefix(self.orp) if self.user_prefix is None else self.user_prefix
+
+    def agent_username(self, ico: str) -> str:
+        """Return the broker user name of obec `ico`'s agent in this deployment."""
+        return agent_username(ico, prefix=self.agent_user_prefix)
 
 
 class StorageConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -36,6 +36,7 @@ class ObecConsumers:
         deliveries: Where every delivery goes (the batcher's input).
         prefetch: Unacknowledged deliveries per obec.
         tag_prefix: Consumer tags are `<tag_prefix>.<ičo>` (shown in the management UI).
+        user_prefix: This deployment's agent user-name prefix (`[hub] user_prefix`).
         broken: Set when a consumer channel closes unexpectedly, to restart the session.
     """
 
@@ -46,12 +47,14 @@ class ObecConsumers:
         *,
         prefetch: int,
         tag_prefix: str,
+        user_prefix: str,
         broken: asyncio.Event,
     ) -> None:
         self._connection = connection
         self._deliveries = deliveries
         self._prefetch = prefetch
         self._tag_prefix = tag_prefix
+        self._user_prefix = user_prefix
         self._broken = broken
         self._channels: dict[str, AbstractChannel] = {}
         self._closing = False
@@ -72,8 +75,10 @@ class ObecConsumers:
         await declare_obec(channel, ico)
         queue = await channel.get_queue(names.hub_queue(ico), ensure=False)
 
+        agent_user = names.agent_username(ico, prefix=self._user_prefix)
+
         async def on_message(message: AbstractIncomingMessage) -> None:
-            self._deliveries.put_nowait(Delivery(ico=ico, message=message))
+            self._deliveries.put_nowait(Delivery(ico=ico, message=message, agent_user=agent_user))
 
         await queue.consume(on_message, consumer_tag=f"{self._tag_prefix}.{ico}")
 

@@ -36,15 +36,19 @@ def _refuse(reason: str, detail: str, **context: object) -> RejectDelivery:
     return RejectDelivery(reason, detail, security=True)
 
 
-def check_user(ico: str, user_id: str | None) -> None:
+def check_user(ico: str, user_id: str | None, *, expected: str) -> None:
     """Check that the delivery on obec `ico`'s queue was published by that obec's agent.
+
+    Args:
+        ico: The obec whose queue the delivery came from.
+        user_id: The broker-validated `user_id` of the delivery.
+        expected: The broker user of obec `ico`'s agent in this deployment.
 
     Raises:
         RejectDelivery: If `user_id` is missing or names another user.
     """
     if not user_id:
         raise _refuse(REASON_MISSING_USER_ID, f"no user_id on a delivery for obec {ico}", ico=ico)
-    expected = names.agent_username(ico)
     if user_id != expected:
         raise _refuse(
             REASON_USER_MISMATCH,

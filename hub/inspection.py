@@ -57,10 +57,18 @@ AGENT_KINDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A delivery from obec `ico`'s queue, not yet settled."""
+    """A delivery from obec `ico`'s queue, not yet settled.
+
+    Attributes:
+        ico: The obec whose queue it came from.
+        message: The delivery.
+        agent_user: The broker user of obec `ico`'s agent in this deployment,
+            the only `user_id` accepted on its queue.
+    """
 
     ico: str
     message: AbstractIncomingMessage
+    agent_user: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +126,7 @@ def inspect_delivery(delivery: Delivery) -> Inspected:
             form, or a kind the hub does not take from agents.
     """
     ico, message = delivery.ico, delivery.message
-    check_user(ico, message.user_id)
+    check_user(ico, message.user_id, expected=delivery.agent_user)
     header_kind = _header_kind(message.headers)
     if header_kind == "chunk":
         return _inspect_chunk(ico, message)

@@ -1,6 +1,7 @@
 """Provisioning an obec: its broker user, permissions, queues and agent config.
 
-Every agent gets its own broker user (`obec-<ičo>`) that may publish only
+Every agent gets its own broker user (`<user_prefix>obec-<ičo>`, by default
+`<orp>.obec-<ičo>`, so that deployments sharing a broker never meet) that may publish only
 routing keys of its own IČO to `spisync.ingest` (a topic permission), read only
 its own inbox, and declare nothing. The hub keeps a small record per obec under
 `<data_dir>/obce/` and picks up new ones while it runs.
@@ -8,13 +9,14 @@ its own inbox, and declare nothing. The hub keeps a small record per obec under
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import msgspec
 import structlog
@@ -32,6 +34,7 @@ __all__ = [
     "ObecRecord",
     "ProvisionError",
     "ProvisionResult",
+    "RevokeResult",
     "load_obce",
     "provision_agent",
     "revoke_agent",
@@ -62,6 +65,24 @@ class ProvisionResult:
     created_user: bool
     rotated_password: bool
     config_path: Path
+
+
+@dataclass(frozen=True)
+class RevokeResult:
+    """What `revoke_agent` did.
+
+    Attributes:
+        username: The broker user revoked.
+        user_existed: Whether the broker still had that user.
+        closed: The connections that were open and are now gone, as
+            `name (peer host:port)`.
+        still_open: Connections the broker still listed when we stopped waiting.
+    """
+
+    username: str
+    user_existed: bool
+    closed: tuple[str, ...]
+    still_open: tuple[str, ...]
 
 
 def _obce_dir(config: HubConfig) -> Path:
@@ -105,17 +126,33 @@ def _agent_url(config: HubConfig, username: str, password: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path or "/", "", ""))
 
 
-def _existing_password(out: Path, ico: str) -> str | None:
-    """Return the password in an existing agent config for the same IČO, if any."""
+def _existing_login(out: Path, ico: str) -> tuple[str, str] | None:
+    """Return (user, password) of an existing agent config for the same IČO, if any."""
     try:
         data = tomllib.loads(out.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
         return None
     if data.get("agent", {}).get("ico") != ico:
         return None
-    url = data.get("broker", {}).get("url", "")
-    password = urlsplit(url).password
-    return None if password is None else password
+    parts = urlsplit(data.get("broker", {}).get("url", ""))
+    if parts.password is None:
+        return None
+    return unquote(parts.username or ""), unquote(parts.password)
+
+
+async def _ensure_ours(api: ManagementClient, username: str, vhost: str) -> None:
+    """Refuse to touch a user that holds permissions only on other vhosts.
+
+    With distinct user prefixes this never happens; it guards deployments that
+    share a broker and were given the same (or an empty) `user_prefix`.
+    """
+    vhosts = {p.get("vhost") for p in await api.user_permissions(username)}
+    if vhosts and vhost not in vhosts:
+        listed = ", ".join(sorted(str(v) for v in vhosts))
+        raise ProvisionError(
+            f"broker user {username!r} belongs to another deployment (vhost {listed}, not "
+            f"{vhost!r}); set a distinct [hub] user_prefix in HUB.toml"
+        )
 
 
 def _agent_toml(ico: str, name: str, url: str) -> str:
@@ -166,9 +203,14 @@ async def provision_agent(
         raise ProvisionError("--name must not be empty")
     broker = config.broker
     api = ManagementClient(broker.api_url, broker.username, broker.password)
-    username = names.agent_username(ico)
+    username = config.hub.agent_username(ico)
     existing = await api.get_user(username)
-    password = None if rotate_password else _existing_password(out, ico)
+    if existing is not None:
+        await _ensure_ours(api, username, broker.vhost)
+    login = _existing_login(out, ico)
+    # A file written for another user name (before user names carried the deployment)
+    # keeps its password: re-provisioning is then the migration step (CHANGELOG.md).
+    password = None if rotate_password or login is None else login[1]
     if existing is not None and password is None and not rotate_password:
         raise ProvisionError(
             f"broker user {username!r} already exists and {out} does not hold its password; "
@@ -201,7 +243,7 @@ async def provision_agent(
         await declare_obec(channel, ico)
     record = ObecRecord(ico=ico, name=name, provisioned_at=datetime.now(UTC))
     _write_atomically(_obce_dir(config) / f"{ico}.json", msgspec.json.encode(record), mode=0o644)
-    if rotated or not out.exists():
+    if rotated or login is None or login[0] != username:
         _write_atomically(
             out, _agent_toml(ico, name, _agent_url(config, username, password)).encode()
         )
@@ -215,22 +257,69 @@ async def provision_agent(
     )
 
 
-async def revoke_agent(config: HubConfig, *, ico: str) -> int:
-    """Delete obec `ico`'s broker user and close its connections; return how many.
+async def revoke_agent(
+    config: HubConfig, *, ico: str, wait_s: float = 15.0, poll_s: float = 0.2
+) -> RevokeResult:
+    """Delete obec `ico`'s broker user, close its connections and report those that closed.
 
-    Its queues stay, so the hub still drains what the agent had sent.
+    Its queues stay, so the hub still drains what the agent had sent. Only this
+    deployment's user is touched (`[hub] user_prefix`).
+
+    Args:
+        config: The hub's configuration.
+        ico: The obec.
+        wait_s: How long to wait for the broker to drop the connections.
+        poll_s: How often to look.
+
+    Raises:
+        InvalidIcoError: If `ico` is not a valid IČO.
+        ProvisionError: If the user belongs to another deployment.
+        BrokerSetupError: If the broker refuses a step.
     """
     validate_ico(ico)
     broker = config.broker
     api = ManagementClient(broker.api_url, broker.username, broker.password)
-    username = names.agent_username(ico)
+    username = config.hub.agent_username(ico)
+    existing = await api.get_user(username)
+    if existing is not None:
+        await _ensure_ours(api, username, broker.vhost)
+    reason = "spisync: agent revoked"
+    opened = {c["name"]: _describe(c) for c in await api.connections_of(username)}
     await api.delete_user(username)
-    # RabbitMQ closes a deleted user's connections itself; close any it has not yet.
-    closed = await api.close_connections_of(username, reason="spisync: agent revoked")
+    # RabbitMQ closes a deleted user's connections itself; close any it has not yet,
+    # then wait until the broker no longer lists them, so the report says what happened.
+    for name in opened:
+        await api.close_connection(name, reason=reason)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    remaining = set(opened)
+    while remaining and loop.time() < deadline:
+        await asyncio.sleep(poll_s)
+        remaining &= {c["name"] for c in await api.connections_of(username)}
     records = load_obce(config)
     if ico in records:
         revoked = msgspec.structs.replace(records[ico], revoked=True)
         path = _obce_dir(config) / f"{ico}.json"
         _write_atomically(path, msgspec.json.encode(revoked), mode=0o644)
-    log.warning("agent_revoked", ico=ico, user=username, connections_closed=closed)
-    return closed
+    result = RevokeResult(
+        username=username,
+        user_existed=existing is not None,
+        closed=tuple(sorted(opened[n] for n in opened if n not in remaining)),
+        still_open=tuple(sorted(opened[n] for n in remaining)),
+    )
+    log.warning(
+        "agent_revoked",
+        ico=ico,
+        user=username,
+        user_existed=result.user_existed,
+        connections_closed=list(result.closed),
+        connections_still_open=list(result.still_open),
+    )
+    return result
+
+
+def _describe(connection: dict[str, object]) -> str:
+    peer = f"{connection.get('peer_host')}:{connection.get('peer_port')}"
+    client = connection.get("client_properties")
+    label = client.get("connection_name") if isinstance(client, dict) else None
+    return f"{label or connection['name']} ({peer})"

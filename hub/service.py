@@ -126,6 +126,7 @@ class _BrokerLoop:
             deliveries,
             prefetch=hub.prefetch,
             tag_prefix=f"hub-{hub.orp}-{self._instance}",
+            user_prefix=hub.agent_user_prefix,
             broken=lost,
         )
         batcher = Batcher(

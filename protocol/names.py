@@ -30,6 +30,7 @@ __all__ = [
     "agent_username",
     "archive_reply_queue",
     "archive_routing_key",
+    "default_user_prefix",
     "hub_queue",
     "hub_username",
     "ico_from_agent_username",
@@ -60,19 +61,38 @@ MAX_CHUNK_SIZE = 8 * 1024 * 1024
 MAX_METADATA_BYTES = 1024 * 1024
 DEFAULT_DELIVERY_LIMIT = 20
 
-_AGENT_USER_PREFIX = "obec-"
+_AGENT_USER_STEM = "obec-"
 
 
-def agent_username(ico: str) -> str:
-    """Return the broker user name of the agent of obec `ico`."""
-    return f"{_AGENT_USER_PREFIX}{ico}"
+def default_user_prefix(orp: str) -> str:
+    """Return the user-name prefix of ORP `orp`'s deployment (`<orp>.`).
+
+    Broker users are global on a broker, not per vhost: the prefix lets several
+    ORPs, a staging copy and the tests share one broker without one deployment
+    ever touching another's users.
+    """
+    return f"{orp}."
 
 
-def ico_from_agent_username(user_id: str) -> str | None:
-    """Return the IČO an agent user name stands for, or None if it is no agent user."""
-    if not user_id.startswith(_AGENT_USER_PREFIX):
+def agent_username(ico: str, *, prefix: str) -> str:
+    """Return the broker user name of obec `ico`'s agent in the deployment `prefix`.
+
+    Args:
+        ico: The obec's IČO.
+        prefix: The deployment's user-name prefix (`[hub] user_prefix`, by
+            default `default_user_prefix(orp)`); an empty prefix gives the
+            names of version 0.1 (`obec-<ičo>`).
+    """
+    return f"{prefix}{_AGENT_USER_STEM}{ico}"
+
+
+def ico_from_agent_username(user_id: str, *, prefix: str) -> str | None:
+    """Return the IČO an agent user of deployment `prefix` stands for, or None."""
+    stem = f"{prefix}{_AGENT_USER_STEM}"
+    if not user_id.startswith(stem):
         return None
-    return user_id.removeprefix(_AGENT_USER_PREFIX)
+    ico = user_id.removeprefix(stem)
+    return ico if len(ico) == 8 and ico.isdigit() else None
 
 
 def hub_username(orp: str) -> str:

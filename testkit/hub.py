@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import msgspec
@@ -97,7 +98,8 @@ class Agent:
 
     @property
     def username(self) -> str:
-        return names.agent_username(self.ico)
+        """The broker user the agent logs in as (from its provisioned URL)."""
+        return unquote(urlsplit(self.url).username or "")
 
     def envelope(self, **overrides: Any) -> dict[str, Any]:
         return {

@@ -36,13 +36,15 @@ class ManagementClient:
     def __repr__(self) -> str:
         return f"ManagementClient({self._base_url!r})"
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, reason: str = "") -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - the URL comes from the operator's config
             f"{self._base_url}/api/{path}", data=data, method=method
         )
         request.add_header("Authorization", self._auth)
         request.add_header("Content-Type", "application/json")
+        if reason:  # the broker passes it to the client in connection.close
+            request.add_header("X-Reason", reason)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - as above
                 payload = response.read()
@@ -59,9 +61,9 @@ class ManagementClient:
             ) from None
         return json.loads(payload) if payload else {}
 
-    async def request(self, method: str, path: str, body: Any = None) -> Any:
+    async def request(self, method: str, path: str, body: Any = None, *, reason: str = "") -> Any:
         """Make one API call; a 404 on GET or DELETE returns None."""
-        return await asyncio.to_thread(self._call, method, path, body)
+        return await asyncio.to_thread(self._call, method, path, body, reason)
 
     async def overview(self) -> dict[str, Any]:
         """Return the broker's overview (version, node); proves the API answers."""
@@ -111,18 +113,26 @@ class ManagementClient:
             {"exchange": exchange, "write": write, "read": read},
         )
 
+    async def user_permissions(self, user: str) -> list[dict[str, Any]]:
+        """Return `user`'s permissions, one record per vhost (empty if none or no user)."""
+        result = await self.request("GET", f"users/{quote(user, safe='')}/permissions")
+        return list(result or [])
+
+    async def connections_of(self, user: str) -> list[dict[str, Any]]:
+        """Return the open connections of `user` (name, peer host and port, ...)."""
+        connections = await self.request("GET", "connections") or []
+        return [c for c in connections if c.get("user") == user]
+
+    async def close_connection(self, name: str, *, reason: str) -> None:
+        """Close the connection called `name`, telling the client `reason`."""
+        await self.request("DELETE", f"connections/{quote(name, safe='')}", reason=reason)
+
     async def close_connections_of(self, user: str, *, reason: str) -> int:
         """Close every connection of `user`; return how many were closed."""
-        connections = await self.request("GET", "connections") or []
-        closed = 0
+        connections = await self.connections_of(user)
         for connection in connections:
-            if connection.get("user") != user:
-                continue
-            name = quote(connection["name"], safe="")
-            await self.request("DELETE", f"connections/{name}", None)
-            closed += 1
-        _ = reason  # the API takes the reason as an X-Reason header; the log records it instead
-        return closed
+            await self.close_connection(connection["name"], reason=reason)
+        return len(connections)
 
     async def queue(self, vhost: str, name: str) -> dict[str, Any] | None:
         """Return a queue's record (messages, consumers, arguments), or None."""

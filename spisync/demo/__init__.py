@@ -169,6 +169,8 @@ async def run_demo(network: DemoNetwork, wait_s: float) -> int:
         ok = await _summary(view, network, log) and archived and not failed
     finally:
         await services.stop()
+        # The summary's commands read the hub's files, not the broker: leave nothing there.
+        await network.remove_from_broker()
     print(f"\n{'done' if ok else 'NOT everything arrived'} in {elapsed(start).strip()}")
     return 0 if ok else 1
 

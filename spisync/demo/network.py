@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 import tomllib
@@ -62,6 +63,11 @@ class DemoNetwork:
         """The agent's AGENT.toml."""
         return self.base / "obce" / obec.ico / "AGENT.toml"
 
+    @property
+    def user_prefix(self) -> str:
+        """The demo's agent user-name prefix: its vhost, so demos on other vhosts never meet."""
+        return (re.sub(r"[^a-z0-9._-]", "-", self.vhost.lower())[:60].strip("._-") or "demo") + "."
+
     def _vhost_url(self) -> str:
         parts = urlsplit(self.amqp_url)
         return f"{parts.scheme}://{parts.netloc}/{quote(self.vhost, safe='')}"
@@ -76,13 +82,18 @@ class DemoNetwork:
         """Start from nothing: a fresh folder and a fresh vhost (the demo's own only)."""
         shutil.rmtree(self.base, ignore_errors=True)
         self.base.mkdir(parents=True)
+        await self.remove_from_broker()
         api = self._api()
-        for obec in DEMO_OBCE:
-            await api.delete_user(names.agent_username(obec.ico))
-        await api.delete_vhost(self.vhost)
         await api.put_vhost(self.vhost)
         admin = urlsplit(self.amqp_url).username or "guest"
         await api.set_permissions(self.vhost, admin, configure=".*", write=".*", read=".*")
+
+    async def remove_from_broker(self) -> None:
+        """Delete the demo's vhost and its agents' broker users (the demo's own only)."""
+        api = self._api()
+        for obec in DEMO_OBCE:
+            await api.delete_user(names.agent_username(obec.ico, prefix=self.user_prefix))
+        await api.delete_vhost(self.vhost)
 
     def write_configs(self, *, release_grace_s: float) -> None:
         """Write HUB.toml and ARCHIVE.toml with embedded defaults (SQLite, local folders)."""
@@ -93,6 +104,7 @@ class DemoNetwork:
         self.hub_config.write_text(
             f'[hub]\norp = "{ORP}"\nname = "{ORP_NAME}"\n'
             f'data_dir = "{self.base / "hub" / "data"}"\n'
+            f'user_prefix = "{self.user_prefix}"\n'
             f"release_grace_s = {release_grace_s}\nrelease_sweep_s = 1\n\n" + broker,
             encoding="utf-8",
         )

@@ -106,7 +106,9 @@ class HubReader:
         if isinstance(kind, bytes):
             kind = kind.decode()
         problems = []
-        if message.user_id != names.agent_username(self.ico):
+        if message.user_id != names.agent_username(
+            self.ico, prefix=names.default_user_prefix(TEST_ORP)
+        ):
             problems.append(f"user_id {message.user_id!r}")
         if message.routing_key != names.ingest_routing_key(self.ico, str(kind)):
             problems.append(f"routing key {message.routing_key!r} for kind {kind!r}")
@@ -296,9 +298,13 @@ class AgentEnv:
             return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
 
+TEST_ORP = "test"
+"""The ORP the agent tests provision under (its user prefix names the agents' broker users)."""
+
+
 async def provision(base: Path, ico: str, broker: BrokerConfig) -> str:
     """Provision obec `ico` on `broker`; return the agent's AMQP URL."""
-    hub = HubConfig(hub=HubSection(orp="test", data_dir=str(base / "hub")), broker=broker)
+    hub = HubConfig(hub=HubSection(orp=TEST_ORP, data_dir=str(base / "hub")), broker=broker)
     out = base / "provisioned.toml"
     await provision_agent(hub, ico=ico, name="Obec Testovací", out=out)
     return tomllib.loads(out.read_text())["broker"]["url"]

@@ -129,7 +129,7 @@ async def test_broker_refuses_another_agents_user_id_and_routing_keys(hub_config
     await make_agent(other)
     [spis, *_] = registry_records(agent, spis_id="X", soubory=[])
     with pytest.raises(aio_pika.exceptions.AMQPError):
-        await agent.send(spis, user_id=names.agent_username(other))
+        await agent.send(spis, user_id=hub_config.hub.agent_username(other))
     await agent.connect()
     with pytest.raises(aio_pika.exceptions.AMQPError):
         await agent.publish_raw(

@@ -31,6 +31,11 @@ def hub_config(shared_broker: SharedBroker, vhost: str, data_dir: Path) -> HubCo
     )
 
 
+def agent_user(ico: str) -> str:
+    """The broker user of obec `ico` in the deployment `hub_config` describes."""
+    return names.agent_username(ico, prefix=names.default_user_prefix("test"))
+
+
 def agent_url(path: Path) -> str:
     return str(tomllib.loads(path.read_text())["broker"]["url"])
 
@@ -66,7 +71,7 @@ async def test_provisioning_creates_user_queues_and_config(
         "name": "Obec Testov",
         "state_dir": "/var/lib/spisync-agent",
     }
-    assert f"{names.agent_username(ico)}:" in url
+    assert f"{agent_user(ico)}:" in url
     assert (tmp_path / f"{ico}.toml").stat().st_mode & 0o777 == 0o600
     hub_queue = await shared_broker.management().queue(vhost, names.hub_queue(ico))
     assert hub_queue is not None
@@ -91,7 +96,7 @@ async def test_agent_publishes_its_own_keys_with_its_user_id(
         url,
         names.INGEST_EXCHANGE,
         names.ingest_routing_key(ico, "heartbeat"),
-        user_id=names.agent_username(ico),
+        user_id=agent_user(ico),
     )
     admin = await open_connection(shared_broker.url(vhost), name="spisync tests")
     async with admin:
@@ -100,7 +105,7 @@ async def test_agent_publishes_its_own_keys_with_its_user_id(
         # basic.get is not allowed on a single-active-consumer quorum queue: consume.
         async with asyncio.timeout(10), queue.iterator() as messages:
             async for message in messages:
-                assert message.user_id == names.agent_username(ico)
+                assert message.user_id == agent_user(ico)
                 await message.ack()
                 break
 
@@ -116,7 +121,7 @@ async def test_agent_cannot_publish_another_obecs_routing_key(
             url,
             names.INGEST_EXCHANGE,
             names.ingest_routing_key(other, "file_version"),
-            user_id=names.agent_username(ico),
+            user_id=agent_user(ico),
         )
 
 
@@ -143,7 +148,7 @@ async def test_forged_user_id_is_refused_by_the_broker(
             url,
             names.INGEST_EXCHANGE,
             names.ingest_routing_key(ico, "heartbeat"),
-            user_id=names.agent_username(other_ico),
+            user_id=agent_user(other_ico),
         )
 
 
@@ -254,7 +259,7 @@ async def test_invalid_ico_is_refused_naming_it(
             name="X",
             out=tmp_path / "x.toml",
         )
-    assert await shared_broker.management().get_user(names.agent_username("00255318")) is None
+    assert await shared_broker.management().get_user(agent_user("00255318")) is None
     assert not (tmp_path / "x.toml").exists()
 
 
@@ -269,13 +274,17 @@ async def test_revoke_deletes_user_and_closes_connections(
     api = shared_broker.management()
     for _ in range(100):  # the management API lists a new connection only after a stats tick
         listed = await api.request("GET", "connections") or []
-        if any(c.get("user") == names.agent_username(ico) for c in listed):
+        if any(c.get("user") == agent_user(ico) for c in listed):
             break
         await asyncio.sleep(0.1)
-    await revoke_agent(hub_config(shared_broker, vhost, tmp_path / "hub"), ico=ico)
+    result = await revoke_agent(hub_config(shared_broker, vhost, tmp_path / "hub"), ico=ico)
     async with asyncio.timeout(10):
         await lost.wait()
-    assert await api.get_user(names.agent_username(ico)) is None
+    assert result.user_existed
+    assert len(result.closed) == 1
+    assert "spisync tests" in result.closed[0]
+    assert result.still_open == ()
+    assert await api.get_user(agent_user(ico)) is None
     assert await api.queue(vhost, names.hub_queue(ico)) is not None
     assert load_obce(hub_config(shared_broker, vhost, tmp_path / "hub"))[ico].revoked
     with pytest.raises(aiormq.exceptions.ProbableAuthenticationError):
