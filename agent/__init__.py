@@ -4,7 +4,7 @@ Modules, one responsibility each: `config` (AGENT.toml), `state` (state.sqlite:
 index, outbox, receipts, cursors), `scanner` (folders, names, full scans),
 `watcher` (events, quiet window, rescans), `tracker` (versions and
 tombstones), `hasher` (hashing and verified reading), `registry` and
-`registry_sync` (the eSSL database), `publisher` (the outbox over confirms),
+`registry` (the eSSL database), `publisher` (the outbox over confirms),
 `link` (connection and reconnects), `inbox` (receipts and repairs),
 `heartbeat`, `check`, `service` (`run`), `cli`, `errors`.
 """

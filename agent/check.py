@@ -105,7 +105,7 @@ def _check_registry(config: AgentConfig) -> Finding | None:
     path = Path(config.registry.path)
     what = f"registry {path}"
     try:
-        problems = RegistryReader(path).contract_problems()
+        problems = RegistryReader(path).read_contract_problems()
     except RegistryError as exc:
         return _bad(
             what,

@@ -22,7 +22,7 @@ from agent.pacing import backoff_delay
 from agent.problems import Problems
 from agent.publisher import Publisher
 from agent.registry import RegistryReader
-from agent.registry_sync import RegistrySync
+from agent.registry.sync import RegistrySync
 from agent.scanner import Folder, IgnoreRules
 from agent.state import State
 from agent.tracker import Tracker

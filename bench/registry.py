@@ -29,7 +29,10 @@ __all__ = ["registry"]
 
 SCHEMA = REPO / "packaging" / "registry" / "schema.sql"
 _SPIS = (
-    "INSERT INTO spis VALUES "
+    "INSERT INTO spis ("
+    "id, spisova_znacka, nazev, spisovy_znak, skartacni_znak, skartacni_lhuta, "
+    "datum_otevreni, datum_uzavreni, stav, zpracovatel) "
+    "VALUES "
     "(?, ?, ?, '1.2', 'V', 5, '2026-01-05', NULL, 'otevreny', 'Jana Nováková')"
 )
 
@@ -42,13 +45,17 @@ def _write_changes(path: Path, spisy: int) -> int:
         for i in range(spisy):
             db.execute(_SPIS, (f"S{i}", f"OÚ/{i}/2026", f"Žádost {i}"))
             db.execute(
-                "INSERT INTO dokument VALUES (?, ?, ?, 'Podání', 'doruceny', '2026-01-05', "
+                "INSERT INTO dokument ("
+                "id, spis_id, cislo_jednaci, nazev, puvod, datum, odesilatel_autor, poradi) "
+                "VALUES (?, ?, ?, 'Podání', 'doruceny', '2026-01-05', "
                 "'Petr Dvořák', 1)",
                 (f"D{i}", f"S{i}", f"OÚ/{i}/2026-1"),
             )
             for k in (1, 2):
                 db.execute(
-                    "INSERT INTO komponenta VALUES (?, ?, ?, 1, 'příloha', 'originál', ?)",
+                    "INSERT INTO komponenta ("
+                    "id, dokument_id, poradi, verze, druh, forma_uchovani, soubor) "
+                    "VALUES (?, ?, ?, 1, 'příloha', 'originál', ?)",
                     (f"K{i}-{k}", f"D{i}", k, f"podani/{i}-{k}.pdf"),
                 )
         db.executemany(

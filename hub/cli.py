@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         query.add_argument("--config", type=Path, required=True, help="HUB.toml")
         query.add_argument("--ico", required=True, help="the obec's IČO")
         query.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        if name == "spisy":
+            query.add_argument(
+                "--spis",
+                metavar="ID",
+                help="print one spis in detail as JSON: every registry field, dokumenty, "
+                "subjekty, komponenty and events",
+            )
 
     console_cli.add_parsers(sub)
 
@@ -106,13 +113,29 @@ async def _run(config: HubConfig) -> int:
 
 
 async def _query(args: argparse.Namespace) -> int:
-    from hub.queries import files_rows, format_table, spisy_rows, to_json  # noqa: PLC0415 - as above
+    from hub.queries import (  # noqa: PLC0415 - as above
+        files_rows,
+        format_table,
+        spis_detail_row,
+        spisy_rows,
+        to_json,
+    )
     from hub.store import open_metadata_store  # noqa: PLC0415 - as above
 
     config = load_hub_config(args.config)
     ico = validate_ico(args.ico)
     store = await open_metadata_store(config, instance="cli")
     try:
+        if args.command == "spisy" and args.spis is not None:
+            detail = await spis_detail_row(store, ico, args.spis)
+            if detail is None:
+                print(
+                    f"spisync hub spisy: the hub holds no spis {args.spis!r} of obec {ico}",
+                    file=sys.stderr,
+                )
+                return 1
+            print(json.dumps(detail, ensure_ascii=False, indent=2))
+            return 0
         if args.command == "files":
             rows = await files_rows(store, ico)
             columns = ["path", "size", "sha256", "versions", "deleted", "released"]

@@ -5,12 +5,30 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from hub.store.metadata import MetadataStore
+    from protocol import DokumentSnapshot, KomponentaSnapshot, SpisSnapshot
 
-__all__ = ["files_rows", "format_table", "spisy_rows", "to_json"]
+__all__ = ["files_rows", "format_table", "spis_detail_row", "spisy_rows", "to_json"]
+
+# The envelope says how a snapshot travelled, not what the registry holds.
+_ENVELOPE = frozenset({"kind", "schema_version", "message_id", "sender", "sent_at"})
+
+
+def _registry(
+    snapshot: SpisSnapshot | DokumentSnapshot | KomponentaSnapshot | None,
+    *,
+    events: bool = False,
+) -> dict[str, Any] | None:
+    """The registry's fields of a snapshot with its source_version, as JSON-ready values."""
+    if snapshot is None:
+        return None
+    data: dict[str, Any] = msgspec.to_builtins(snapshot)
+    return {k: v for k, v in data.items() if k not in _ENVELOPE and (events or k != "udalosti")}
 
 
 async def files_rows(store: MetadataStore, ico: str) -> list[dict[str, Any]]:
@@ -33,7 +51,10 @@ async def spisy_rows(store: MetadataStore, ico: str) -> list[dict[str, Any]]:
 
     Keys: id, spisova_znacka, nazev, stav, state, missing, sip, and for the
     current closing's SIP: sip_state, archive_id, archive_failures (every
-    failure the archive or the hub reported, with code, message and location).
+    failure the archive or the hub reported, with code, message and location);
+    `registry`: every field of the registry's spis snapshot with its
+    `source_version` (zpracovatel's útvar and pozice, vyřízení, spisový plán,
+    skartační režim, ...; events only in the detail, `spis_detail_row`).
     """
     return [
         {
@@ -53,9 +74,47 @@ async def spisy_rows(store: MetadataStore, ico: str) -> list[dict[str, Any]]:
                 {"code": f.code, "message": f.message, "location": f.location}
                 for f in s.archive_failures
             ],
+            "registry": _registry(s.snapshot),
         }
         for s in await store.spisy(ico)
     ]
+
+
+async def spis_detail_row(store: MetadataStore, ico: str, spis_id: str) -> dict[str, Any] | None:
+    """Return one spis as the hub holds it: the `spisy_rows` line plus its dokumenty.
+
+    `registry` carries every field with `source_version` and `udalosti`: all
+    real events the hub holds of the record (across snapshots, oldest first);
+    each dokument likewise, with `subjekty` and its komponenty, each with the
+    `content` (sha256, size) its file resolves to, or null while missing.
+    None if the hub holds no such spis.
+    """
+    line = next((row for row in await spisy_rows(store, ico) if row["id"] == spis_id), None)
+    detail = await store.spis_detail(ico, spis_id)
+    if line is None or detail is None:
+        return line
+
+    async def events(table: str, record_id: str) -> list[Any]:
+        return list(msgspec.to_builtins(await store.registry_events(ico, table, record_id)))
+
+    line["registry"] = {**(_registry(detail.snapshot, events=True) or {})}
+    line["registry"]["udalosti"] = await events("spis", spis_id)
+    dokumenty = []
+    for d in sorted(detail.dokumenty, key=lambda d: (d.snapshot.poradi, d.snapshot.dokument_id)):
+        row = _registry(d.snapshot, events=True) or {}
+        row["udalosti"] = await events("dokument", d.snapshot.dokument_id)
+        komponenty = []
+        for k in d.komponenty:
+            komponenta = _registry(k.snapshot, events=True) or {}
+            komponenta["udalosti"] = await events("komponenta", k.snapshot.komponenta_id)
+            komponenta["content"] = (
+                None if k.file is None else {"sha256": k.file.sha256, "size": k.file.size}
+            )
+            komponenty.append(komponenta)
+        row["komponenty"] = komponenty
+        dokumenty.append(row)
+    line["dokumenty"] = dokumenty
+    return line
 
 
 def to_json(rows: Sequence[dict[str, Any]]) -> str:

@@ -28,6 +28,8 @@ from protocol.registry import (
     SpisClosed,
     SpisReopened,
     SpisSnapshot,
+    Subjekt,
+    Udalost,
 )
 
 __all__ = [
@@ -57,7 +59,9 @@ __all__ = [
     "SpisClosed",
     "SpisReopened",
     "SpisSnapshot",
+    "Subjekt",
     "Tombstone",
+    "Udalost",
     "UnsafePathError",
     "chunk_headers",
     "decode",

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         SpisSummary,
     )
     from hub.store.sips import SipLedger
-    from protocol import DokumentSnapshot, Heartbeat, KomponentaSnapshot, SpisSnapshot
+    from protocol import DokumentSnapshot, Heartbeat, KomponentaSnapshot, SpisSnapshot, Udalost
 
 __all__ = ["MetadataStore", "MetadataTransaction"]
 
@@ -199,6 +199,10 @@ class MetadataStore(Protocol):
 
     async def spis_detail(self, ico: str, spis_id: str) -> SpisDetail | None:
         """Return a spis with its dokumenty, komponenty and their content (None if unknown)."""
+        ...
+
+    async def registry_events(self, ico: str, table: str, record_id: str) -> list[Udalost]:
+        """Return every real event held of a registry record (all its snapshots), oldest first."""
         ...
 
     async def ready_spisy(self) -> list[ReadySpis]:

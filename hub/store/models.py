@@ -150,6 +150,8 @@ class SpisSummary:
     sip_state: SipState | None = None
     archive_id: str | None = None
     archive_failures: tuple[SipFailure, ...] = ()
+    snapshot: SpisSnapshot | None = None
+    """The registry's spis as held, with every archival field and its source version."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,5 +215,23 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_ico ON audit_log (ico, id)
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# The registry's real events (issue 12): when, who and what, from the eSSL's own
+# log, kept across snapshots with the source version that first brought each
+# one, so a SIP's transaction log has them even after the eSSL pruned its log.
+# `kdo` is '' when unknown, so the primary key deduplicates redeliveries.
+_V4_REGISTRY_EVENTS = """
+CREATE TABLE registry_events (
+    ico TEXT NOT NULL,
+    tabulka TEXT NOT NULL CHECK (tabulka IN ('spis', 'dokument', 'komponenta')),
+    zaznam_id TEXT NOT NULL,
+    kdy TEXT NOT NULL,
+    typ TEXT NOT NULL,
+    kdo TEXT NOT NULL DEFAULT '',
+    popis TEXT,
+    source_version INTEGER NOT NULL,
+    PRIMARY KEY (ico, tabulka, zaznam_id, kdy, typ, kdo)
+) WITHOUT ROWID
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_REGISTRY_EVENTS)
 """Each entry is `;`-separated statements (no `;` inside a statement)."""

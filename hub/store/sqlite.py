@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -43,7 +44,7 @@ from hub.store.sqlite_rows import (
 )
 from hub.store.sqlite_sips import SqliteSipLedger
 from hub.store.sqlite_tx import MISSING_KOMPONENTY_SQL, NOT_RELEASED_SQL, SqliteTransaction
-from protocol import DokumentSnapshot, KomponentaSnapshot, SpisSnapshot, utc_now
+from protocol import DokumentSnapshot, KomponentaSnapshot, SpisSnapshot, Udalost, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection
@@ -247,7 +248,7 @@ class SqliteMetadataStore:
         registry = {
             row[0]: row
             for row in await self._all(
-                "SELECT id, spisova_znacka, nazev, stav FROM spisy "
+                "SELECT id, spisova_znacka, nazev, stav, snapshot FROM spisy "
                 "WHERE ico = ? AND deleted = 0 AND snapshot IS NOT NULL",
                 ico,
             )
@@ -266,7 +267,7 @@ class SqliteMetadataStore:
         sips = {(row.spis_id, row.closing_seq): row for row in await self._sips.sips_of(ico)}
         summaries = []
         for spis_id in sorted(registry.keys() | states.keys()):
-            fields = registry.get(spis_id, (spis_id, None, None, None))
+            fields = registry.get(spis_id, (spis_id, None, None, None, None))
             state = states.get(spis_id)
             sip = sips.get((spis_id, state.closing_seq)) if state else None
             archived = state is not None and state.state == "archived"
@@ -283,9 +284,24 @@ class SqliteMetadataStore:
                     sip_state=sip.state if sip else None,
                     archive_id=sip.archive_id if sip else None,
                     archive_failures=sip.failures if sip else (),
+                    snapshot=decode_snapshot(fields[4], SpisSnapshot) if fields[4] else None,
                 )
             )
         return summaries
+
+    async def registry_events(self, ico: str, table: str, record_id: str) -> list[Udalost]:
+        """Return every real event the hub holds of one registry record, oldest first."""
+        rows = await self._all(
+            "SELECT kdy, typ, kdo, popis FROM registry_events "
+            "WHERE ico = ? AND tabulka = ? AND zaznam_id = ? ORDER BY kdy, typ",
+            ico,
+            table,
+            record_id,
+        )
+        return [
+            Udalost(kdy=datetime.fromisoformat(kdy), typ=typ, kdo=kdo or None, popis=popis)
+            for kdy, typ, kdo, popis in rows
+        ]
 
     async def spis_detail(self, ico: str, spis_id: str) -> SpisDetail | None:
         """Return a spis with its dokumenty, komponenty and their current content."""

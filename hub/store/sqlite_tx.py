@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -31,7 +32,13 @@ if TYPE_CHECKING:
         RegistryTable,
         SpisStateRow,
     )
-    from protocol import DokumentSnapshot, Heartbeat, KomponentaSnapshot, SpisSnapshot
+    from protocol import (
+        DokumentSnapshot,
+        Heartbeat,
+        KomponentaSnapshot,
+        SpisSnapshot,
+        Udalost,
+    )
 
 __all__ = ["MISSING_KOMPONENTY_SQL", "NOT_RELEASED_SQL", "SqliteTransaction"]
 
@@ -58,6 +65,11 @@ WHERE k.ico = ? AND k.deleted = 0 AND d.deleted = 0 AND d.spis_id IS NOT NULL {e
   )
 ORDER BY d.spis_id, k.dokument_id, k.id
 """
+
+
+def _utc(value: datetime) -> str:
+    """One instant, one key: an event redelivered with another offset is the same event."""
+    return (value if value.tzinfo is None else value.astimezone(UTC)).isoformat()
 
 
 class SqliteTransaction:
@@ -253,6 +265,9 @@ class SqliteTransaction:
                 to_ts(utc_now()),
             ),
         )
+        await self._put_events(
+            ico, "spis", snapshot.spis_id, snapshot.source_version, snapshot.udalosti
+        )
 
     async def put_dokument(self, ico: str, snapshot: DokumentSnapshot) -> None:
         """Store a dokument snapshot."""
@@ -270,6 +285,9 @@ class SqliteTransaction:
                 encode_snapshot(snapshot),
                 to_ts(utc_now()),
             ),
+        )
+        await self._put_events(
+            ico, "dokument", snapshot.dokument_id, snapshot.source_version, snapshot.udalosti
         )
 
     async def put_komponenta(self, ico: str, snapshot: KomponentaSnapshot) -> None:
@@ -289,6 +307,29 @@ class SqliteTransaction:
                 encode_snapshot(snapshot),
                 to_ts(utc_now()),
             ),
+        )
+        await self._put_events(
+            ico, "komponenta", snapshot.komponenta_id, snapshot.source_version, snapshot.udalosti
+        )
+
+    async def _put_events(
+        self,
+        ico: str,
+        table: RegistryTable,
+        record_id: str,
+        source_version: int,
+        udalosti: tuple[Udalost, ...],
+    ) -> None:
+        if not udalosti:
+            return
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO registry_events "
+            "(ico, tabulka, zaznam_id, kdy, typ, kdo, popis, source_version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (ico, table, record_id, _utc(u.kdy), u.typ, u.kdo or "", u.popis, source_version)
+                for u in udalosti
+            ],
         )
 
     async def delete_record(

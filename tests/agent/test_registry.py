@@ -39,7 +39,9 @@ def make_registry(path: Path) -> sqlite3.Connection:
 
 def add_spis(db: sqlite3.Connection, spis_id: str, stav: str = "otevreny") -> None:
     db.execute(
-        "INSERT INTO spis VALUES (?, ?, 'Stavební povolení', '2.4.3', 'A', 10, '2024-03-01', "
+        "INSERT INTO spis ("
+        "id, spisova_znacka, nazev, spisovy_znak, skartacni_znak, skartacni_lhuta, "
+        "datum_otevreni, datum_uzavreni, stav, zpracovatel) VALUES (?, ?, 'Stavební povolení', '2.4.3', 'A', 10, '2024-03-01', "
         "NULL, ?, 'Jana Nováková')",
         (spis_id, f"OVÚP/{spis_id}/24/Ka", stav),
     )
@@ -54,11 +56,13 @@ async def test_registry_changes_arrive_in_change_log_order_with_closed_and_reope
     db = make_registry(agent_env.base / "essl.sqlite")
     add_spis(db, "S1")
     db.execute(
-        "INSERT INTO dokument VALUES ('D1', 'S1', 'OVÚP/8914/24/Ka', 'Žádost', "
+        "INSERT INTO dokument ("
+        "id, spis_id, cislo_jednaci, nazev, puvod, datum, odesilatel_autor, poradi) VALUES ('D1', 'S1', 'OVÚP/8914/24/Ka', 'Žádost', "
         "'doruceny', '2024-03-02', 'Petr Svoboda', 1)"
     )
     db.execute(
-        "INSERT INTO komponenta VALUES ('K1', 'D1', 1, 1, 'hlavni', 'originál', "
+        "INSERT INTO komponenta ("
+        "id, dokument_id, poradi, verze, druh, forma_uchovani, soubor) VALUES ('K1', 'D1', 1, 1, 'hlavni', 'originál', "
         "'Žádosti/zadost.pdf')"
     )
     reader = await agent_env.reader()
@@ -165,6 +169,6 @@ def test_the_reader_cannot_write_to_the_registry(tmp_path):
     db.close()
     reader = RegistryReader(path)
     with pytest.raises(RegistryError, match="readonly"), reader._read() as connection:
-        connection.execute("DELETE FROM spis")
+        connection.all("DELETE FROM spis", ())
     assert reader.read_all().records["spis"][0]["id"] == "S1"
-    assert reader.contract_problems() == []
+    assert reader.read_contract_problems() == []

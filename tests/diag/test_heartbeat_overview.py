@@ -26,7 +26,8 @@ async def test_heartbeat_reports_outbox_problems_folders_and_registry_lag(
         (net.folder / "a.pdf").write_bytes(b"%PDF a")
         (net.folder / "bad?.txt").write_bytes(b"unsafe name")
         net.registry_sql(
-            "INSERT INTO spis VALUES ('S1', 'OÚ/1/2026', 'Kácení', '2.4.3', 'A', 10, "
+            "INSERT INTO spis (id, spisova_znacka, nazev, spisovy_znak, skartacni_znak, "
+            "skartacni_lhuta, datum_otevreni, datum_uzavreni, stav, zpracovatel) VALUES ('S1', 'OÚ/1/2026', 'Kácení', '2.4.3', 'A', 10, "
             "'2026-11-02', NULL, 'otevreny', 'Marie Nováková')"
         )
 

@@ -152,13 +152,17 @@ async def test_registry_snapshots_and_closing_reach_the_hub(
     async with running_network(shared_broker, vhost, tmp_path, ico) as net:
         (net.folder / "rozhodnuti.pdf").write_bytes(b"%PDF-1.7 rozhodnuti")
         net.registry_sql(
-            "INSERT INTO spis VALUES ('S1', 'OÚ/1/2026', 'Kácení lípy', '2.4.3', 'A', 10, '2026-11-02', NULL, 'otevreny', 'Marie Nováková')"
+            "INSERT INTO spis ("
+            "id, spisova_znacka, nazev, spisovy_znak, skartacni_znak, skartacni_lhuta, "
+            "datum_otevreni, datum_uzavreni, stav, zpracovatel) VALUES ('S1', 'OÚ/1/2026', 'Kácení lípy', '2.4.3', 'A', 10, '2026-11-02', NULL, 'otevreny', 'Marie Nováková')"
         )
         net.registry_sql(
-            "INSERT INTO dokument VALUES ('D1', 'S1', 'OÚ/1/2026-1', 'Rozhodnutí', 'vlastni', '2026-11-20', 'Marie Nováková', 1)"
+            "INSERT INTO dokument ("
+            "id, spis_id, cislo_jednaci, nazev, puvod, datum, odesilatel_autor, poradi) VALUES ('D1', 'S1', 'OÚ/1/2026-1', 'Rozhodnutí', 'vlastni', '2026-11-20', 'Marie Nováková', 1)"
         )
         net.registry_sql(
-            "INSERT INTO komponenta VALUES ('K1', 'D1', 1, 1, 'hlavní dokument', 'originál', 'rozhodnuti.pdf')"
+            "INSERT INTO komponenta ("
+            "id, dokument_id, poradi, verze, druh, forma_uchovani, soubor) VALUES ('K1', 'D1', 1, 1, 'hlavní dokument', 'originál', 'rozhodnuti.pdf')"
         )
         spisy = await eventually(lambda: _when(net.hub_spisy(), lambda s: len(s) == 1))
         assert spisy[0]["stav"] == "otevreny"

@@ -15,23 +15,21 @@ import contextlib
 import hashlib
 import json
 import time
-import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 
 from agent.errors import RegistryError
 from agent.problems import Problem
+from agent.registry.contract import clean_row, event_time, to_snapshot
 from protocol import (
-    DokumentSnapshot,
-    KomponentaSnapshot,
     RecordDeleted,
     SpisClosed,
     SpisReopened,
-    SpisSnapshot,
     encode,
     kind_of,
+    names,
     new_message_id,
     utc_now,
 )
@@ -40,9 +38,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from agent.problems import Problems
-    from agent.registry import RegistryReader
+    from agent.registry.contract import RawRow
+    from agent.registry.source import RegistrySource
     from agent.state import State
-    from protocol import AnyMessage
+    from protocol import AnyMessage, DokumentSnapshot, KomponentaSnapshot, SpisSnapshot
+
+    AnySnapshot = SpisSnapshot | DokumentSnapshot | KomponentaSnapshot
 
 __all__ = ["RegistrySync"]
 
@@ -50,12 +51,8 @@ log = structlog.get_logger(__name__)
 
 _CURSOR = "registry_cursor"
 _CLOSED = "uzavreny"
-_ID_FIELD = {"spis": "spis_id", "dokument": "dokument_id", "komponenta": "komponenta_id"}
-_TYPES: dict[str, type[SpisSnapshot | DokumentSnapshot | KomponentaSnapshot]] = {
-    "spis": SpisSnapshot,
-    "dokument": DokumentSnapshot,
-    "komponenta": KomponentaSnapshot,
-}
+_INVALID = "registry_invalid_record"
+_CLEANED = "registry_cleaned_record"
 
 
 class _Batch:
@@ -86,7 +83,7 @@ class RegistrySync:
     def __init__(
         self,
         *,
-        reader: RegistryReader,
+        reader: RegistrySource,
         state: State,
         problems: Problems,
         ico: str,
@@ -114,11 +111,9 @@ class RegistrySync:
                     next_reconcile = time.monotonic() + self._reconcile_every
                 while await self.poll_once() and not stop.is_set():
                     pass
-                self._problems.resolve("registry_unreadable", str(self._reader.path))
+                self._problems.resolve("registry_unreadable", self._reader.name)
             except RegistryError as exc:
-                self._problems.report(
-                    Problem("registry_unreadable", str(self._reader.path), str(exc))
-                )
+                self._problems.report(Problem("registry_unreadable", self._reader.name, str(exc)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._poll)
 
@@ -168,7 +163,7 @@ class RegistrySync:
         batch: _Batch,
         table: str,
         record_id: str,
-        row: dict[str, Any] | None,
+        row: RawRow | None,
         *,
         seq: int,
         seen: dict[str, tuple[str, str | None]],
@@ -188,24 +183,25 @@ class RegistrySync:
                 )
                 batch.forgotten.append((table, record_id))
             return
-        fingerprint = _fingerprint(row)
-        if previous is not None and previous[0] == fingerprint:
+        checked = self._check(table, record_id, row, seq, previous)
+        if checked is None:
             return
-        try:
-            snapshot = _snapshot(table, row, seq, self._ico)
-        except (msgspec.ValidationError, ValueError) as exc:
-            self._problems.report(
-                Problem("registry_invalid_record", f"{table}/{record_id}", str(exc))
-            )
-            return
-        self._problems.resolve("registry_invalid_record", f"{table}/{record_id}")
-        batch.add(snapshot)
+        row, fingerprint, snapshot, encoded = checked
+        batch.messages.append((kind_of(snapshot), snapshot.message_id, encoded))
         stav = row.get("stav") if table == "spis" else None
         batch.seen.append((table, record_id, fingerprint, None if stav is None else str(stav)))
         if table != "spis":
             return
         was_closed = previous is not None and previous[1] == _CLOSED
+        self._closing_events(batch, record_id, row, seq, was_closed=was_closed)
+
+    def _closing_events(
+        self, batch: _Batch, record_id: str, row: RawRow, seq: int, *, was_closed: bool
+    ) -> None:
+        stav = row.get("stav")
         if stav == _CLOSED and not was_closed:
+            # The product's own log says when and who, where it has one.
+            closed_at, closed_by = event_time(row, "SpisUzavreni")
             batch.add(
                 SpisClosed(
                     message_id=new_message_id(),
@@ -213,10 +209,12 @@ class RegistrySync:
                     sent_at=utc_now(),
                     spis_id=record_id,
                     source_version=seq,
-                    closed_at=utc_now(),
+                    closed_at=closed_at or utc_now(),
+                    closed_by=closed_by,
                 )
             )
         elif was_closed and stav != _CLOSED:
+            reopened_at, reopened_by = event_time(row, "SpisOtevreni")
             batch.add(
                 SpisReopened(
                     message_id=new_message_id(),
@@ -224,28 +222,59 @@ class RegistrySync:
                     sent_at=utc_now(),
                     spis_id=record_id,
                     source_version=seq,
-                    reopened_at=utc_now(),
+                    reopened_at=reopened_at or utc_now(),
+                    reopened_by=reopened_by,
                 )
             )
 
+    def _check(
+        self,
+        table: str,
+        record_id: str,
+        row: RawRow,
+        seq: int,
+        previous: tuple[str, str | None] | None,
+    ) -> tuple[RawRow, str, AnySnapshot, bytes] | None:
+        """Clean, compare and encode a record; None if refused or unchanged (problems reported)."""
+        where = f"{table}/{record_id}"
+        result = clean_row(row)
+        if result.row is None:
+            self._problems.report(Problem(_INVALID, where, result.refused or ""))
+            return None
+        row = result.row
+        if result.cleaned:
+            self._problems.report(Problem(_CLEANED, where, "; ".join(result.cleaned)))
+        else:
+            self._problems.resolve(_CLEANED, where)
+        fingerprint = _fingerprint(row)
+        if previous is not None and previous[0] == fingerprint:
+            self._problems.resolve(_INVALID, where)
+            return None
+        try:
+            snapshot = to_snapshot(table, row, seq, self._ico)
+            encoded = encode(snapshot)
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            self._problems.report(Problem(_INVALID, where, f"záznam porušuje kontrakt: {exc}"))
+            return None
+        if len(encoded) > names.MAX_METADATA_BYTES:
+            self._problems.report(
+                Problem(
+                    _INVALID,
+                    where,
+                    f"záznam má po zakódování {len(encoded)} bajtů, nejvýše "
+                    f"{names.MAX_METADATA_BYTES}; zkraťte jeho texty nebo seznamy",
+                )
+            )
+            return None
+        self._problems.resolve(_INVALID, where)
+        return row, fingerprint, snapshot, encoded
 
-def _fingerprint(row: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
 
-
-def _snapshot(
-    table: str, row: dict[str, Any], seq: int, ico: str
-) -> SpisSnapshot | DokumentSnapshot | KomponentaSnapshot:
-    data = {k: v for k, v in row.items() if k != "id"}
-    data[_ID_FIELD[table]] = str(row["id"])
-    for key in ("spis_id", "dokument_id"):
-        if data.get(key) is not None:
-            data[key] = str(data[key])
-    if table == "komponenta" and isinstance(data.get("soubor"), str):
-        # The file's path travels in NFC, like the file itself.
-        data["soubor"] = unicodedata.normalize("NFC", data["soubor"])
-    data.update(message_id=new_message_id(), sender=ico, sent_at=utc_now(), source_version=seq)
-    return msgspec.convert(data, _TYPES[table])
+def _fingerprint(row: RawRow) -> str:
+    # Empty optional fields are left out, so a registry without them (or an
+    # agent from before they existed) fingerprints the same: no resend on upgrade.
+    kept = {k: v for k, v in row.items() if v is not None and v != []}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _source_version(item: tuple[str, str, bytes]) -> int:
