@@ -13,10 +13,14 @@ outstanding to us, since no more can come before the acks):
 5. acknowledge the deliveries; only now may the broker forget them.
 
 A crash anywhere before step 5 redelivers the batch, which is harmless because
-every handler is idempotent. A dependency that is down (`RetryLater`) rolls
-the batch back and retries it. Any other exception rolls back and retries the
-deliveries one transaction each; one that still fails is requeued, and after
-the queue's delivery limit the broker dead-letters it.
+every handler is idempotent. A storage that cannot serve (`RetryLater`: the
+blob store or the metadata database full, failing or locked) rolls the batch
+back and holds it, unacknowledged, trying again with a growing pause (up to
+`MAX_DEFER_S`): a held delivery is neither requeued nor redelivered, so it
+never counts towards the queue's delivery limit, and it lands once the storage
+serves again. Any other exception rolls back and retries the deliveries one
+transaction each; one that still fails is requeued, and after the queue's
+delivery limit the broker dead-letters it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,13 @@ import structlog
 from aio_pika.exceptions import DeliveryError
 
 from hub.closing import find_complete_spisy
-from hub.errors import BlobError, BlobHashMismatchError, RejectDelivery, RetryLater
+from hub.errors import (
+    BlobError,
+    BlobHashMismatchError,
+    RejectDelivery,
+    RetryLater,
+    StoreUnavailableError,
+)
 from hub.handlers import HandlerContext, apply
 from hub.inspection import ChunkItem, Delivery, Inspected, inspect_delivery
 from protocol import utc_now
@@ -45,12 +55,17 @@ if TYPE_CHECKING:
     from hub.store.metadata import MetadataStore
     from hub.store.models import ReadySpis
 
-__all__ = ["Batcher"]
+__all__ = ["MAX_DEFER_S", "Batcher"]
 
 log = structlog.get_logger(__name__)
 
 _PUT_CONCURRENCY = 8
 _POLL_S = 0.005
+_STORE_DEFER_S = 1.0
+_BLOB_DEFER_S = 5.0
+
+MAX_DEFER_S = 30.0
+"""Longest pause between two attempts of a held batch (the pause doubles up to it)."""
 
 
 @dataclass
@@ -137,14 +152,24 @@ class Batcher:
 
     async def _process(self, batch: list[Delivery], stop: asyncio.Event) -> None:
         outcomes = [self._inspect(delivery) for delivery in batch]
+        deferrals = 0
         while True:
             try:
                 ready = await self._attempt(outcomes)
                 break
             except RetryLater as exc:
-                log.warning("batch_deferred", reason=str(exc), defer_s=exc.defer_s, size=len(batch))
+                defer_s = min(exc.defer_s * 2**deferrals, MAX_DEFER_S)
+                deferrals += 1
+                self._metrics.batches_deferred += 1
+                log.warning(
+                    "batch_deferred",
+                    reason=str(exc),
+                    defer_s=defer_s,
+                    attempt=deferrals,
+                    size=len(batch),
+                )
                 try:
-                    await asyncio.wait_for(stop.wait(), exc.defer_s)
+                    await asyncio.wait_for(stop.wait(), defer_s)
                 except TimeoutError:
                     continue
                 # Shutting down: leave the batch unacknowledged for redelivery.
@@ -210,7 +235,10 @@ class Batcher:
                 groups.setdefault(chunk.meta.sha256, []).append((id(outcome), chunk.body))
         if not groups:
             return {}
-        already = await self._store.stored_chunks(groups.keys())
+        try:
+            already = await self._store.stored_chunks(groups.keys())
+        except StoreUnavailableError as exc:
+            raise RetryLater(str(exc), defer_s=_STORE_DEFER_S) from exc
         verified: dict[int, bool] = {}
         limit = asyncio.Semaphore(_PUT_CONCURRENCY)
         try:
@@ -221,7 +249,7 @@ class Batcher:
                 )
             )
         except BlobError as exc:
-            raise RetryLater(f"blob store: {exc}", defer_s=5.0) from exc
+            raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
         return verified
 
     async def _verify_group(
@@ -254,7 +282,21 @@ class Batcher:
     async def _apply(
         self, pending: Sequence[_Outcome], verified: dict[int, bool]
     ) -> list[ReadySpis]:
-        """Apply `pending` in one transaction; return spisy that became complete."""
+        """Apply `pending` in one transaction; return spisy that became complete.
+
+        Raises:
+            RetryLater: If the metadata database or the blob store cannot serve now.
+        """
+        try:
+            return await self._apply_once(pending, verified)
+        except StoreUnavailableError as exc:
+            raise RetryLater(str(exc), defer_s=_STORE_DEFER_S) from exc
+        except BlobError as exc:
+            raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
+
+    async def _apply_once(
+        self, pending: Sequence[_Outcome], verified: dict[int, bool]
+    ) -> list[ReadySpis]:
         received_at = utc_now()
         changed: set[str] = set()
         async with self._store.transaction() as tx:

@@ -5,6 +5,7 @@ The tree::
     SpisyncError                      (spisync.errors) base of every deliberate error
     └── HubError                      anything the hub raises on purpose
         ├── StoreError                the metadata database is unusable (schema too new, corrupt)
+        │   └── StoreUnavailableError it cannot serve now (disk full, I/O error, locked)
         ├── BlobError                 a blob store refused a request
         │   ├── BlobHashMismatchError bytes whose SHA-256 is not the one they claim
         │   └── BlobNotFoundError     no blob with that SHA-256
@@ -30,6 +31,7 @@ __all__ = [
     "RejectDelivery",
     "RetryLater",
     "StoreError",
+    "StoreUnavailableError",
 ]
 
 
@@ -39,6 +41,14 @@ class HubError(SpisyncError):
 
 class StoreError(HubError):
     """The metadata database cannot be used (for example its schema is newer than the code)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The metadata database cannot serve a request now (disk full, I/O error, locked).
+
+    Not the fault of what was being written: the batcher holds the batch and
+    tries it again later, exactly as when the blob store is full.
+    """
 
 
 class BlobError(HubError):

@@ -15,6 +15,7 @@ class HubMetrics:
         batches_committed: Metadata transactions committed by the batcher.
         deliveries_acked: Deliveries acknowledged after their batch committed.
         deliveries_requeued: Deliveries handed back because their handler failed.
+        batches_deferred: Attempts of a batch held because storage could not serve.
         dead_lettered: Deliveries copied to `spisync.dead` with a reason.
         security_events: Dead-lettered deliveries whose identity did not check out.
         replies_sent: Receipts and repair requests confirmed by the broker.
@@ -24,6 +25,7 @@ class HubMetrics:
     batches_committed: int = 0
     deliveries_acked: int = 0
     deliveries_requeued: int = 0
+    batches_deferred: int = 0
     dead_lettered: int = 0
     security_events: int = 0
     replies_sent: int = 0

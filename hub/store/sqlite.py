@@ -31,6 +31,7 @@ from hub.store.models import (
 )
 from hub.store.schema import MIGRATIONS
 from hub.store.sqlite_console import SqliteAuditLog, SqliteOperatorAccounts
+from hub.store.sqlite_errors import as_unavailable, is_unavailable
 from hub.store.sqlite_rows import (
     FILE_VERSION_COLUMNS,
     SPIS_STATE_COLUMNS,
@@ -156,15 +157,36 @@ class SqliteMetadataStore:
 
     @contextlib.asynccontextmanager
     async def _write_tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One `BEGIN IMMEDIATE … COMMIT`, rolled back on any failure, the commit's included.
+
+        Raises:
+            StoreUnavailableError: If the database cannot serve now (disk full,
+                I/O error, locked); nothing of the transaction is kept.
+        """
         async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise as_unavailable(exc) from exc
+                raise
             try:
                 yield self._writer
-            except BaseException:
-                await asyncio.shield(self._writer.execute("ROLLBACK"))
+                # A COMMIT that fails (SQLITE_FULL, SQLITE_IOERR) leaves the
+                # transaction open: it must be rolled back like any other failure.
+                await self._writer.execute("COMMIT")
+            except BaseException as exc:
+                await self._rollback()
+                if is_unavailable(exc):
+                    raise as_unavailable(exc) from exc
                 raise
-            await self._writer.execute("COMMIT")
             self._commits += 1
+
+    async def _rollback(self) -> None:
+        # SQLite may have rolled back by itself already (it does on SQLITE_FULL
+        # at times); a ROLLBACK without a transaction then fails harmlessly.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._writer.execute("ROLLBACK"))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
@@ -178,7 +200,13 @@ class SqliteMetadataStore:
         await self._writer.close()
 
     async def _all(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in await self._reader.execute_fetchall(sql, args)]
+        try:
+            rows = await self._reader.execute_fetchall(sql, args)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise as_unavailable(exc) from exc
+            raise
+        return [tuple(row) for row in rows]
 
     async def stored_chunks(self, sha256s: Collection[str]) -> set[str]:
         """Return those of `sha256s` whose blobs the hub already stores."""
@@ -366,17 +394,8 @@ class SqliteMetadataStore:
         return [ReadySpis(ico=row[0], spis_id=row[1], closing_seq=row[2]) for row in rows]
 
     async def _update_state(self, sql: str, *args: object) -> bool:
-        async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                async with self._writer.execute(sql, args) as cursor:
-                    changed = cursor.rowcount > 0
-            except BaseException:
-                await asyncio.shield(self._writer.execute("ROLLBACK"))
-                raise
-            await self._writer.execute("COMMIT")
-            self._commits += 1
-        return changed
+        async with self._write_tx() as db, db.execute(sql, args) as cursor:
+            return cursor.rowcount > 0
 
     async def mark_forwarded(
         self, ico: str, spis_id: str, closing_seq: int, *, sip_name: str, sip_sha256: str
