@@ -14,27 +14,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import ssl
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aio_pika
 from aio_pika.exceptions import PublishError
-from aiormq.exceptions import (
-    AuthenticationError,
-    ChannelAccessRefused,
-    ChannelNotFoundEntity,
-    ProbableAuthenticationError,
-)
+from aiormq.exceptions import ChannelAccessRefused, ChannelNotFoundEntity
 
 from agent.config import AgentConfig, load_agent_config
 from agent.errors import RegistryError
 from agent.heartbeat import agent_version
 from agent.registry import RegistryReader
 from protocol import Heartbeat, encode, names, new_message_id, utc_now
-from spisync.broker import open_connection
-from spisync.config import redact_url
+from spisync.check import (
+    Finding,
+    bad,
+    check_broker_login,
+    check_tls_files,
+    good,
+)
 from spisync.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -43,60 +41,35 @@ if TYPE_CHECKING:
 __all__ = ["Finding", "check"]
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One checked thing.
-
-    Attributes:
-        ok: Whether it is fine.
-        what: What was checked.
-        detail: What was found.
-        fix: What to do about it, when not ok.
-    """
-
-    ok: bool
-    what: str
-    detail: str
-    fix: str = ""
-
-
-def _good(what: str, detail: str) -> Finding:
-    return Finding(ok=True, what=what, detail=detail)
-
-
-def _bad(what: str, detail: str, fix: str) -> Finding:
-    return Finding(ok=False, what=what, detail=detail, fix=fix)
-
-
 def _check_state_dir(config: AgentConfig) -> Finding:
     path = config.agent.state_path
     probe = path if path.exists() else path.parent
     if path.exists() and not path.is_dir():
-        return _bad("state folder", f"{path} is not a folder", "set [agent] state_dir to a folder")
+        return bad("state folder", f"{path} is not a folder", "set [agent] state_dir to a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
-        return _bad(
+        return bad(
             "state folder",
             f"{probe} is not writable by this user",
             f"create {path} and give the service's user write access to it",
         )
-    return _good("state folder", f"{path} is writable")
+    return good("state folder", f"{path} is writable")
 
 
 def _check_folder(path: Path) -> Finding:
     what = f"folder {path}"
     if not path.exists():
-        return _bad(what, "does not exist", "fix [[folders]] path, or mount the share")
+        return bad(what, "does not exist", "fix [[folders]] path, or mount the share")
     if not path.is_dir():
-        return _bad(what, "is not a folder", "point [[folders]] path at a folder")
+        return bad(what, "is not a folder", "point [[folders]] path at a folder")
     try:
         entries = sum(1 for _ in os.scandir(path))
     except OSError as exc:
-        return _bad(
+        return bad(
             what,
             f"cannot be read: {exc.strerror}",
             "give the service's user read access to the folder and its subfolders",
         )
-    return _good(what, f"readable ({entries} entries at the top)")
+    return good(what, f"readable ({entries} entries at the top)")
 
 
 def _check_registry(config: AgentConfig) -> Finding | None:
@@ -107,59 +80,48 @@ def _check_registry(config: AgentConfig) -> Finding | None:
     try:
         problems = RegistryReader(path).read_contract_problems()
     except RegistryError as exc:
-        return _bad(
+        return bad(
             what,
             str(exc),
             "check [registry] path and give the service's user read access to the file "
             "and its folder (SQLite in WAL mode needs the -wal and -shm files readable)",
         )
     if problems:
-        return _bad(
+        return bad(
             what,
             "; ".join(problems),
             "the eSSL must expose the tables of the registry contract "
             "(see packaging/registry/schema.sql)",
         )
-    return _good(what, "readable, read-only, with spis, dokument, komponenta and zmeny")
+    return good(what, "readable, read-only, with spis, dokument, komponenta and zmeny")
 
 
 async def _check_broker(config: AgentConfig) -> list[Finding]:
-    broker = config.broker
-    url = redact_url(broker.url)
-    try:
-        connection = await open_connection(broker, name=f"spisync-agent-check {config.agent.ico}")
-    except (AuthenticationError, ProbableAuthenticationError) as exc:
-        return [
-            _bad(
-                "broker login",
-                f"{url} refused user {broker.username!r}: {exc}",
-                "the user or password in [broker] url is wrong or was revoked; ask the ORP "
-                "to run `spisync hub provision-agent` and install the new AGENT.toml",
-            )
-        ]
-    except ssl.SSLError as exc:
-        return [
-            _bad(
-                "broker login",
-                f"TLS with {url} failed: {exc}",
-                "set [broker] ca_file to the ORP's CA certificate (and cert_file/key_file "
-                "if the ORP uses client certificates)",
-            )
-        ]
-    except (OSError, TimeoutError, ConnectionError) as exc:
-        return [
-            _bad(
-                "broker login",
-                f"cannot reach {url}: {exc}",
-                "check the network and that outgoing port 5671 (amqps) or 5672 is open "
-                "to the ORP's broker",
-            )
-        ]
-    findings = [_good("broker login", f"{url} accepted user {broker.username!r}")]
+    findings = check_tls_files(config.broker)
+    login, connection = await check_broker_login(
+        config.broker, name=f"spisync-agent-check {config.agent.ico}"
+    )
+    findings.append(login)
+    if connection is None:
+        return findings
+    findings.append(_check_user_matches_ico(config))
     async with connection:
         findings.append(await _check_publish(connection, config))
         findings.append(await _check_inbox(connection, config))
     return findings
+
+
+def _check_user_matches_ico(config: AgentConfig) -> Finding:
+    """The broker user is the one the ORP provisioned for this IČO (`...obec-<ičo>`)."""
+    user, ico = config.broker.username, config.agent.ico
+    if user.endswith(f"obec-{ico}"):
+        return good("broker user", f"{user!r} is obec {ico}'s user")
+    return bad(
+        "broker user",
+        f"{user!r} in [broker] url is not obec {ico}'s user ([agent] ico = {ico!r})",
+        "install the AGENT.toml the ORP provisioned for this obec; [agent] ico and the URL's "
+        "user must belong together",
+    )
 
 
 async def _check_publish(connection: AbstractConnection, config: AgentConfig) -> Finding:
@@ -194,19 +156,19 @@ async def _check_publish(connection: AbstractConnection, config: AgentConfig) ->
     try:
         await exchange.publish(message, names.ingest_routing_key(ico, "heartbeat"), mandatory=True)
     except PublishError:
-        return _bad(
+        return bad(
             what,
             f"nothing at the ORP receives obec {ico}'s messages",
             f"ask the ORP to provision obec {ico} (`spisync hub provision-agent`)",
         )
     except ChannelAccessRefused as exc:
-        return _bad(
+        return bad(
             what,
             f"the broker does not let {config.broker.username!r} publish: {exc}",
             "the user's permissions are wrong; ask the ORP to re-run provisioning",
         )
     except ChannelNotFoundEntity:
-        return _bad(
+        return bad(
             what,
             f"the exchange {names.INGEST_EXCHANGE!r} does not exist on this vhost",
             "check the vhost in [broker] url; the hub declares the exchange",
@@ -214,7 +176,7 @@ async def _check_publish(connection: AbstractConnection, config: AgentConfig) ->
     finally:
         with contextlib.suppress(Exception):
             await channel.close()
-    return _good(what, f"a heartbeat to obec.{ico}.heartbeat was confirmed")
+    return good(what, f"a heartbeat to obec.{ico}.heartbeat was confirmed")
 
 
 async def _check_inbox(connection: AbstractConnection, config: AgentConfig) -> Finding:
@@ -228,13 +190,13 @@ async def _check_inbox(connection: AbstractConnection, config: AgentConfig) -> F
         tag = await queue.consume(_ignore, no_ack=False)
         await queue.cancel(tag)
     except ChannelNotFoundEntity:
-        return _bad(
+        return bad(
             what,
             f"the inbox queue {queue_name!r} does not exist",
             f"ask the ORP to provision obec {config.agent.ico}",
         )
     except ChannelAccessRefused as exc:
-        return _bad(
+        return bad(
             what,
             f"the broker does not let the agent read {queue_name!r}: {exc}",
             "the user's permissions are wrong; ask the ORP to re-run provisioning",
@@ -242,7 +204,7 @@ async def _check_inbox(connection: AbstractConnection, config: AgentConfig) -> F
     finally:
         with contextlib.suppress(Exception):
             await channel.close()
-    return _good(what, f"{queue_name} can be read")
+    return good(what, f"{queue_name} can be read")
 
 
 async def _ignore(message: aio_pika.abc.AbstractIncomingMessage) -> None:
@@ -255,12 +217,12 @@ async def check(config_path: Path) -> list[Finding]:
     try:
         config = load_agent_config(config_path)
     except ConfigError as exc:
-        return [_bad("configuration", str(exc), "edit the file; the key is named above")]
-    findings = [_good("configuration", f"{config_path} is valid (obec {config.agent.ico})")]
+        return [bad("configuration", str(exc), exc.fix)]
+    findings = [good("configuration", f"{config_path} is valid (obec {config.agent.ico})")]
     findings.append(_check_state_dir(config))
     if not config.folders and config.registry is None:
         findings.append(
-            _bad(
+            bad(
                 "what to watch",
                 "no [[folders]] and no [registry]",
                 "add at least one [[folders]] path or a [registry]",

@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -14,7 +15,8 @@ from agent.check import check
 from agent.config import AgentConfig, load_agent_config
 from agent.service import run
 from agent.state import State
-from spisync.errors import SpisyncError
+from spisync.check import print_findings
+from spisync.errors import EXIT_CONFIG, ConfigError, SpisyncError
 from spisync.logging import configure_logging
 from spisync.runtime import run_main
 from spisync.version import spisync_version
@@ -50,15 +52,9 @@ async def _run(config: AgentConfig) -> None:
 
 
 def _check(config_path: Path) -> int:
-    findings = run_main(check(config_path))
-    for finding in findings:
-        mark = "ok  " if finding.ok else "FAIL"
-        print(f"{mark} {finding.what}: {finding.detail}")
-        if not finding.ok:
-            print(f"     fix: {finding.fix}")
-    failed = sum(1 for f in findings if not f.ok)
-    print("all checks passed" if not failed else f"{failed} check(s) failed")
-    return 0 if not failed else 1
+    # The findings are the output: a library's own error lines would only repeat them.
+    configure_logging("agent", level="critical")
+    return print_findings(run_main(check(config_path)))
 
 
 async def _allow(config: AgentConfig, folder: str) -> int:
@@ -88,11 +84,33 @@ def main(argv: list[str]) -> int:
         if args.command == "allow-deletions":
             return run_main(_allow(config, args.folder))
         configure_logging("agent", level=config.agent.log_level)
-        structlog.get_logger(__name__).info(
-            "agent_starting", version=spisync_version(), config=str(args.config)
-        )
+        log = structlog.get_logger(__name__)
+        log.info("agent_starting", version=spisync_version(), config=str(args.config))
+        _warn_user_mismatch(config)
         run_main(_run(config))
+    except ConfigError as exc:
+        print(f"spisync agent {args.command}: {exc}\n  fix: {exc.fix}", file=sys.stderr)
+        return EXIT_CONFIG
     except SpisyncError as exc:
         print(f"spisync agent {args.command}: {exc}", file=sys.stderr)
         return 1
+    except Exception:
+        # One line with the fix where the failure is known (spisync.failures); the
+        # traceback only at debug. systemd restarts the agent.
+        structlog.get_logger(__name__).exception("agent_failed")
+        return 1
     return 0
+
+
+def _warn_user_mismatch(config: AgentConfig) -> None:
+    """Say at once when the broker user is not this obec's: the hub would refuse everything."""
+    user, ico = config.broker.username, config.agent.ico
+    if urlsplit(config.broker.url).username and not user.endswith(f"obec-{ico}"):
+        structlog.get_logger(__name__).error(
+            "broker_user_mismatch",
+            user=user,
+            ico=ico,
+            problem=f"the broker user is not obec {ico}'s; the hub refuses its messages",
+            fix="install the AGENT.toml the ORP provisioned for this obec "
+            "([agent] ico and the user in [broker] url belong together)",
+        )

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import structlog
 
-from archive.config import load_archive_config
+from archive.check import check
+from archive.config import ArchiveConfig, load_archive_config
 from archive.service import run
 from archive.validation import format_report, validate_sip
-from spisync.errors import ConfigError, SpisyncError
+from spisync.check import print_findings
+from spisync.errors import EXIT_CONFIG, ConfigError, SpisyncError
 from spisync.logging import configure_logging
 from spisync.runtime import run_main
 from spisync.version import spisync_version
@@ -34,10 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--config", type=Path, required=True, help="ARCHIVE.toml")
     run_parser.add_argument(
         "--log-level",
-        default="info",
+        default=None,
         choices=["debug", "info", "warning", "error"],
-        help="minimum log level",
+        help="minimum log level (default: [archive] log_level)",
     )
+    check_parser = sub.add_parser(
+        "check", help="check the configuration, data folder, TLS files, broker login and inbox"
+    )
+    check_parser.add_argument("--config", type=Path, required=True, help="ARCHIVE.toml")
     validate = sub.add_parser(
         "validate", help="check a SIP (ZIP or folder) offline and print every failing rule"
     )
@@ -67,8 +73,7 @@ def _validate(path: Path, *, as_json: bool) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
-async def _serve(config_path: Path) -> None:
-    config = load_archive_config(config_path)
+async def _serve(config: ArchiveConfig) -> None:
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -76,11 +81,12 @@ async def _serve(config_path: Path) -> None:
     await run(config, shutdown)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per outcome
     """Run `spisync archive` with `argv`; return the exit code.
 
-    Exit codes: 0 success (or a valid SIP), 1 a SIP that fails rules or a
-    service that stopped on an error, 2 a usage or configuration error.
+    Exit codes: 0 success (or a valid SIP), 1 a SIP that fails rules, a failed
+    check or a service that stopped on an error, 2 a usage error, 78
+    (`EXIT_CONFIG`) a configuration error.
     """
     try:
         args = build_parser().parse_args(argv)
@@ -88,15 +94,19 @@ def main(argv: list[str]) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command == "validate":
         return _validate(args.path, as_json=args.json)
-    configure_logging("archive", level=args.log_level)
-    structlog.get_logger(__name__).info(
-        "archive_starting", version=spisync_version(), config=str(args.config)
-    )
+    if args.command == "check":
+        configure_logging("archive", level="critical")  # the findings are the output
+        return print_findings(run_main(check(args.config)))
     try:
-        run_main(_serve(args.config))
+        config = load_archive_config(args.config)
+        configure_logging("archive", level=args.log_level or config.archive.log_level)
+        structlog.get_logger(__name__).info(
+            "archive_starting", version=spisync_version(), config=str(args.config)
+        )
+        run_main(_serve(config))
     except ConfigError as exc:
-        print(f"spisync archive run: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        print(f"spisync archive run: {exc}\n  fix: {exc.fix}", file=sys.stderr)
+        return EXIT_CONFIG
     except SpisyncError as exc:
         print(f"spisync archive run: {exc}", file=sys.stderr)
         return EXIT_INVALID

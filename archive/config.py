@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -29,6 +29,7 @@ class ArchiveSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             finish before it is abandoned (the broker redelivers it).
         instance: Name of this process in the connection name and logs; by
             default `<host>-<pid>`.
+        log_level: Minimum log level (`debug` adds tracebacks); `--log-level` overrides it.
     """
 
     data_dir: Annotated[str, msgspec.Meta(min_length=1)]
@@ -37,6 +38,7 @@ class ArchiveSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     staging_max_age_h: Annotated[float, msgspec.Meta(gt=0)] = 7 * 24.0
     drain_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 8.0
     instance: str = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @property
     def data_path(self) -> Path:

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import structlog
 
+from hub.check import check
 from hub.config import HubConfig, load_hub_config
 from hub.console import cli as console_cli
-from hub.provision import provision_agent, revoke_agent
+from hub.provision import load_obce, provision_agent, revoke_agent
 from protocol import ProtocolError, validate_ico
 from spisync.broker import static_definitions
-from spisync.errors import SpisyncError
+from spisync.check import print_findings
+from spisync.errors import EXIT_CONFIG, ConfigError, SpisyncError
 from spisync.logging import configure_logging
 from spisync.runtime import run_main
 from spisync.version import spisync_version
@@ -45,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the hub: ingest every provisioned obec's changes")
     run.add_argument("--config", type=Path, required=True, help="HUB.toml")
+    check_cmd = sub.add_parser(
+        "check", help="check the configuration, data folder, TLS files, broker login and API"
+    )
+    check_cmd.add_argument("--config", type=Path, required=True, help="HUB.toml")
 
     for name, about in (
         ("files", "list an obec's current files (path, size, sha256, versions, deleted)"),
@@ -121,9 +127,25 @@ async def _query(args: argparse.Namespace) -> int:
         to_json,
     )
     from hub.store import open_metadata_store  # noqa: PLC0415 - as above
+    from hub.store.sqlite import DATABASE_NAME  # noqa: PLC0415 - as above
 
     config = load_hub_config(args.config)
     ico = validate_ico(args.ico)
+    database = config.hub.data_path / DATABASE_NAME
+    if not database.is_file():
+        print(
+            f"spisync hub {args.command}: no hub database at {database}; check [hub] data_dir "
+            f"in {args.config} (the hub creates it when it first runs)",
+            file=sys.stderr,
+        )
+        return 1
+    if ico not in load_obce(config):
+        print(
+            f"spisync hub {args.command}: obec {ico} is not provisioned at this hub; "
+            f"provision it with `spisync hub provision-agent --config {args.config} --ico {ico}`",
+            file=sys.stderr,
+        )
+        return 1
     store = await open_metadata_store(config, instance="cli")
     try:
         if args.command == "spisy" and args.spis is not None:
@@ -158,27 +180,43 @@ async def _query(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per subcommand
-    """Run `spisync hub` with `argv`; return the exit code."""
+def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one return per subcommand
+    if args.command == "provision-agent":
+        return run_main(_provision(args))
+    if args.command == "check":
+        configure_logging("hub", level="critical")  # the findings are the output
+        return print_findings(run_main(check(args.config)))
+    if args.command == "run":
+        config = load_hub_config(args.config)
+        configure_logging("hub", level=config.hub.log_level)
+        structlog.get_logger(__name__).info(
+            "hub_starting", version=spisync_version(), config=str(args.config)
+        )
+        try:
+            return run_main(_run(config))
+        except Exception:
+            # One line with the fix where the failure is known; the traceback only at debug.
+            structlog.get_logger(__name__).exception("hub_failed")
+            return 1
+    if args.command in {"files", "spisy"}:
+        return run_main(_query(args))
+    if args.command in console_cli.COMMANDS:
+        return run_main(console_cli.run_command(args))
+    if args.command == "export-definitions":
+        print(json.dumps(static_definitions(args.vhost), indent=2, sort_keys=True))
+        return 0
+    return 2
+
+
+def main(argv: list[str]) -> int:
+    """Run `spisync hub` with `argv`; return the exit code (78 for a configuration error)."""
     args = build_parser().parse_args(argv)
     configure_logging("hub")
     try:
-        if args.command == "provision-agent":
-            return run_main(_provision(args))
-        if args.command == "run":
-            config = load_hub_config(args.config)
-            structlog.get_logger(__name__).info(
-                "hub_starting", version=spisync_version(), config=str(args.config)
-            )
-            return run_main(_run(config))
-        if args.command in {"files", "spisy"}:
-            return run_main(_query(args))
-        if args.command in console_cli.COMMANDS:
-            return run_main(console_cli.run_command(args))
-        if args.command == "export-definitions":
-            print(json.dumps(static_definitions(args.vhost), indent=2, sort_keys=True))
-            return 0
+        return _command(args)
+    except ConfigError as exc:
+        print(f"spisync hub {args.command}: {exc}\n  fix: {exc.fix}", file=sys.stderr)
+        return EXIT_CONFIG
     except (SpisyncError, ProtocolError) as exc:
         print(f"spisync hub {args.command}: {exc}", file=sys.stderr)
         return 2
-    return 2

@@ -40,6 +40,7 @@ class HubSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         obce_poll_s: How often to look for newly provisioned obce.
         instance: Name of this hub process in connection names and logs; by
             default `<host>-<pid>`.
+        log_level: Minimum log level (`debug` adds tracebacks).
         user_prefix: Prefix of the agents' broker user names (`<prefix>obec-<ičo>`),
             so several deployments share one broker; by default `<orp>.`. An
             empty string keeps the names of version 0.1 (see CHANGELOG.md).
@@ -61,6 +62,7 @@ class HubSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     prefetch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 16
     obce_poll_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
     instance: str = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     user_prefix: (
         Annotated[str, msgspec.Meta(pattern=r"^([a-z0-9][a-z0-9._-]{0,60}[.-])?$")] | None
     ) = None

@@ -55,6 +55,9 @@ def check_user(ico: str, user_id: str | None, *, expected: str) -> None:
             f"user_id {user_id!r} on obec {ico}'s queue, expected {expected!r}",
             ico=ico,
             user_id=user_id,
+            fix=f"if {user_id!r} is obec {ico}'s agent under an old or another user name, "
+            "re-provision it (spisync hub provision-agent) and install the new AGENT.toml; "
+            "otherwise someone publishes for another obec",
         )
 
 

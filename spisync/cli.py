@@ -7,11 +7,14 @@ Each role's CLI is imported only when asked for, so an agent installed with
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from spisync.version import spisync_version
 
 __all__ = ["main"]
+
+_EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
 
 _ROLES = {
     "agent": ("agent.cli", "the town-hall agent: watch folders and registry, send changes"),
@@ -50,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    code: int = module.main(rest)
+    try:
+        code: int = module.main(rest)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`spisync hub files ... | head`): stop quietly, as `cat` would.
+        # Python flushes stdout again at exit; point it at /dev/null so that flush is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return _EXIT_BROKEN_PIPE
     return code
 
 

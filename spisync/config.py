@@ -98,8 +98,13 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         return f"{scheme}://{parts.hostname}:15672"
 
 
-def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """Apply `SPISYNC_<SECTION>_<KEY>=value` to the top two levels of `data`."""
+def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """Apply `SPISYNC_<SECTION>_<KEY>=value` to the top two levels of `data`.
+
+    Returns:
+        The variable that set each overridden key, by `section.key`.
+    """
+    applied: dict[str, str] = {}
     for name, raw in environ.items():
         if not name.startswith(_ENV_PREFIX):
             continue
@@ -111,6 +116,30 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         except tomllib.TOMLDecodeError:
             value = raw
         data[section][key] = value
+        applied[f"{section}.{key}"] = name
+    return applied
+
+
+_LINE_IN_ERROR = re.compile(r"at line (\d+)")
+
+
+def _toml_error(source: str, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
+    """Turn a TOML syntax error into a ConfigError; explain backslashes in basic strings."""
+    match = _LINE_IN_ERROR.search(str(exc))
+    line = text.splitlines()[int(match.group(1)) - 1] if match else ""
+    if "\\" in line and '"' in line and ("escape" in str(exc).lower() or "hex" in str(exc)):
+        key, _, value = line.partition("=")
+        literal = value.strip().strip('"')
+        return ConfigError(
+            source,
+            "",
+            f"is not valid TOML: {exc}: a backslash in double quotes starts an escape",
+            fix=(
+                "write Windows paths in single quotes (a TOML literal string), "
+                f"for example {key.strip()} = '{literal}'"
+            ),
+        )
+    return ConfigError(source, "", f"is not valid TOML: {exc}")
 
 
 def load_config(
@@ -131,14 +160,16 @@ def load_config(
     """
     source = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(source, "", "file does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "", f"cannot be read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "", f"is not valid TOML: {exc}") from None
-    _env_overrides(data, os.environ if environ is None else environ)
+        raise _toml_error(source, text, exc) from None
+    overridden = _env_overrides(data, os.environ if environ is None else environ)
     try:
         return msgspec.convert(data, config_type, str_keys=True)
     except msgspec.ValidationError as exc:
@@ -146,4 +177,16 @@ def load_config(
         match = _PATH_IN_ERROR.search(message)
         key = match.group(1) if match else ""
         problem = _PATH_IN_ERROR.sub("", message)
+        # A wrong value set by SPISYNC_* is named by its variable: the file is fine. A
+        # section's own check (`__post_init__`) reports the section: blame its override.
+        variable = next(
+            (
+                var
+                for k, var in overridden.items()
+                if key == k or key.startswith(f"{k}.") or k.startswith(f"{key}.")
+            ),
+            None,
+        )
+        if variable is not None:
+            raise ConfigError(variable, key, problem) from None
         raise ConfigError(source, key, problem) from None

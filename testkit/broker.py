@@ -193,6 +193,19 @@ class PrivateNode:
             else:
                 return
 
+    async def ctl(self, *args: str) -> str:
+        """Run `rabbitmqctl <args>` against the node; return its output."""
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.node_name, *args],
+            env=self._environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout
+
     async def stop(self) -> None:
         """Stop the node cleanly (its data stays for the next `start`)."""
         if self.process is None:

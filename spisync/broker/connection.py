@@ -8,10 +8,13 @@ per connection, because aio-pika's robust connection has lost consumers before
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aio_pika
 from aio_pika.connection import make_url
+
+from spisync.errors import ConfigError
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection
@@ -22,9 +25,19 @@ __all__ = ["open_connection", "ssl_context"]
 
 
 def ssl_context(config: BrokerConfig) -> ssl.SSLContext | None:
-    """Return the TLS context an `amqps://` URL needs, or None for plain AMQP."""
+    """Return the TLS context an `amqps://` URL needs, or None for plain AMQP.
+
+    Raises:
+        ConfigError: If `ca_file`, `cert_file` or `key_file` names no file.
+    """
     if not config.url.startswith("amqps://"):
         return None
+    for key in ("ca_file", "cert_file", "key_file"):
+        value = getattr(config, key)
+        if value is not None and not Path(value).is_file():
+            raise ConfigError(
+                "configuration", f"broker.{key}", f"{value} does not exist; put the file there"
+            )
     context = ssl.create_default_context(cafile=config.ca_file)
     if config.cert_file:
         context.load_cert_chain(config.cert_file, config.key_file)

@@ -10,6 +10,7 @@ import pytest
 from archive.cli import main
 from archive.config import load_archive_config
 from spisync import cli as spisync_cli
+from spisync.errors import EXIT_CONFIG
 from tests.archive.hub_double import with_wrong_checksum
 
 if TYPE_CHECKING:
@@ -82,19 +83,21 @@ url = "amqps://archiv:tajne-heslo@mq.kraj.example:5671/kds"
 def test_config_errors_name_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, expected: str
 ) -> None:
-    """A wrong ARCHIVE.toml exits 2 with a message naming the file, the key and the problem, never the password."""
+    """A wrong ARCHIVE.toml exits EX_CONFIG (78) with a message naming the file, the key and the problem, never the password."""
     path = tmp_path / "ARCHIVE.toml"
     path.write_text(text, encoding="utf-8")
-    assert main(["run", "--config", str(path)]) == 2
+    assert main(["run", "--config", str(path)]) == EXIT_CONFIG
     err = capsys.readouterr().err
     assert f"{path}: {key}" in err
     assert expected in err
     assert "tajne-heslo" not in err
 
 
-def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A config path that does not exist exits 2 and says so."""
-    assert main(["run", "--config", str(tmp_path / "nic.toml")]) == 2
+def test_missing_config_file_exits_ex_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config path that does not exist exits EX_CONFIG (78) and says so."""
+    assert main(["run", "--config", str(tmp_path / "nic.toml")]) == EXIT_CONFIG
     assert "does not exist" in capsys.readouterr().err
 
 

@@ -139,3 +139,25 @@ def test_json_is_chosen_under_systemd(
     configure_logging("agent")
     structlog.get_logger().info("started")
     assert json.loads(capsys.readouterr().out)["event"] == "started"
+
+
+def test_a_bad_override_names_the_variable_not_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong value from SPISYNC_BROKER_URL is blamed on that variable; the file is fine."""
+    path = write(tmp_path, GOOD)
+    monkeypatch.setenv("SPISYNC_BROKER_URL", "http://mq.klatovy.example/")
+    with pytest.raises(ConfigError) as caught:
+        load_hub_config(path)
+    assert str(caught.value).startswith("SPISYNC_BROKER_URL: ")
+    assert str(path) not in str(caught.value)
+    assert "SPISYNC_BROKER_URL" in caught.value.fix
+
+
+def test_windows_path_in_double_quotes_says_to_use_single_quotes(tmp_path: Path) -> None:
+    r"""`path = "C:\Dokumenty"` fails with a fix that shows the same path in single quotes."""
+    path = write(tmp_path, GOOD.replace('data_dir = "/srv/spisync"', 'data_dir = "C:\\Dokumenty"'))
+    with pytest.raises(ConfigError) as caught:
+        load_hub_config(path)
+    assert "single quotes" in caught.value.fix
+    assert "data_dir = 'C:\\Dokumenty'" in caught.value.fix
