@@ -10,7 +10,9 @@ outstanding to us, since no more can come before the acks):
 3. apply every delivery in one transaction, then find closed spisy that became
    complete, and commit;
 4. publish dead-letter copies and replies and wait for their confirms;
-5. acknowledge the deliveries; only now may the broker forget them.
+5. acknowledge the deliveries; only now may the broker forget them. A manifest
+   whose chunks must be read back and hashed is not acknowledged: it goes to
+   the `ContentVerifier`, outside every batch, and comes back with the verdict.
 
 A crash anywhere before step 5 redelivers the batch, which is harmless because
 every handler is idempotent. A storage that cannot serve (`RetryLater`: the
@@ -35,6 +37,8 @@ import structlog
 from aio_pika.exceptions import DeliveryError
 
 from hub.closing import find_complete_spisy
+from hub.config import LimitsConfig
+from hub.content import ContentClaim
 from hub.errors import (
     BlobError,
     BlobHashMismatchError,
@@ -44,7 +48,8 @@ from hub.errors import (
 )
 from hub.handlers import HandlerContext, apply
 from hub.inspection import ChunkItem, Delivery, Inspected, inspect_delivery
-from protocol import utc_now
+from hub.verifier import ContentVerifier
+from protocol import FileVersion, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -77,6 +82,7 @@ class _Outcome:
     reject: RejectDelivery | None = None
     replies: list[AgentReply] = field(default_factory=list)
     failed: bool = False
+    verify: ContentClaim | None = None
 
 
 class Batcher:
@@ -92,6 +98,7 @@ class Batcher:
         on_ready: Called after the commit with spisy that became complete.
         in_flight_limit: Returns how many unacknowledged deliveries the broker may
             have outstanding to us (prefetch times consumed queues), or None.
+        limits: What one obec may ask of the hub.
     """
 
     def __init__(
@@ -105,6 +112,7 @@ class Batcher:
         metrics: HubMetrics,
         on_ready: Callable[[list[ReadySpis]], None],
         in_flight_limit: Callable[[], int] | None = None,
+        limits: LimitsConfig | None = None,
     ) -> None:
         self._store = store
         self._blobs = blobs
@@ -114,11 +122,31 @@ class Batcher:
         self._metrics = metrics
         self._on_ready = on_ready
         self._in_flight_limit = in_flight_limit
+        self._limits = limits or LimitsConfig()
+        self._input: asyncio.Queue[Delivery] | None = None
+        self._verifier = ContentVerifier(
+            blobs,
+            concurrency=self._limits.verify_concurrency,
+            metrics=metrics,
+            requeue=self._requeue,
+        )
+
+    def _requeue(self, delivery: Delivery) -> None:
+        if self._input is not None:
+            self._input.put_nowait(delivery)
 
     async def run(self, deliveries: asyncio.Queue[Delivery], stop: asyncio.Event) -> None:
-        """Process batches until `stop` is set and `deliveries` is empty."""
-        while batch := await self._collect(deliveries, stop):
-            await self._process(batch, stop)
+        """Process batches until `stop` is set and `deliveries` is empty.
+
+        Verifications still running then are cancelled: their deliveries were
+        never acknowledged, so the broker delivers them again.
+        """
+        self._input = deliveries
+        try:
+            while batch := await self._collect(deliveries, stop):
+                await self._process(batch, stop)
+        finally:
+            await self._verifier.close()
 
     async def _collect(
         self, deliveries: asyncio.Queue[Delivery], stop: asyncio.Event
@@ -192,6 +220,7 @@ class Batcher:
             outcome.reject = None
             outcome.replies = []
             outcome.failed = False
+            outcome.verify = None
         verified = await self._store_chunks(pending)
         try:
             return await self._apply(pending, verified)
@@ -203,6 +232,7 @@ class Batcher:
         for outcome in pending:
             outcome.replies = []
             outcome.reject = None
+            outcome.verify = None
             try:
                 ready += await self._apply([outcome], verified)
             except RetryLater:
@@ -312,6 +342,8 @@ class Batcher:
                     message_id=item.message_id,
                     received_at=received_at,
                     sender=self._publisher.sender,
+                    limits=self._limits,
+                    verified=self._verifier.verdicts,
                 )
                 try:
                     await apply(ctx, item, chunk_verified=verified.get(id(outcome), False))
@@ -319,6 +351,7 @@ class Batcher:
                     outcome.reject = exc
                     continue
                 outcome.replies = ctx.replies
+                outcome.verify = ctx.verify
                 if ctx.registry_changed:
                     changed.add(item.ico)
             ready = await find_complete_spisy(tx, changed, at=received_at)
@@ -334,9 +367,16 @@ class Batcher:
             if outcome.failed:
                 await message.nack(requeue=True)
                 self._metrics.deliveries_requeued += 1
+            elif outcome.verify is not None and outcome.reject is None:
+                self._verifier.submit(outcome.delivery, outcome.verify)
             else:
                 await message.ack()
                 self._metrics.deliveries_acked += 1
+                if outcome.item is not None and isinstance(outcome.item.payload, FileVersion):
+                    manifest = outcome.item.payload
+                    self._verifier.forget(
+                        ContentClaim(manifest.sha256, manifest.chunk_sha256, manifest.size)
+                    )
 
     async def _publish(self, outcome: _Outcome) -> None:
         if outcome.reject is not None:

@@ -15,7 +15,9 @@ from protocol.names import (
 )
 from spisync.config import BrokerConfig, load_config
 
-__all__ = ["HubConfig", "HubSection", "StorageConfig", "load_hub_config"]
+__all__ = ["HubConfig", "HubSection", "LimitsConfig", "StorageConfig", "load_hub_config"]
+
+_GIB = 1024 * 1024 * 1024
 
 
 class HubSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -122,12 +124,42 @@ class StorageConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     __str__ = __repr__
 
 
+class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[limits]`: what each obec may ask of the hub, so that no obec can hurt another.
+
+    Messages in flight per obec are `[hub] prefetch`; the broker's own limits
+    (largest message, dead-letter queue length) are in its config and topology.
+
+    Attributes:
+        max_file_bytes: The largest file (a manifest's `size`) the hub records;
+            a larger one is dead-lettered (`file_too_large`) before anything is read.
+        max_repeat_factor: A manifest may describe at most this many times the
+            bytes of the distinct chunks it lists (a file that repeats one chunk
+            over and over records bytes nobody sent); checked against the
+            chunks' recorded sizes before any blob is read (`repeated_chunks`).
+        max_source_seq_jump: How far a file version's `source_seq` may lie above
+            the highest one the obec's agent sent so far; further is a forged
+            number (`source_seq_jump`, a security event).
+        unreferenced_chunk_age_s: Seconds after which a chunk that no recorded
+            content uses is deleted (an upload whose manifest never came).
+        verify_concurrency: Manifests verified (their chunks read back and
+            hashed) at once, over all obce; one obec has at most one at a time.
+    """
+
+    max_file_bytes: Annotated[int, msgspec.Meta(ge=1)] = 4 * _GIB
+    max_repeat_factor: Annotated[int, msgspec.Meta(ge=1)] = 16
+    max_source_seq_jump: Annotated[int, msgspec.Meta(ge=1)] = 1_000_000
+    unreferenced_chunk_age_s: Annotated[float, msgspec.Meta(gt=0)] = 7 * 24 * 3600.0
+    verify_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+
+
 class HubConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole `HUB.toml`."""
 
     hub: HubSection
     broker: BrokerConfig
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
 
 
 def load_hub_config(path: Path) -> HubConfig:

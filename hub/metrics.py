@@ -16,6 +16,8 @@ class HubMetrics:
         deliveries_acked: Deliveries acknowledged after their batch committed.
         deliveries_requeued: Deliveries handed back because their handler failed.
         batches_deferred: Attempts of a batch held because storage could not serve.
+        verifications_started: Content claims whose chunks began to be read back and hashed.
+        verifications_done: Content claims verified (either way).
         dead_lettered: Deliveries copied to `spisync.dead` with a reason.
         security_events: Dead-lettered deliveries whose identity did not check out.
         replies_sent: Receipts and repair requests confirmed by the broker.
@@ -26,6 +28,8 @@ class HubMetrics:
     deliveries_acked: int = 0
     deliveries_requeued: int = 0
     batches_deferred: int = 0
+    verifications_started: int = 0
+    verifications_done: int = 0
     dead_lettered: int = 0
     security_events: int = 0
     replies_sent: int = 0

@@ -138,6 +138,7 @@ class _BrokerLoop:
             metrics=self._metrics,
             on_ready=self._worker.submit,
             in_flight_limit=lambda: hub.prefetch * len(consumers.icos),
+            limits=self._config.limits,
         )
         stop_batcher = asyncio.Event()
         batcher_task = asyncio.create_task(batcher.run(deliveries, stop_batcher))

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from hub.config import LimitsConfig
 from protocol import FileReceipt, NeedChunks, new_message_id, utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
+    from hub.content import ContentClaim
     from hub.publisher import AgentReply
     from hub.store.blobs import BlobStore
     from hub.store.metadata import MetadataTransaction
@@ -31,8 +33,13 @@ class HandlerContext:
         message_id: The delivery's message id.
         received_at: When the batch started.
         sender: The hub's `sender` for replies (`hub:<orp>`).
+        limits: What one obec may ask of the hub (`[limits]`).
+        verified: Verdicts of content claims the batcher verified outside the
+            transaction (chunks read back and hashed).
         replies: Replies to publish after the commit.
         registry_changed: Set when the delivery may change whether a closed spis is complete.
+        verify: Set by a handler that needs a claim verified first: the batcher
+            verifies it outside the shared batch and applies the delivery again.
     """
 
     tx: MetadataTransaction
@@ -41,8 +48,11 @@ class HandlerContext:
     message_id: str
     received_at: datetime
     sender: str
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    verified: Mapping[ContentClaim, bool] = field(default_factory=dict)
     replies: list[AgentReply] = field(default_factory=list)
     registry_changed: bool = False
+    verify: ContentClaim | None = None
 
     @property
     def log(self) -> structlog.typing.FilteringBoundLogger:

@@ -5,14 +5,20 @@ itself (so nobody learns from a receipt that another obec holds some content)
 and the chunks, streamed in order, make exactly `size` bytes with the file's
 SHA-256. Otherwise the agent gets a `NeedChunks` and sends them again with the
 manifest; nothing is recorded meanwhile.
+
+Reading the chunks back is slow work, so it never happens here, inside the
+transaction every obec's batch shares: the handler checks what costs nothing
+(the `[limits]`, the chunks' recorded sizes, repeats counted) and asks the
+batcher to verify the claim (`ctx.verify`); the batcher does so outside the
+batch and applies the manifest again with the verdict.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.content import content_matches
-from hub.errors import BlobNotFoundError, RejectDelivery, RetryLater
+from hub.content import ContentClaim
+from hub.errors import RejectDelivery, RetryLater
 from hub.store.models import ContentRow, FileVersionRow
 
 if TYPE_CHECKING:
@@ -22,9 +28,20 @@ if TYPE_CHECKING:
     from hub.inspection import ChunkItem
     from protocol import FileVersion, Tombstone
 
-__all__ = ["REASON_VERSION_CONFLICT", "handle_chunk", "handle_file_version", "handle_tombstone"]
+__all__ = [
+    "REASON_FILE_TOO_LARGE",
+    "REASON_REPEATED_CHUNKS",
+    "REASON_SOURCE_SEQ_JUMP",
+    "REASON_VERSION_CONFLICT",
+    "handle_chunk",
+    "handle_file_version",
+    "handle_tombstone",
+]
 
 REASON_VERSION_CONFLICT = "version_conflict"
+REASON_FILE_TOO_LARGE = "file_too_large"
+REASON_REPEATED_CHUNKS = "repeated_chunks"
+REASON_SOURCE_SEQ_JUMP = "source_seq_jump"
 
 
 async def handle_chunk(ctx: HandlerContext, item: ChunkItem, *, verified: bool) -> None:
@@ -47,6 +64,22 @@ async def handle_chunk(ctx: HandlerContext, item: ChunkItem, *, verified: bool) 
     )
 
 
+async def _check_source_seq(ctx: HandlerContext, path: str, source_seq: int) -> None:
+    """Refuse a change number far above any the obec sent: forged, it would stay current forever.
+
+    Raises:
+        RejectDelivery: A security event, if `source_seq` jumps past the bound.
+    """
+    highest = await ctx.tx.highest_source_seq(ctx.ico)
+    if source_seq > highest + ctx.limits.max_source_seq_jump:
+        raise RejectDelivery(
+            REASON_SOURCE_SEQ_JUMP,
+            f"{path}: source_seq {source_seq} jumps beyond the highest recorded ({highest}) "
+            f"plus the hub's [limits] max_source_seq_jump = {ctx.limits.max_source_seq_jump}",
+            security=True,
+        )
+
+
 def _conflict(path: str, source_seq: int, existing: str) -> RejectDelivery:
     return RejectDelivery(
         REASON_VERSION_CONFLICT,
@@ -62,6 +95,13 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
             raise _conflict(manifest.path, manifest.source_seq, existing.sha256 or "a tombstone")
         ctx.receipt(path=manifest.path, sha256=manifest.sha256, source_seq=manifest.source_seq)
         return
+    await _check_source_seq(ctx, manifest.path, manifest.source_seq)
+    if manifest.size > ctx.limits.max_file_bytes:
+        raise RejectDelivery(
+            REASON_FILE_TOO_LARGE,
+            f"{manifest.path}: {manifest.size} bytes exceed the hub's [limits] "
+            f"max_file_bytes = {ctx.limits.max_file_bytes}",
+        )
     owned = await ctx.tx.owned_chunks(ctx.ico, manifest.chunk_sha256)
     missing = [i for i, sha in enumerate(manifest.chunk_sha256) if sha not in owned]
     if missing:
@@ -73,7 +113,11 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
         ctx.need_chunks(path=manifest.path, sha256=manifest.sha256, indexes=missing, reason=reason)
         ctx.log.info("file_version_incomplete", path=manifest.path, missing=len(missing))
         return
-    if not await _content_verified(ctx, manifest, owned):
+    verdict = await _content_verified(ctx, manifest, owned)
+    if verdict is None:
+        ctx.log.info("file_version_verifying", path=manifest.path, size=manifest.size)
+        return
+    if not verdict:
         ctx.need_chunks(
             path=manifest.path,
             sha256=manifest.sha256,
@@ -109,25 +153,37 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
 
 async def _content_verified(
     ctx: HandlerContext, manifest: FileVersion, chunk_sizes: Mapping[str, int]
-) -> bool:
-    """Tell whether the manifest's chunks make its file, verifying (and recording) if new."""
+) -> bool | None:
+    """Tell whether the manifest's chunks make its file, recording the content if new.
+
+    None: the claim must be verified outside the transaction first (`ctx.verify`).
+
+    Raises:
+        RejectDelivery: If the manifest repeats its chunks beyond `max_repeat_factor`.
+    """
     known = await ctx.tx.content(manifest.sha256)
     if known is not None and known.chunks == manifest.chunk_sha256 and known.size == manifest.size:
         return True
+    # The recorded sizes, each repeat counted: checked before a byte is read.
     if sum(chunk_sizes[sha] for sha in manifest.chunk_sha256) != manifest.size:
         return False
+    distinct = sum(chunk_sizes[sha] for sha in set(manifest.chunk_sha256))
+    if manifest.size > distinct * ctx.limits.max_repeat_factor:
+        raise RejectDelivery(
+            REASON_REPEATED_CHUNKS,
+            f"{manifest.path}: {manifest.size} bytes from {distinct} bytes of distinct chunks "
+            f"exceed the hub's [limits] max_repeat_factor = {ctx.limits.max_repeat_factor}",
+        )
+    claim = ContentClaim(manifest.sha256, manifest.chunk_sha256, manifest.size)
     if list(manifest.chunk_sha256) == [manifest.sha256]:
         # A file of one chunk is that chunk, whose SHA-256 was verified before
         # its blob was stored: reading the blob back would hash the same bytes.
         matches = True
+    elif (verdict := ctx.verified.get(claim)) is not None:
+        matches = verdict
     else:
-        try:
-            matches = await content_matches(
-                ctx.blobs, manifest.chunk_sha256, size=manifest.size, sha256=manifest.sha256
-            )
-        except BlobNotFoundError:
-            # The metadata says the chunk is stored but its blob is gone: ask again.
-            return False
+        ctx.verify = claim
+        return None
     if matches:
         await ctx.tx.add_content(
             ContentRow(
@@ -147,6 +203,7 @@ async def handle_tombstone(ctx: HandlerContext, tombstone: Tombstone) -> None:
         if not existing.deleted:
             raise _conflict(tombstone.path, tombstone.source_seq, existing.sha256 or "")
         return
+    await _check_source_seq(ctx, tombstone.path, tombstone.source_seq)
     await ctx.tx.add_file_version(
         FileVersionRow(
             ico=ctx.ico,

@@ -95,6 +95,10 @@ class MetadataTransaction(Protocol):
         """Return one recorded version."""
         ...
 
+    async def highest_source_seq(self, ico: str) -> int:
+        """Return the highest `source_seq` recorded for obec `ico` (0 if none)."""
+        ...
+
     async def add_file_version(self, row: FileVersionRow) -> None:
         """Record a version or tombstone (unique on ico, path, source_seq)."""
         ...

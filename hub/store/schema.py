@@ -233,5 +233,11 @@ CREATE TABLE registry_events (
 ) WITHOUT ROWID
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_REGISTRY_EVENTS)
+# Forged change numbers (issue 9): the highest `source_seq` of an obec, found
+# by index, bounds how far the next one may jump.
+_V5_SOURCE_SEQ = """
+CREATE INDEX file_versions_ico_seq ON file_versions (ico, source_seq)
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_REGISTRY_EVENTS, _V5_SOURCE_SEQ)
 """Each entry is `;`-separated statements (no `;` inside a statement)."""

@@ -206,6 +206,12 @@ class SqliteTransaction:
         )
         return None if row is None else file_version_row(row)
 
+    async def highest_source_seq(self, ico: str) -> int:
+        """Return the highest `source_seq` recorded for obec `ico` (0 if none)."""
+        row = await self._one("SELECT max(source_seq) FROM file_versions WHERE ico = ?", ico)
+        highest = row[0] if row else None
+        return highest if isinstance(highest, int) else 0
+
     async def add_file_version(self, row: FileVersionRow) -> None:
         """Record a version or tombstone."""
         await self._db.execute(
