@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +16,7 @@ from agent.state import State
 from spisync.check import print_findings
 from spisync.errors import EXIT_CONFIG, ConfigError, SpisyncError
 from spisync.logging import configure_logging
-from spisync.runtime import run_main
+from spisync.runtime import run_main, run_service
 from spisync.version import spisync_version
 
 __all__ = ["build_parser", "main"]
@@ -44,11 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _run(config: AgentConfig) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await run(config, stop)
+    await run_service(lambda stop: run(config, stop))
 
 
 def _check(config_path: Path) -> int:

@@ -19,6 +19,7 @@ from aiormq.exceptions import AuthenticationError, ProbableAuthenticationError
 from agent.pacing import backoff_delay
 from spisync.broker import open_connection
 from spisync.config import redact_url
+from spisync.systemd import notifier
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection
@@ -104,6 +105,7 @@ class Link:
     async def _session(self, connection: AbstractConnection, stop: asyncio.Event) -> None:
         log.info("broker_connected", url=redact_url(self._broker.url))
         self.connected = True
+        notifier().ready("connected to the broker")
         try:
             publish_channel = await connection.channel(
                 publisher_confirms=True, on_return_raises=True

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 import sys
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from archive.validation import format_report, validate_sip
 from spisync.check import print_findings
 from spisync.errors import EXIT_CONFIG, ConfigError, SpisyncError
 from spisync.logging import configure_logging
-from spisync.runtime import run_main
+from spisync.runtime import run_main, run_service
 from spisync.version import spisync_version
 
 __all__ = ["build_parser", "main"]
@@ -74,11 +72,7 @@ def _validate(path: Path, *, as_json: bool) -> int:
 
 
 async def _serve(config: ArchiveConfig) -> None:
-    shutdown = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, shutdown.set)
-    await run(config, shutdown)
+    await run_service(lambda stop: run(config, stop))
 
 
 def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per outcome

@@ -25,6 +25,7 @@ from archive.inbox import declare_inbox
 from archive.staging import Staging
 from archive.store import PackageStore
 from spisync.broker import open_connection
+from spisync.systemd import notifier
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection
@@ -59,6 +60,7 @@ async def _session(
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     await channel.set_qos(prefetch_count=config.archive.prefetch)
     queue = await declare_inbox(channel)
+    notifier().ready("connected to the broker, consuming archive.inbox")
     consumer = ArchiveConsumer(
         channel,
         store=store,

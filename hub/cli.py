@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 import sys
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from spisync.broker import static_definitions
 from spisync.check import print_findings
 from spisync.errors import EXIT_CONFIG, ConfigError, SpisyncError
 from spisync.logging import configure_logging
-from spisync.runtime import run_main
+from spisync.runtime import run_main, run_service
 from spisync.version import spisync_version
 
 __all__ = ["build_parser", "main"]
@@ -110,11 +108,7 @@ async def _run(config: HubConfig) -> int:
     # Imported here: `export-definitions` and the queries need no broker loop.
     from hub.service import run  # noqa: PLC0415 - keeps the light subcommands light
 
-    shutdown = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, shutdown.set)
-    await run(config, shutdown)
+    await run_service(lambda stop: run(config, stop))
     return 0
 
 

@@ -28,6 +28,7 @@ from hub.provision import load_obce
 from hub.publisher import HubPublisher
 from hub.store import open_blob_store, open_metadata_store
 from spisync.broker import declare_core, open_connection, run_sessions
+from spisync.systemd import notifier
 
 if TYPE_CHECKING:
     import aio_pika
@@ -107,6 +108,7 @@ class _BrokerLoop:
             )
             self._metrics.sessions += 1
             log.info("broker_connected", url=repr(config.broker))
+            notifier().ready(f"ORP {config.hub.orp}: connected to the broker, consuming")
             await self._consume(connection, publisher, shutdown, lost)
         finally:
             with contextlib.suppress(Exception):

@@ -27,6 +27,8 @@ ensure_system_packages() {
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
   command -v rsync >/dev/null || missing+=(rsync)
   command -v curl >/dev/null || missing+=(curl)
+  # systemd-analyze checks the units (verify, security); the package does not start systemd.
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "spisync needs Python 3.11 or newer; this machine has $(python3 --version)" >&2; return 1; }

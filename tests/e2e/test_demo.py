@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 async def test_demo_day_archives_every_closed_spis(
     shared_broker: SharedBroker, tmp_path: Path
 ) -> None:
-    """`spisync demo` exits 0, reports every file synced, and every SIP it produced validates."""
+    """`spisync demo` exits 0, reports every file synced, every SIP validates, and it leaves nothing on the broker."""
     vhost = f"spisync-demo-test-{uuid.uuid4().hex[:8]}"
     try:
         result = subprocess.run(
@@ -41,10 +41,16 @@ async def test_demo_day_archives_every_closed_spis(
             timeout=240,
             check=False,
         )
+        api = shared_broker.management()
+        left_vhost = await api.request("GET", f"vhosts/{vhost}")
+        users = await api.request("GET", "users") or []
+        left_users = [u["name"] for u in users if u["name"].startswith(f"{vhost}.")]
     finally:
         await shared_broker.drop_vhost(vhost)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "5/5 files synced" in result.stdout
+    assert left_vhost is None, "the demo leaves its vhost behind"
+    assert left_users == [], "the demo leaves its broker users behind"
     sips = sorted((tmp_path / "demo" / "archive" / "data").rglob("*.zip"))
     assert len(sips) == 3
     for sip in sips:
