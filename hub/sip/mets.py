@@ -17,23 +17,17 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from hub.sip.checks import check_spis
-from hub.sip.model import SpisovyPlan
+from hub.sip.metadata import resolve
+from hub.sip.model import Udalost
 from hub.sip.naming import component_file_name
-from hub.sip.nsesss import (
-    NSESSS_NS,
-    EntityIds,
-    build_spis_element,
-    ordered_dokumenty,
-    vecne_skupiny_chain,
-)
-from hub.sip.trp import TRP_NS, Udalost, at_midnight, build_log
+from hub.sip.nsesss import NSESSS_NS, EntityIds, build_spis_element, ordered_dokumenty, zdroj
+from hub.sip.trp import TRP_NS, build_log, typ_udalosti
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from datetime import datetime
 
-    from hub.sip.model import Obec, Spis
+    from hub.sip.metadata import MissingMetadata, Resolved
+    from hub.sip.model import Obec, Spis, SpisovyPlan
 
 __all__ = [
     "COMPONENTS_DIR",
@@ -41,10 +35,11 @@ __all__ = [
     "LABEL_SKARTACNI_RIZENI",
     "METS_FILE",
     "METS_NS",
+    "PLACEHOLDER_NOTE",
     "SCHEMA_LOCATION",
     "XLINK_NS",
     "build_mets",
-    "default_spisovy_plan",
+    "mets_for",
 ]
 
 METS_NS = "http://www.loc.gov/METS/"
@@ -59,6 +54,8 @@ LABEL_PREDANI = "Datový balíček pro předávání dokumentů a jejich metadat
 LABEL_SKARTACNI_RIZENI = "Datový balíček pro provedení skartačního řízení"
 METS_FILE = "mets.xml"
 COMPONENTS_DIR = "komponenty"
+PLACEHOLDER_NOTE = "Zástupná hodnota (spisync): "
+"""Prefix of the metsHdr notes that list the placeholders a package holds."""
 _NSMAP = {"mets": METS_NS, "xlink": XLINK_NS, "xsi": XSI_NS, "nsesss": NSESSS_NS, "tp": TRP_NS}
 
 
@@ -70,6 +67,7 @@ class _Entity:
     typ_objektu: str
     div_type: str
     registry_id: str
+    zdroj: str
     label: str
     udalosti: list[Udalost]
     order: int | None = None
@@ -77,24 +75,24 @@ class _Entity:
     children: tuple[_Entity, ...] = ()
 
 
-def default_spisovy_plan(spis: Spis, obec: Obec) -> SpisovyPlan:
-    """Return the plan used when the caller does not name one."""
-    return SpisovyPlan(
-        identifikator=f"SP-{obec.ico}",
-        nazev=f"Spisový plán {obec.name}",
-        platnost_od=spis.datum_otevreni,
-    )
-
-
 def _m(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
     return etree.SubElement(parent, f"{{{METS_NS}}}{tag}", attrs)
 
 
+def _spis_udalosti(spis: Spis, created: datetime, exporter: str) -> list[Udalost]:
+    """The spis's registry events, its closing as the hub received it, and this export."""
+    udalosti = list(spis.udalosti)
+    if spis.closed_at is not None and not any(typ_udalosti(u.typ) == "Uzavreni" for u in udalosti):
+        udalosti.append(Udalost(spis.closed_at, "Uzavreni", spis.closed_by))
+    udalosti.append(Udalost(created, "Export", exporter))
+    return udalosti
+
+
 def _entities(
-    spis: Spis, *, plan: SpisovyPlan, ids: EntityIds, created: datetime, exporter: str
+    resolved: Resolved, obec: Obec, *, ids: EntityIds, created: datetime, exporter: str
 ) -> _Entity:
     """Describe the entity tree, root (the spisový plán) first."""
-    komponenty_children: list[_Entity] = []
+    spis, plan = resolved.spis, resolved.plan
     dokument_children: list[_Entity] = []
     for (dokument, komponenty), dokument_id, komponenta_ids in zip(
         ordered_dokumenty(spis), ids.dokumenty, ids.komponenty, strict=True
@@ -105,25 +103,23 @@ def _entities(
                 typ_objektu="Komponenta",
                 div_type="komponenta",
                 registry_id=komponenta.id,
+                zdroj=zdroj(obec, "komponenta"),
                 label=komponenta.file_name,
-                udalosti=[Udalost(komponenta.created, spis.zpracovatel, "Zalozeni")],
+                udalosti=list(komponenta.udalosti),
                 order=komponenta.poradi,
                 file_id=f"file-{komponenta_id}",
             )
             for komponenta, komponenta_id in zip(komponenty, komponenta_ids, strict=True)
         ]
-        vlozeni = at_midnight(dokument.datum, created)
         dokument_children.append(
             _Entity(
                 xml_id=dokument_id,
                 typ_objektu="Dokument",
                 div_type="dokument",
                 registry_id=dokument.id,
+                zdroj=zdroj(obec, "dokument"),
                 label=dokument.nazev,
-                udalosti=[
-                    Udalost(vlozeni, dokument.odesilatel_autor, "Zalozeni"),
-                    Udalost(vlozeni, spis.zpracovatel, "VlozeniDoSpisu"),
-                ],
+                udalosti=list(dokument.udalosti),
                 order=dokument.poradi,
                 children=tuple(komponenty_children),
             )
@@ -133,22 +129,20 @@ def _entities(
         typ_objektu="Spis",
         div_type="spis",
         registry_id=spis.id,
+        zdroj=zdroj(obec, "spis"),
         label=spis.nazev,
-        udalosti=[
-            Udalost(at_midnight(spis.datum_otevreni, created), spis.zpracovatel, "Zalozeni"),
-            Udalost(at_midnight(spis.datum_uzavreni, created), spis.zpracovatel, "Uzavreni"),
-            Udalost(created, exporter, "Export"),
-        ],
+        udalosti=_spis_udalosti(spis, created, exporter),
         children=tuple(dokument_children),
     )
-    chain = vecne_skupiny_chain(spis.spisovy_znak)
-    for level in range(len(chain) - 1, -1, -1):
+    for level in range(len(resolved.vecne_skupiny) - 1, -1, -1):
+        znak, nazev = resolved.vecne_skupiny[level]
         node = _Entity(
             xml_id=ids.vecne_skupiny[level],
             typ_objektu="VecnaSkupina",
             div_type="věcná skupina",
-            registry_id=chain[level],
-            label=chain[level],
+            registry_id=znak,
+            zdroj=zdroj(obec, "věcná skupina"),
+            label=nazev,
             udalosti=[],
             children=(node,),
         )
@@ -157,17 +151,23 @@ def _entities(
         typ_objektu="SpisovyPlan",
         div_type="spisový plán",
         registry_id=plan.identifikator,
+        zdroj=zdroj(obec, "spisový plán"),
         label=plan.nazev,
         udalosti=[],
         children=(node,),
     )
 
 
+def _amd_id(entity: _Entity) -> str:
+    """The ``amdSec`` ID of an entity: what its structMap div names in ADMID (rule obs54)."""
+    return f"amdsec-{entity.xml_id}"
+
+
 def _walk(entity: _Entity) -> list[_Entity]:
     return [entity, *(e for child in entity.children for e in _walk(child))]
 
 
-def _header(root: etree._Element, spis: Spis, obec: Obec, created: datetime) -> None:
+def _header(root: etree._Element, resolved: Resolved, obec: Obec, created: datetime) -> None:
     stamp = created.isoformat()
     header = _m(root, "metsHdr", CREATEDATE=stamp, LASTMODDATE=stamp)
     organizace = _m(header, "agent", ID="agent-obec", ROLE="CREATOR", TYPE="ORGANIZATION")
@@ -175,8 +175,12 @@ def _header(root: etree._Element, spis: Spis, obec: Obec, created: datetime) -> 
     # METS has no identifier element for agents; the IČO with zdroj "IČ" is in
     # the nsesss metadata, the note makes the header readable on its own.
     _m(organizace, "note").text = f"IČ {obec.ico}"
+    # The package itself says which values stand in for what the registry
+    # lacked, so a reader of mets.xml alone can tell them from real data.
+    for placeholder in resolved.placeholders:
+        _m(organizace, "note").text = f"{PLACEHOLDER_NOTE}{placeholder.field} = {placeholder.value}"
     osoba = _m(header, "agent", ID="agent-zpracovatel", ROLE="CREATOR", TYPE="INDIVIDUAL")
-    _m(osoba, "name").text = spis.zpracovatel
+    _m(osoba, "name").text = resolved.spis.zpracovatel
 
 
 def _wrap(parent: etree._Element, other_type: str, content: etree._Element) -> None:
@@ -192,16 +196,16 @@ def _wrap(parent: etree._Element, other_type: str, content: etree._Element) -> N
 
 
 def _amd_secs(
-    root: etree._Element, entities: list[_Entity], obec: Obec, sip_id: str, created: datetime
+    root: etree._Element, entities: list[_Entity], sip_id: str, created: datetime
 ) -> None:
     for entity in entities:
-        amd = _m(root, "amdSec", ID=f"amdsec-{entity.xml_id}")
+        amd = _m(root, "amdSec", ID=_amd_id(entity))
         digiprov = _m(amd, "digiprovMD", ID=f"amd-{entity.xml_id}")
         log = build_log(
             log_key=f"{sip_id}/{entity.xml_id}",
             typ_objektu=entity.typ_objektu,
             objekt_id=entity.registry_id,
-            zdroj=obec.name,
+            zdroj=entity.zdroj,
             created=created,
             udalosti=entity.udalosti,
         )
@@ -239,7 +243,7 @@ def _div(parent: etree._Element, entity: _Entity) -> None:
         TYPE=entity.div_type,
         LABEL=entity.label,
         DMDID=entity.xml_id,
-        ADMID=f"amd-{entity.xml_id}",
+        ADMID=_amd_id(entity),
     )
     if entity.order is not None:
         div.set("ORDER", str(entity.order))
@@ -249,6 +253,44 @@ def _div(parent: etree._Element, entity: _Entity) -> None:
         _div(div, child)
 
 
+def mets_for(
+    resolved: Resolved, obec: Obec, *, orp_name: str, sip_id: str, created: datetime
+) -> bytes:
+    """Build ``mets.xml`` of a resolved spis (see `hub.sip.metadata.resolve`).
+
+    The result is a pure function of the arguments: the same spis built twice
+    gives the same bytes.
+
+    Args:
+        resolved: The spis with every required value resolved.
+        obec: The obec the spis belongs to.
+        orp_name: The ORP whose technologické centrum builds the package; it
+            is recorded as the exporter in the spis's transaction log.
+        sip_id: The package name, written as ``OBJID``.
+        created: When the package is built (``CREATEDATE``); pass an aware
+            datetime so every timestamp carries its offset.
+
+    Returns:
+        The document as UTF-8 without BOM, with an XML declaration.
+    """
+    spis = resolved.spis
+    ids = EntityIds.for_spis(spis)
+    root = etree.Element(f"{{{METS_NS}}}mets", nsmap=_NSMAP)
+    root.set(f"{{{XSI_NS}}}schemaLocation", SCHEMA_LOCATION)
+    root.set("OBJID", sip_id)
+    root.set("LABEL", LABEL_PREDANI)
+    _header(root, resolved, obec, created)
+    dmd = _m(root, "dmdSec", ID="dmd-spis")
+    _wrap(dmd, "NSESSS", build_spis_element(resolved, obec, ids=ids))
+    tree = _entities(
+        resolved, obec, ids=ids, created=created, exporter=f"spisync, TC ORP {orp_name}"
+    )
+    _amd_secs(root, _walk(tree), sip_id, created)
+    _file_sec(root, spis, ids)
+    _div(_m(root, "structMap", ID="structmap", TYPE="PHYSICAL", LABEL=spis.nazev), tree)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
 def build_mets(
     spis: Spis,
     obec: Obec,
@@ -256,51 +298,26 @@ def build_mets(
     orp_name: str,
     sip_id: str,
     created: datetime,
-    vecne_skupiny: Mapping[str, str] | None = None,
+    missing_metadata: MissingMetadata = "wait",
     spisovy_plan: SpisovyPlan | None = None,
 ) -> bytes:
-    """Build ``mets.xml`` for the SIP of a closed spis.
-
-    The result is a pure function of the arguments: the same spis built twice
-    gives the same bytes.
+    """Resolve the spis's metadata and build its ``mets.xml`` (see `mets_for`).
 
     Args:
         spis: The closed spis with its dokumenty and komponenty.
         obec: The obec the spis belongs to.
-        orp_name: The ORP whose technologické centrum builds the package; it
-            is recorded as the exporter in the spis's transaction log.
+        orp_name: The ORP building the package.
         sip_id: The package name, written as ``OBJID``.
-        created: When the package is built (``CREATEDATE``); pass an aware
-            datetime so every timestamp carries its offset.
-        vecne_skupiny: Names of věcné skupiny by plně určený znak ("2.4");
-            unnamed ones are called "Věcná skupina <znak>".
-        spisovy_plan: The plan the spis is classified in; by default
-            "Spisový plán <obec>" starting on the spis's opening day.
+        created: When the package is built.
+        missing_metadata: Wait for what the registry lacks, or use placeholders.
+        spisovy_plan: A plan that replaces the registry's.
 
     Returns:
         The document as UTF-8 without BOM, with an XML declaration.
 
     Raises:
-        InvalidSpisError: If the metadata cannot form a valid package.
+        InvalidSpisError: If the metadata cannot form a valid package, or
+            (`MissingMetadataError`) lacks fields while waiting for them.
     """
-    check_spis(spis, obec)
-    plan = spisovy_plan or default_spisovy_plan(spis, obec)
-    ids = EntityIds.for_spis(spis)
-    root = etree.Element(f"{{{METS_NS}}}mets", nsmap=_NSMAP)
-    root.set(f"{{{XSI_NS}}}schemaLocation", SCHEMA_LOCATION)
-    root.set("OBJID", sip_id)
-    root.set("LABEL", LABEL_PREDANI)
-    _header(root, spis, obec, created)
-    dmd = _m(root, "dmdSec", ID="dmd-spis")
-    _wrap(
-        dmd,
-        "NSESSS",
-        build_spis_element(spis, obec, plan=plan, ids=ids, vecne_skupiny=vecne_skupiny),
-    )
-    tree = _entities(
-        spis, plan=plan, ids=ids, created=created, exporter=f"spisync, TC ORP {orp_name}"
-    )
-    _amd_secs(root, _walk(tree), obec, sip_id, created)
-    _file_sec(root, spis, ids)
-    _div(_m(root, "structMap", ID="structmap", TYPE="PHYSICAL", LABEL=spis.nazev), tree)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    resolved = resolve(spis, obec, missing_metadata=missing_metadata, spisovy_plan=spisovy_plan)
+    return mets_for(resolved, obec, orp_name=orp_name, sip_id=sip_id, created=created)

@@ -1,12 +1,14 @@
-"""The ``nsesss:Spis`` element: descriptive metadata of the spis (NSESSS v4).
+"""The ``nsesss:Spis`` element: descriptive metadata of the spis (NSESSS v4, 2026 revision).
 
 The spis carries its whole classification chain: each věcná skupina of the
 spisový znak (2 → 2.4 → 2.4.3 → 2.4.3.3) is embedded in the ``Trideni`` of the
-entity below it, and the top one holds the spisový plán.
+entity below it, and the top one holds the spisový plán. The input is a
+`Resolved` spis (`hub.sip.metadata`): every value the schema requires is
+present, real or a listed placeholder; nothing is invented here.
 
-Several elements the schema requires have no counterpart in the registry (a
-clerk's organisational unit and position, a sender's postal address); they are
-filled with `NEUVEDENO` rather than invented.
+Identifiers: each kind of entity has its own ``zdroj`` (`zdroj`), so a
+dokument and a komponenta that share a registry id (rows of different
+tables) never collide (rule obs59).
 """
 
 from __future__ import annotations
@@ -16,49 +18,46 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from hub.sip.checks import is_analog
+from hub.sip.metadata import vecne_skupiny_chain
+
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from datetime import date
 
-    from hub.sip.model import Dokument, Komponenta, Obec, Spis, SpisovyPlan
+    from hub.sip.metadata import Resolved
+    from hub.sip.model import Dokument, Komponenta, Obec, Spis, SpisovyPlan, Subjekt
 
 __all__ = [
-    "NEUVEDENO",
     "NSESSS_NS",
     "EntityIds",
     "build_spis_element",
     "ordered_dokumenty",
-    "vecna_skupina_name",
-    "vecne_skupiny_chain",
+    "zdroj",
 ]
 
 NSESSS_NS = "http://www.mvcr.cz/nsesss/v4"
-NEUVEDENO = "neuvedeno"
-"""Stands in for data the schema requires but the registry does not keep."""
 
 _EVIDENCE_NAME = "Podací deník"
-_SPOUSTECI_UDALOST = "uzavření spisu"
 _ODUVODNENI_REZIMU = "Podle spisového a skartačního plánu"
 _IC = "IČ"
+_ISDS = "ISDS"
+_TEXT_MAX = 100
+_ID_MAX = 50
 
 
-def vecne_skupiny_chain(spisovy_znak: str) -> list[str]:
-    """Return the plně určené znaky from the top věcná skupina down.
+def zdroj(obec: Obec, kind: str) -> str:
+    """Return the ``zdroj`` of identifiers of one kind of record of the obec's registry.
 
     Args:
-        spisovy_znak: A fully qualified znak such as ``"2.4.3.3"``.
+        obec: The obec whose eSSL issued the identifiers.
+        kind: The kind of record: ``"spis"``, ``"dokument"``, ``"komponenta"``,
+            ``"věcná skupina"``, ``"spisový plán"``, ``"skartační režim"``, ``"osoba"``.
 
     Returns:
-        For ``"2.4.3.3"``: ``["2", "2.4", "2.4.3", "2.4.3.3"]``.
+        At most 50 characters (the transaction log's ``ZdrojID`` limit), e.g.
+        ``"eSSL 00255319 dokument"``.
     """
-    parts = spisovy_znak.split(".")
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def vecna_skupina_name(znak: str, names: Mapping[str, str] | None) -> str:
-    """Return the name of the věcná skupina `znak`, or a generic one."""
-    name = (names or {}).get(znak, "").strip()
-    return name or f"Věcná skupina {znak}"
+    return f"eSSL {obec.ico} {kind}"[:_ID_MAX]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +114,18 @@ def _el(parent: etree._Element, tag: str, text: str | None = None) -> etree._Ele
     return element
 
 
-def _identifikator(parent: etree._Element, tag: str, value: str, zdroj: str) -> None:
-    _el(parent, tag, value).set("zdroj", zdroj)
+def _need(value: str | None) -> str:
+    # `resolve` fills every required value; a None here is a bug, not bad data.
+    assert value is not None, "a required value was not resolved"
+    return value
 
 
-def _identifikace(parent: etree._Element, value: str, zdroj: str) -> None:
-    _identifikator(_el(parent, "Identifikace"), "Identifikator", value, zdroj)
+def _identifikator(parent: etree._Element, tag: str, value: str, source: str) -> None:
+    _el(parent, tag, value[:_ID_MAX]).set("zdroj", source)
+
+
+def _identifikace(parent: etree._Element, value: str, source: str) -> None:
+    _identifikator(_el(parent, "Identifikace"), "Identifikator", value, source)
 
 
 def _popis(parent: etree._Element, nazev: str) -> None:
@@ -138,87 +143,118 @@ def _datum(parent: etree._Element, tag: str, value: date) -> None:
     _el(parent, tag, value.isoformat())
 
 
-def _subjekt_organizace(parent: etree._Element, obec: Obec) -> None:
-    """Write the obec as an external subject (organisation variant)."""
+def _ano(value: bool) -> str:
+    return "ano" if value else "ne"
+
+
+def _obec_subjekt(parent: etree._Element, obec: Obec) -> None:
+    """Write the obec as an organisation (the plan's vydavatel)."""
     subjekt = _el(parent, "Subjekt")
     _identifikator(subjekt, "IdentifikatorOrganizace", obec.ico, _IC)
     _el(subjekt, "NazevOrganizace", obec.name)
     _el(subjekt, "SidloOrganizace", obec.sidlo or obec.name)
 
 
-def _subjekt_interni(parent: etree._Element, obec: Obec, jmeno: str) -> None:
-    """Write a clerk of the obec; the registry only knows the clerk's name."""
+def _interni(parent: etree._Element, obec: Obec, jmeno: str, utvar: str, pozice: str) -> None:
+    """Write a clerk of the obec (NSESSS ``tSubjektInterni``)."""
     subjekt = _el(parent, "Subjekt")
     _identifikator(subjekt, "IdentifikatorOrganizace", obec.ico, _IC)
     _el(subjekt, "NazevOrganizace", obec.name)
-    _identifikator(subjekt, "IdentifikatorFyzickeOsoby", jmeno[:50], obec.name)
+    _identifikator(subjekt, "IdentifikatorFyzickeOsoby", jmeno, zdroj(obec, "osoba"))
     _el(subjekt, "NazevFyzickeOsoby", jmeno)
-    _el(subjekt, "OrganizacniUtvar", NEUVEDENO)
-    _el(subjekt, "PracovniPozice", NEUVEDENO)
+    _el(subjekt, "OrganizacniUtvar", utvar[:_TEXT_MAX])
+    _el(subjekt, "PracovniPozice", pozice[:_TEXT_MAX])
     _el(subjekt, "SidloOrganizace", obec.sidlo or obec.name)
 
 
-def _subjekt_externi_osoba(parent: etree._Element, jmeno: str) -> None:
-    """Write a sender known only by name (natural-person variant)."""
-    subjekt = _el(parent, "Subjekt")
-    _el(subjekt, "NazevFyzickeOsoby", jmeno)
-    _el(subjekt, "PostovniAdresa", NEUVEDENO)
-    _el(subjekt, "ElektronickyKontakt", NEUVEDENO)
+def _externi(parent: etree._Element, subjekt: Subjekt) -> None:
+    """Write an outside subject in the variant of ``tSubjektExterni`` its kind takes."""
+    element = _el(parent, "Subjekt")
+    kontakt = subjekt.datova_schranka or subjekt.email
+    if subjekt.typ == "fyzicka_osoba":
+        _el(element, "NazevFyzickeOsoby", subjekt.nazev)
+        _el(element, "PostovniAdresa", _need(subjekt.postovni_adresa))
+        _el(element, "ElektronickyKontakt", _need(kontakt)[:_TEXT_MAX])
+        return
+    if subjekt.ico:
+        _identifikator(element, "IdentifikatorOrganizace", subjekt.ico, _IC)
+    else:
+        _identifikator(element, "IdentifikatorOrganizace", _need(subjekt.datova_schranka), _ISDS)
+    _el(element, "NazevOrganizace", subjekt.nazev)
+    if subjekt.osoba:
+        _el(element, "NazevFyzickeOsoby", subjekt.osoba)
+    _el(element, "SidloOrganizace", _need(subjekt.postovni_adresa))
+    if kontakt:
+        _el(element, "ElektronickyKontakt", kontakt[:_TEXT_MAX])
+
+
+def _rezim(parent: etree._Element, spis: Spis, obec: Obec) -> None:
+    rezim = _el(parent, "SkartacniRezim")
+    _identifikator(
+        rezim,
+        "Identifikator",
+        _need(spis.skartacni_rezim_identifikator),
+        zdroj(obec, "skartační režim"),
+    )
+    _el(rezim, "Nazev", _need(spis.skartacni_rezim_nazev))
+    # Optional since the 2026 revision, required by the 2023 text: still written.
+    _el(rezim, "Oduvodneni", _ODUVODNENI_REZIMU)
+    _el(rezim, "SkartacniZnak", spis.skartacni_znak)
+    _el(rezim, "SkartacniLhuta", str(spis.skartacni_lhuta))
+    _el(rezim, "SpousteciUdalost", _need(spis.spousteci_udalost))
 
 
 def _vyrazovani(parent: etree._Element, spis: Spis, obec: Obec) -> None:
     vyrazovani = _el(parent, "Vyrazovani")
-    rezim = _el(vyrazovani, "SkartacniRezim")
-    label = f"{spis.skartacni_znak}/{spis.skartacni_lhuta}"
-    _identifikator(rezim, "Identifikator", label, obec.name)
-    _el(rezim, "Nazev", f"Skartační režim {label}")
-    _el(rezim, "Oduvodneni", _ODUVODNENI_REZIMU)
-    _el(rezim, "SkartacniZnak", spis.skartacni_znak)
-    _el(rezim, "SkartacniLhuta", str(spis.skartacni_lhuta))
-    _el(rezim, "SpousteciUdalost", _SPOUSTECI_UDALOST)
+    _rezim(vyrazovani, spis, obec)
+    trigger = spis.spousteci_udalost_datum or spis.datum_uzavreni
     datace = _el(vyrazovani, "DataceVyrazeni")
-    trigger_year = spis.datum_uzavreni.year
-    _el(datace, "RokSpousteciUdalosti", f"{trigger_year:04d}")
-    _el(datace, "RokSkartacniOperace", f"{trigger_year + 1 + spis.skartacni_lhuta:04d}")
+    _el(datace, "RokSpousteciUdalosti", f"{trigger.year:04d}")
+    _el(datace, "RokSkartacniOperace", f"{trigger.year + 1 + spis.skartacni_lhuta:04d}")
 
 
 def _spisovy_plan(parent: etree._Element, plan: SpisovyPlan, obec: Obec, xml_id: str) -> None:
     element = _el(parent, "SpisovyPlan")
     element.set("ID", xml_id)
-    _identifikator(element, "Identifikator", plan.identifikator, obec.name)
+    _identifikator(element, "Identifikator", plan.identifikator, zdroj(obec, "spisový plán"))
     _el(element, "Nazev", plan.nazev)
-    _datum(_el(element, "Manipulace"), "DatumOtevreni", plan.platnost_od)
-    _subjekt_organizace(_el(element, "Vydavatel"), obec)
+    manipulace = _el(element, "Manipulace")
+    _datum(manipulace, "DatumOtevreni", plan.platnost_od)
+    if plan.platnost_do is not None:
+        _datum(manipulace, "DatumUzavreni", plan.platnost_do)
+    _obec_subjekt(_el(element, "Vydavatel"), obec)
 
 
 def _vecne_skupiny(
-    parent_trideni: etree._Element,
-    *,
-    spis: Spis,
-    obec: Obec,
-    plan: SpisovyPlan,
-    ids: EntityIds,
-    names: Mapping[str, str] | None,
+    parent_trideni: etree._Element, resolved: Resolved, obec: Obec, ids: EntityIds
 ) -> None:
-    """Embed the chain of věcné skupiny, innermost (the spis's own) first."""
-    chain = vecne_skupiny_chain(spis.spisovy_znak)
+    """Embed the chain of věcné skupiny, innermost (the spis's own) first.
+
+    Only the spis's own věcná skupina carries a skartační režim (rule obs68):
+    the plan assigns it there, and the spis takes it over. The ones above keep
+    the empty ``Vyrazovani`` the schema allows.
+    """
+    spis, plan = resolved.spis, resolved.plan
+    analog = any(is_analog(d) for d in spis.dokumenty)
     holder = parent_trideni
-    for level in range(len(chain) - 1, -1, -1):
-        znak = chain[level]
+    for level in range(len(resolved.vecne_skupiny) - 1, -1, -1):
+        znak, nazev = resolved.vecne_skupiny[level]
         vecna_skupina = _el(_el(holder, "MaterskaEntita"), "VecnaSkupina")
         vecna_skupina.set("ID", ids.vecne_skupiny[level])
         udaje = _el(vecna_skupina, "EvidencniUdaje")
-        _identifikace(udaje, znak, obec.name)
-        _popis(udaje, vecna_skupina_name(znak, names))
+        _identifikace(udaje, znak, zdroj(obec, "věcná skupina"))
+        _popis(udaje, nazev)
         # The registry does not track when a věcná skupina was created; the
         # plan's start is the earliest date it can have existed.
         _datum(_el(udaje, "Puvod"), "DatumVytvoreni", plan.platnost_od)
         trideni = _trideni(udaje, znak)
         if level == 0:
             _spisovy_plan(trideni, plan, obec, ids.plan)
-        _el(udaje, "Vyrazovani")
+        vyrazovani = _el(udaje, "Vyrazovani")
+        if level == len(resolved.vecne_skupiny) - 1:
+            _rezim(vyrazovani, spis, obec)
         manipulace = _el(udaje, "Manipulace")
-        _el(manipulace, "AnalogovyDokument", "ne")
+        _el(manipulace, "AnalogovyDokument", _ano(analog))
         _datum(manipulace, "DatumOtevreni", plan.platnost_od)
         holder = trideni
 
@@ -233,9 +269,62 @@ def _komponenta(
     element.set("verze", str(komponenta.verze))
     element.set("forma_uchovani", komponenta.forma_uchovani)
     udaje = _el(element, "EvidencniUdaje")
-    _identifikace(udaje, komponenta.id, obec.name)
+    _identifikace(udaje, komponenta.id, zdroj(obec, "komponenta"))
     _popis(udaje, komponenta.file_name)
     _trideni(udaje, spis.spisovy_znak)
+
+
+def _puvod(parent: etree._Element, dokument: Dokument, obec: Obec) -> None:
+    puvod = _el(parent, "Puvod")
+    analog = is_analog(dokument)
+    if dokument.puvod == "doruceny":
+        odesilatel = next(s for s in dokument.subjekty if s.role == "odesilatel")
+        doruceny = _el(puvod, "DorucenyDokument")
+        _datum(doruceny, "DatumDoruceni", dokument.datum)
+        reference = dokument.odesilatel_cislo_jednaci or odesilatel.cislo_jednaci
+        if reference:
+            _el(doruceny, "OdesilatelovoEvidencniCislo", reference[:_ID_MAX])
+        if analog:
+            _el(doruceny, "DoruceneMnozstvi", _need(dokument.mnozstvi))
+        _externi(_el(doruceny, "Odesilatel"), odesilatel)
+    else:
+        vlastni = _el(puvod, "VlastniDokument")
+        _datum(vlastni, "DatumVytvoreni", dokument.datum)
+        if analog:
+            _el(vlastni, "VytvoreneMnozstvi", _need(dokument.mnozstvi))
+        _clerk(_el(vlastni, "Autor"), dokument, obec)
+
+
+def _clerk(parent: etree._Element, dokument: Dokument, obec: Obec) -> None:
+    _interni(
+        parent,
+        obec,
+        _need(dokument.zpracovatel),
+        _need(dokument.zpracovatel_utvar),
+        _need(dokument.zpracovatel_pozice),
+    )
+
+
+def _vyrizeni_dokumentu(parent: etree._Element, dokument: Dokument, obec: Obec) -> None:
+    if dokument.vyrizeni_datum is None:
+        return
+    vyrizeni = _el(parent, "Vyrizeni")
+    _datum(vyrizeni, "Datum", dokument.vyrizeni_datum)
+    if dokument.vyrizeni_zpusob:
+        _el(vyrizeni, "Zpusob", dokument.vyrizeni_zpusob)
+    if dokument.vyrizeni_obsah:
+        _el(vyrizeni, "ObsahVyrizeni", dokument.vyrizeni_obsah)
+    if dokument.vyrizeni_oduvodneni:
+        _el(vyrizeni, "Oduvodneni", dokument.vyrizeni_oduvodneni)
+    _clerk(_el(vyrizeni, "Zpracovatel"), dokument, obec)
+    adresati = [s for s in dokument.subjekty if s.role == "adresat"]
+    if dokument.datum_odeslani is not None and adresati:
+        _datum(vyrizeni, "DatumOdeslani", dokument.datum_odeslani)
+        if is_analog(dokument):
+            _el(vyrizeni, "OdeslaneMnozstvi", _need(dokument.odeslane_mnozstvi))
+        prijemce = _el(vyrizeni, "Prijemce")
+        for adresat in adresati:
+            _externi(prijemce, adresat)
 
 
 def _dokument(
@@ -251,54 +340,60 @@ def _dokument(
     element = _el(parent, "Dokument")
     element.set("ID", xml_id)
     udaje = _el(element, "EvidencniUdaje")
-    _identifikace(udaje, dokument.id, obec.name)
+    _identifikace(udaje, dokument.id, zdroj(obec, "dokument"))
     _popis(udaje, dokument.nazev)
     evidence = _el(udaje, "Evidence")
     _el(evidence, "EvidencniCislo", dokument.cislo_jednaci)
     _el(_el(evidence, "UrceneCasoveObdobi"), "Rok", f"{dokument.datum.year:04d}")
     _el(evidence, "NazevEvidenceDokumentu", _EVIDENCE_NAME)
-    puvod = _el(udaje, "Puvod")
-    if dokument.puvod == "doruceny":
-        doruceny = _el(puvod, "DorucenyDokument")
-        _datum(doruceny, "DatumDoruceni", dokument.datum)
-        _subjekt_externi_osoba(_el(doruceny, "Odesilatel"), dokument.odesilatel_autor)
-    else:
-        vlastni = _el(puvod, "VlastniDokument")
-        _datum(vlastni, "DatumVytvoreni", dokument.datum)
-        _subjekt_interni(_el(vlastni, "Autor"), obec, dokument.odesilatel_autor)
+    _puvod(udaje, dokument, obec)
     _trideni(udaje, spis.spisovy_znak)
+    _vyrizeni_dokumentu(udaje, dokument, obec)
     _vyrazovani(udaje, spis, obec)
-    _el(_el(udaje, "Manipulace"), "AnalogovyDokument", "ne")
+    manipulace = _el(udaje, "Manipulace")
+    _el(manipulace, "AnalogovyDokument", _ano(is_analog(dokument)))
+    if is_analog(dokument):
+        _el(manipulace, "UkladaciJednotka", _need(dokument.ukladaci_jednotka)[:_TEXT_MAX])
     if komponenty:
         holder = _el(element, "Komponenty")
         for komponenta, komponenta_id in zip(komponenty, komponenta_ids, strict=True):
             _komponenta(holder, komponenta, spis, obec, komponenta_id)
 
 
-def build_spis_element(
-    spis: Spis,
-    obec: Obec,
-    *,
-    plan: SpisovyPlan,
-    ids: EntityIds,
-    vecne_skupiny: Mapping[str, str] | None = None,
-) -> etree._Element:
+def _vyrizeni_spisu(parent: etree._Element, spis: Spis, obec: Obec) -> None:
+    vyrizeni = _el(parent, "VyrizeniUzavreni")
+    _datum(vyrizeni, "Datum", spis.vyrizeni_datum or spis.datum_uzavreni)
+    if spis.vyrizeni_zpusob:
+        _el(vyrizeni, "Zpusob", spis.vyrizeni_zpusob)
+    if spis.vyrizeni_obsah:
+        _el(vyrizeni, "ObsahVyrizeni", spis.vyrizeni_obsah)
+    if spis.vyrizeni_oduvodneni:
+        _el(vyrizeni, "Oduvodneni", spis.vyrizeni_oduvodneni)
+    _interni(
+        _el(vyrizeni, "Zpracovatel"),
+        obec,
+        spis.zpracovatel,
+        _need(spis.zpracovatel_utvar),
+        _need(spis.zpracovatel_pozice),
+    )
+
+
+def build_spis_element(resolved: Resolved, obec: Obec, *, ids: EntityIds) -> etree._Element:
     """Build the ``nsesss:Spis`` element with its dokumenty and komponenty.
 
     Args:
-        spis: The closed spis.
+        resolved: The spis with every required value resolved.
         obec: The obec it belongs to.
-        plan: The spisový plán at the root of the classification.
         ids: XML ids of all entities (see `EntityIds.for_spis`).
-        vecne_skupiny: Names of věcné skupiny by plně určený znak.
 
     Returns:
         A detached element, ready to go into ``mets:xmlData``.
     """
+    spis = resolved.spis
     element = etree.Element(f"{{{NSESSS_NS}}}Spis", nsmap={"nsesss": NSESSS_NS})
     element.set("ID", ids.spis)
     udaje = _el(element, "EvidencniUdaje")
-    _identifikace(udaje, spis.id, obec.name)
+    _identifikace(udaje, spis.id, zdroj(obec, "spis"))
     _popis(udaje, spis.nazev)
     evidence = _el(udaje, "Evidence")
     _el(evidence, "EvidencniCislo", spis.spisova_znacka)
@@ -306,15 +401,16 @@ def build_spis_element(
     _el(evidence, "NazevEvidenceDokumentu", _EVIDENCE_NAME)
     _datum(_el(udaje, "Puvod"), "DatumVytvoreni", spis.datum_otevreni)
     trideni = _trideni(udaje, spis.spisovy_znak)
-    _vecne_skupiny(trideni, spis=spis, obec=obec, plan=plan, ids=ids, names=vecne_skupiny)
-    vyrizeni = _el(udaje, "VyrizeniUzavreni")
-    _datum(vyrizeni, "Datum", spis.datum_uzavreni)
-    _subjekt_interni(_el(vyrizeni, "Zpracovatel"), obec, spis.zpracovatel)
+    _vecne_skupiny(trideni, resolved, obec, ids)
+    _vyrizeni_spisu(udaje, spis, obec)
     _vyrazovani(udaje, spis, obec)
     manipulace = _el(udaje, "Manipulace")
-    _el(manipulace, "AnalogovyDokument", "ne")
+    analog = any(is_analog(d) for d in spis.dokumenty)
+    _el(manipulace, "AnalogovyDokument", _ano(analog))
     _datum(manipulace, "DatumOtevreni", spis.datum_otevreni)
     _datum(manipulace, "DatumUzavreni", spis.datum_uzavreni)
+    if analog:
+        _el(manipulace, "Umisteni", _need(spis.umisteni))
     holder = _el(element, "Dokumenty")
     for (dokument, komponenty), dokument_id, komponenta_ids in zip(
         ordered_dokumenty(spis), ids.dokumenty, ids.komponenty, strict=True

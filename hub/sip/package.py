@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
 from hub.sip.errors import ComponentMismatchError, SipBuildError
-from hub.sip.mets import COMPONENTS_DIR, METS_FILE, build_mets
+from hub.sip.metadata import Placeholder, resolve
+from hub.sip.mets import COMPONENTS_DIR, METS_FILE, mets_for
 from hub.sip.naming import component_file_name, sip_name
 from hub.sip.nsesss import ordered_dokumenty
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
     from datetime import datetime
 
+    from hub.sip.metadata import MissingMetadata
     from hub.sip.model import Komponenta, Obec, Spis, SpisovyPlan
 
 __all__ = ["CHUNK_SIZE", "BuiltSip", "sip_name", "write_sip"]
@@ -49,12 +51,18 @@ class BuiltSip:
         path: Where the ZIP is.
         sha256: Lower-case hex SHA-256 of the ZIP.
         size: Size of the ZIP in bytes.
+        placeholders: Values that stand in for what the registry lacked.
+        cleaned: Fields whose text lost characters XML cannot hold.
+        notices: Komponenty not in an output format, with the allowed formats.
     """
 
     name: str
     path: Path
     sha256: str
     size: int
+    placeholders: tuple[Placeholder, ...] = ()
+    cleaned: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()
 
 
 def _zip_time(created: datetime) -> tuple[int, int, int, int, int, int]:
@@ -137,7 +145,7 @@ def write_sip(
     open_component: Callable[[Komponenta], BinaryIO],
     out_dir: Path,
     created: datetime,
-    vecne_skupiny: Mapping[str, str] | None = None,
+    missing_metadata: MissingMetadata = "wait",
     spisovy_plan: SpisovyPlan | None = None,
 ) -> BuiltSip:
     """Build the SIP of one closing of a spis and write it as ``<name>.zip``.
@@ -152,28 +160,25 @@ def write_sip(
         out_dir: Existing directory to write the ZIP into; an existing ZIP of
             the same name is replaced atomically.
         created: When the package is built; also every ZIP entry's timestamp.
-        vecne_skupiny: Names of věcné skupiny by plně určený znak.
-        spisovy_plan: The plan the spis is classified in (see `build_mets`).
+        missing_metadata: Wait for what the registry lacks (raise), or go with
+            placeholders (see `hub.sip.metadata`).
+        spisovy_plan: A plan that replaces the registry's.
 
     Returns:
-        Name, path, SHA-256 and size of the written ZIP.
+        Name, path, SHA-256 and size of the written ZIP, and the placeholders,
+        cleaned fields and format notices of its metadata.
 
     Raises:
         ComponentMismatchError: If a komponenta's bytes differ from its size
             or SHA-256; no file is left behind.
-        InvalidSpisError: If the metadata cannot form a valid package.
+        InvalidSpisError: If the metadata cannot form a valid package, or
+            (`MissingMetadataError`) lacks fields while waiting for them.
         SipBuildError: If a komponenta cannot be read or the ZIP not written.
     """
     name = sip_name(obec.ico, spis.id, closing_seq)
-    mets = build_mets(
-        spis,
-        obec,
-        orp_name=orp_name,
-        sip_id=name,
-        created=created,
-        vecne_skupiny=vecne_skupiny,
-        spisovy_plan=spisovy_plan,
-    )
+    resolved = resolve(spis, obec, missing_metadata=missing_metadata, spisovy_plan=spisovy_plan)
+    spis = resolved.spis
+    mets = mets_for(resolved, obec, orp_name=orp_name, sip_id=name, created=created)
     final_path = out_dir / f"{name}.zip"
     try:
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in finally, renamed on success
@@ -208,4 +213,12 @@ def write_sip(
             raise SipBuildError(f"cannot write {final_path}: {exc}") from exc
         raise
     _fsync_dir(out_dir)
-    return BuiltSip(name=name, path=final_path, sha256=sha256, size=size)
+    return BuiltSip(
+        name=name,
+        path=final_path,
+        sha256=sha256,
+        size=size,
+        placeholders=resolved.placeholders,
+        cleaned=resolved.cleaned,
+        notices=resolved.notices,
+    )

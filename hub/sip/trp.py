@@ -1,44 +1,62 @@
 """Transaction logs (``tp:TransakcniLogObjektu``, nsesss-TrP.xsd), one per entity.
 
-The registry does not keep a full audit trail, so each log records the events
-it can vouch for: creation, insertion into the spis, closing, and the export
-into this package.
+A log holds only events that really happened, stamped when they happened:
+the registry's own event log (its times and who), the closing the hub
+received (`SpisClosed`, with the registry's time), and the export into this
+package. Nothing is stamped at midnight of a date or attributed by guess.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
-__all__ = ["TRP_NS", "Udalost", "at_midnight", "build_log"]
+if TYPE_CHECKING:
+    from hub.sip.model import Udalost
+
+__all__ = ["TRP_NS", "TYPY_UDALOSTI", "build_log", "typ_udalosti"]
 
 TRP_NS = "http://www.mvcr.cz/nsesss/2023/log"
 _SOFTWARE = "spisync"
 _TEXT_MAX = 50
 _WHO_MAX = 100
+_UNKNOWN_ACTOR = "neuvedeno"
+_PREFIXES = ("Spis", "Dokument", "Soubor", "Komponenta")
+
+TYPY_UDALOSTI = frozenset(
+    {
+        "Zalozeni", "Uprava", "Zruseni", "Zobrazeni", "Export", "Prenos", "Storno", "Zniceni",
+        "VlozeniDoSpisu", "VyjmutiZeSpisu", "PripojeniCJ", "NovaVerze", "VlozeniKDokumentu",
+        "VyjmutiZDokumentu", "VlozeniKVypraveni", "VyjmutiZVypraveni", "PripojeniPodpisu",
+        "PripojeniRazitka", "FinalniVerze", "PredaniVypravne", "Vypraveno", "Doruceno",
+        "Vyrizeni", "Schvaleni", "Uzavreni", "Otevreni", "PostoupeniAgende", "VraceniZAgendy",
+        "ZmenaZpracovatele", "PripojeniKlicovehoSlova", "OdebraniKlicovehoSlova",
+        "PredaniNaSpisovnu", "PrevzetiNaSpisovnu", "VraceniZeSpisovny",
+        "PozastaveniSkartacniOperace", "ZruseniPozastaveniSkartacniOperace",
+        "VlozeniDoUkladaciJednotky", "VyjmutiZUkladaciJednotky", "VlozeniDoSkartacnihoNavrhu",
+        "VyjmutiZeSkartacnihoNavrhu", "VlozeniDoSpisoveRozluky", "VyjmutiZeSpisoveRozluky",
+        "KonverzeZMociUredni", "KonverzeFormatu",
+    }
+)  # fmt: skip
+"""``TypUdalostiId`` values of nsesss-TrP.xsd."""
 
 
-@dataclass(frozen=True, slots=True)
-class Udalost:
-    """One event in an entity's life.
+def typ_udalosti(typ: str) -> str | None:
+    """Return the ``TypUdalostiId`` of an event name, or None if it has none.
 
-    Attributes:
-        kdy: When it happened.
-        kdo: Who did it (a clerk's name or the exporting system).
-        typ: A ``TypUdalostiId`` value such as ``"Zalozeni"`` or ``"Uzavreni"``.
+    NSESSS message names carry the entity: ``SpisUzavreni`` and
+    ``DokumentVlozeniDoSpisu`` map to ``Uzavreni`` and ``VlozeniDoSpisu``.
     """
-
-    kdy: datetime
-    kdo: str
-    typ: str
-
-
-def at_midnight(day: date, like: datetime) -> datetime:
-    """Return the start of `day` in the time zone of `like` (naive if it is)."""
-    return datetime.combine(day, time(), tzinfo=like.tzinfo)
+    if typ in TYPY_UDALOSTI:
+        return typ
+    for prefix in _PREFIXES:
+        rest = typ.removeprefix(prefix)
+        if rest != typ and rest in TYPY_UDALOSTI:
+            return rest
+    return None
 
 
 def _order_key(moment: datetime) -> datetime:
@@ -60,6 +78,20 @@ def _identifikator(parent: etree._Element, value: str, zdroj: str) -> None:
     _el(identifikator, "ZdrojID", zdroj[:_TEXT_MAX])
 
 
+def _udalost(holder: etree._Element, poradi: int, udalost: Udalost) -> None:
+    element = _el(holder, "Udalost")
+    _el(element, "Poradi", str(poradi))
+    _el(element, "DatumVzniku", _order_key(udalost.kdy).isoformat())
+    _el(element, "provedlKdo", (udalost.kdo or "").strip()[:_WHO_MAX] or _UNKNOWN_ACTOR)
+    typ = typ_udalosti(udalost.typ)
+    if typ is not None:
+        _el(_el(element, "TypUdalosti"), "TypUdalostiId", typ)
+    else:
+        _el(_el(element, "TypUdalosti"), "TypUdalostiText", udalost.typ)
+    if udalost.popis:
+        _el(element, "PopisUdalosti", udalost.popis)
+
+
 def build_log(
     *,
     log_key: str,
@@ -75,32 +107,29 @@ def build_log(
         log_key: Text unique to this package and entity; the log's identifier
             is derived from it so it is stable across rebuilds.
         typ_objektu: A ``TypObjektuId`` value such as ``"Spis"``.
-        objekt_id: Registry id of the entity.
-        zdroj: Who assigned `objekt_id` (the obec).
+        objekt_id: Registry id of the entity (its ``nsesss:Identifikator``).
+        zdroj: The ``zdroj`` of that identifier (rule obs54 matches both).
         created: When the package is built; the end of the logged period.
         udalosti: Events of the entity, in any order.
 
     Returns:
         A detached ``tp:TransakcniLogObjektu`` element.
     """
-    events = sorted(udalosti, key=lambda u: _order_key(u.kdy))
+    events = sorted(udalosti, key=lambda u: (_order_key(u.kdy), u.typ))
     start = min([created, *(u.kdy for u in events)], key=_order_key)
+    end = max([created, *(u.kdy for u in events)], key=_order_key)
     log = etree.Element(f"{{{TRP_NS}}}TransakcniLogObjektu", nsmap={"tp": TRP_NS})
     info = _el(log, "TransLogInfo")
     digest = hashlib.sha256(log_key.encode("utf-8", "surrogatepass")).hexdigest()
     _identifikator(info, f"TL-{digest[:40]}", _SOFTWARE)
-    _el(info, "DatumVzniku", created.isoformat())
-    _el(info, "DatumCasOd", start.isoformat())
-    _el(info, "DatumCasDo", created.isoformat())
+    _el(info, "DatumVzniku", _order_key(created).isoformat())
+    _el(info, "DatumCasOd", _order_key(start).isoformat())
+    _el(info, "DatumCasDo", _order_key(end).isoformat())
     _el(info, "Software", _SOFTWARE)
     objekt = _el(info, "Objekt")
     _el(_el(objekt, "TypObjektu"), "TypObjektuId", typ_objektu)
     _identifikator(objekt, objekt_id, zdroj)
     holder = _el(log, "Udalosti")
     for poradi, udalost in enumerate(events, start=1):
-        element = _el(holder, "Udalost")
-        _el(element, "Poradi", str(poradi))
-        _el(element, "DatumVzniku", udalost.kdy.isoformat())
-        _el(element, "provedlKdo", udalost.kdo[:_WHO_MAX] or "neuvedeno")
-        _el(_el(element, "TypUdalosti"), "TypUdalostiId", udalost.typ)
+        _udalost(holder, poradi, udalost)
     return log

@@ -24,6 +24,8 @@ from hub.sip import (
     Obec,
     SipBuildError,
     Spis,
+    Subjekt,
+    Udalost,
     build_mets,
     component_file_name,
     sip_name,
@@ -71,7 +73,7 @@ def _komponenta(
         "poradi": poradi,
         "verze": 1,
         "druh": "hlavní dokument" if poradi == 1 else "příloha",
-        "forma_uchovani": "originál ve výstupním datovém formátu",
+        "forma_uchovani": "originál",
         "file_name": name,
         "mime_type": "application/pdf",
         "size": size,
@@ -92,6 +94,16 @@ def make_spis(store: Store) -> Spis:
         datum=date(2024, 3, 4),
         odesilatel_autor="Petr Dvořák",
         poradi=1,
+        subjekty=(
+            Subjekt(
+                role="odesilatel",
+                typ="fyzicka_osoba",
+                nazev="Petr Dvořák",
+                postovni_adresa="Čachrov 12, 340 22 Čachrov",
+                email="petr.dvorak@example.cz",
+            ),
+        ),
+        udalosti=(Udalost(datetime(2024, 3, 4, 8, 41, tzinfo=CET), "DokumentZalozeni", "Eva Malá"),),
         komponenty=(
             _komponenta(store, "5001", 1, "Žádost.pdf", b"%PDF-1.7 zadost " * 500),
             _komponenta(store, "5002", 2, "Situační výkres (1).pdf", b"%PDF-1.7 vykres " * 300),
@@ -141,6 +153,18 @@ def make_spis(store: Store) -> Spis:
         datum_uzavreni=date(2024, 6, 30),
         zpracovatel="Jana Nováková",
         dokumenty=(rozhodnuti, zadost, vyzva),
+        zpracovatel_utvar="Stavební úřad",
+        zpracovatel_pozice="referentka stavebního úřadu",
+        spisovy_plan_identifikator="SP-2024",
+        spisovy_plan_nazev="Spisový a skartační plán městyse Čachrov",
+        spisovy_plan_platnost_od=date(2024, 1, 1),
+        vecna_skupina_nazev="Stavební povolení",
+        vecne_skupiny=(("2", "Správa území"), ("2.4", "Stavební řád"), ("2.4.3", "Povolování")),
+        skartacni_rezim_identifikator="A/10",
+        skartacni_rezim_nazev="Stavební povolení, A 10",
+        spousteci_udalost="uzavření spisu",
+        closed_at=datetime(2024, 6, 30, 14, 5, tzinfo=CET),
+        closed_by="Jana Nováková",
     )
 
 
@@ -263,15 +287,9 @@ def test_components_are_read_in_chunks(store: Store, tmp_path: Path) -> None:
 
 
 def test_mets_embeds_vecne_skupiny_chain_and_plan(store: Store) -> None:
-    """The spis's Trideni nests věcné skupiny 2.4.3.3 → 2 and then the spisový plán."""
-    names = {"2": "Stavební řád", "2.4": "Stavební povolení"}
+    """The spis's Trideni nests věcné skupiny 2.4.3.3 → 2 and then the registry's spisový plán."""
     data = build_mets(
-        make_spis(store),
-        OBEC,
-        orp_name="Klatovy",
-        sip_id="SIP_test",
-        created=CREATED,
-        vecne_skupiny=names,
+        make_spis(store), OBEC, orp_name="Klatovy", sip_id="SIP_test", created=CREATED
     )
     assert not data.startswith(b"\xef\xbb\xbf")
     root = etree.fromstring(data)
@@ -285,14 +303,9 @@ def test_mets_embeds_vecne_skupiny_chain_and_plan(store: Store) -> None:
         "//nsesss:VecnaSkupina/nsesss:EvidencniUdaje/nsesss:Popis/nsesss:Nazev/text()",
         namespaces=NS,
     )
-    assert nazvy == [
-        "Věcná skupina 2.4.3.3",
-        "Věcná skupina 2.4.3",
-        "Stavební povolení",
-        "Stavební řád",
-    ]
+    assert nazvy == ["Stavební povolení", "Povolování", "Stavební řád", "Správa území"]
     plan = root.xpath("//nsesss:SpisovyPlan/nsesss:Nazev/text()", namespaces=NS)
-    assert plan == ["Spisový plán Městys Čachrov"]
+    assert plan == ["Spisový a skartační plán městyse Čachrov"]
     assert root.get("OBJID") == "SIP_test"
     assert root.xpath("//mets:agent[@TYPE='ORGANIZATION']/mets:name/text()", namespaces=NS) == [
         "Městys Čachrov"
