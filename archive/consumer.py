@@ -234,7 +234,12 @@ class ArchiveConsumer:
             ico=manifest.ico,
             sha256=stored.sha256,
             archive_id=stored.archive_id,
+            # The receipt tells the obec which values of the stored package are
+            # placeholders for what its registry lacked (the package's metsHdr lists them too).
+            placeholders=manifest.placeholders,
         )
+        if manifest.placeholders:
+            _log.info("sip_accepted_with_placeholders", placeholders=len(manifest.placeholders))
         return accepted, False
 
     async def _accept(self, manifest: SipManifest) -> StoredPackage:

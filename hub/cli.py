@@ -167,6 +167,8 @@ async def _query(args: argparse.Namespace) -> int:
                 "sip",
                 "sip_state",
                 "archive_failures",
+                "placeholders",
+                "reason",
             ]
     finally:
         await store.close()

@@ -68,9 +68,16 @@ async def find_complete_spisy(
 
     A spis is complete when the hub holds its snapshot and every non-deleted
     komponenta of its non-deleted dokumenty resolves to current content.
+    Complete spisy whose SIP could not be built (a field missing in the
+    registry, a rule its data breaks) are returned again too: the change that
+    called this may be the registry's fix.
     """
     ready: list[ReadySpis] = []
     for ico in sorted(set(icos)):
+        ready.extend(
+            ReadySpis(ico=ico, spis_id=row.spis_id, closing_seq=row.closing_seq)
+            for row in await tx.failed_closings(ico)
+        )
         for row in await tx.waiting_spisy(ico):
             if not await tx.spis_exists(ico, row.spis_id):
                 continue

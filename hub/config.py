@@ -15,7 +15,14 @@ from protocol.names import (
 )
 from spisync.config import BrokerConfig, load_config
 
-__all__ = ["HubConfig", "HubSection", "LimitsConfig", "StorageConfig", "load_hub_config"]
+__all__ = [
+    "ClosingConfig",
+    "HubConfig",
+    "HubSection",
+    "LimitsConfig",
+    "StorageConfig",
+    "load_hub_config",
+]
 
 _GIB = 1024 * 1024 * 1024
 
@@ -153,6 +160,19 @@ class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     verify_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
 
 
+class ClosingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[closing]`: how a closed spis becomes its SIP.
+
+    Attributes:
+        missing_metadata: What to do when the registry lacks a field the
+            standard requires: `wait` (the default) keeps the spis waiting and
+            names the fields in `hub spisy`; `placeholder` builds the SIP with
+            the documented placeholders (README, "Placeholders") and lists them.
+    """
+
+    missing_metadata: Literal["wait", "placeholder"] = "wait"
+
+
 class HubConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole `HUB.toml`."""
 
@@ -160,6 +180,7 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     broker: BrokerConfig
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
+    closing: ClosingConfig = msgspec.field(default_factory=ClosingConfig)
 
 
 def load_hub_config(path: Path) -> HubConfig:

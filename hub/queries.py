@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from hub.store.models import HUB_METADATA_MISSING, HUB_PLACEHOLDER
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from hub.store.metadata import MetadataStore
+    from hub.store.models import SpisSummary
     from protocol import DokumentSnapshot, KomponentaSnapshot, SpisSnapshot
 
 __all__ = ["files_rows", "format_table", "spis_detail_row", "spisy_rows", "to_json"]
@@ -55,6 +58,14 @@ async def spisy_rows(store: MetadataStore, ico: str) -> list[dict[str, Any]]:
     `registry`: every field of the registry's spis snapshot with its
     `source_version` (zpracovatel's útvar and pozice, vyřízení, spisový plán,
     skartační režim, ...; events only in the detail, `spis_detail_row`).
+
+    Why a closed spis does not move on, and what its SIP holds besides the
+    registry's data: `missing_metadata` (fields the registry lacks while
+    `[closing] missing_metadata = "wait"`, e.g. "spis S-1: zpracovatel_utvar"),
+    `reason` (one line naming every record and field that holds the SIP back,
+    None when nothing does), `placeholders` (field and value of each
+    placeholder the SIP holds) and `sip_notes` (placeholders, text cleaned for
+    XML, komponenty not in an output format; code, message, location).
     """
     return [
         {
@@ -75,9 +86,35 @@ async def spisy_rows(store: MetadataStore, ico: str) -> list[dict[str, Any]]:
                 for f in s.archive_failures
             ],
             "registry": _registry(s.snapshot),
+            "missing_metadata": [
+                f.location for f in s.archive_failures if f.code == HUB_METADATA_MISSING
+            ],
+            "reason": _reason(s),
+            "placeholders": [
+                {"field": n.location, "value": n.message}
+                for n in s.sip_notes
+                if n.code == HUB_PLACEHOLDER
+            ],
+            "sip_notes": [
+                {"code": n.code, "message": n.message, "location": n.location} for n in s.sip_notes
+            ],
         }
         for s in await store.spisy(ico)
     ]
+
+
+def _reason(summary: SpisSummary) -> str | None:
+    """One line naming what holds the spis's SIP back (record and field), or None."""
+    if summary.sip_state not in {"failed", "rejected"} or not summary.archive_failures:
+        return None
+    missing = [f.location for f in summary.archive_failures if f.code == HUB_METADATA_MISSING]
+    other = [
+        f"{f.location}: {f.message}" if f.location else f.message
+        for f in summary.archive_failures
+        if f.code != HUB_METADATA_MISSING
+    ]
+    parts = [f"chybí v evidenci: {', '.join(missing)}"] if missing else []
+    return "; ".join(parts + other)
 
 
 async def spis_detail_row(store: MetadataStore, ico: str, spis_id: str) -> dict[str, Any] | None:

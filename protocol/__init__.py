@@ -4,7 +4,7 @@ Both sides of every link import this package; it never touches sockets, files
 or event loops, so it can be tested and reasoned about alone.
 """
 
-from protocol.archive import RuleFailure, SipAccepted, SipManifest, SipRejected
+from protocol.archive import Placeholder, RuleFailure, SipAccepted, SipManifest, SipRejected
 from protocol.base import SCHEMA_VERSION, Message, new_message_id, utc_now
 from protocol.codec import AnyMessage, chunk_headers, decode, decode_chunk_meta, encode, kind_of
 from protocol.content import ChunkMeta, FileVersion, Tombstone
@@ -50,6 +50,7 @@ __all__ = [
     "KomponentaSnapshot",
     "Message",
     "NeedChunks",
+    "Placeholder",
     "ProtocolError",
     "RecordDeleted",
     "RuleFailure",

@@ -9,10 +9,12 @@ with the content hashes it holds (state `built`), and wake the forwarder. The
 spis becomes `forwarded` only once the broker confirms the manifest.
 
 A SIP that cannot be built because of its data (metadata the archive would
-reject, a component whose bytes are not what the hub recorded, a lost blob) is
-recorded as `failed` with the reason, visible in `hub spisy`; it is tried
-again at the next start. Anything else (a blob store that is down) raises, and
-the closing worker retries.
+reject, fields the registry lacks while `[closing] missing_metadata = "wait"`,
+a component whose bytes are not what the hub recorded, a lost blob) is
+recorded as `failed` with one failure per problem naming the record and field,
+visible in `hub spisy`; it is tried again when its obec's registry or content
+changes and at the next start, never in a loop. Anything else (a blob store
+that is down) raises, and the closing worker retries.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 from hub.errors import BlobNotFoundError
-from hub.sip import ComponentMismatchError, InvalidSpisError, sip_name
+from hub.forwarding.notes import HUB_METADATA_MISSING, build_notes, split_location
+from hub.sip import ComponentMismatchError, InvalidSpisError, MissingMetadataError, sip_name
 from hub.spis_state import on_incomplete
 from hub.store.models import SipFailure
 from protocol import utc_now
@@ -44,6 +47,23 @@ HUB_COMPONENT_MISMATCH = "HUB-COMPONENT-MISMATCH"
 """A component's stored bytes differ from the size or hash the hub recorded."""
 HUB_CONTENT_MISSING = "HUB-CONTENT-MISSING"
 """A component's blob is gone from the blob store."""
+
+
+def _failures(exc: Exception) -> list[SipFailure]:
+    """One failure per problem, the record and field as its location."""
+    if isinstance(exc, InvalidSpisError):
+        failures = []
+        for problem in exc.problems:
+            where, detail = split_location(problem)
+            failures.append(SipFailure(HUB_INVALID_SPIS, detail, where))
+        failures.extend(
+            SipFailure(HUB_METADATA_MISSING, "chybí v evidenci", field) for field in exc.missing
+        )
+        return failures
+    code = (
+        HUB_COMPONENT_MISMATCH if isinstance(exc, ComponentMismatchError) else HUB_CONTENT_MISSING
+    )
+    return [SipFailure(code, str(exc), getattr(exc, "komponenta_id", ""))]
 
 
 class SipCloser:
@@ -87,20 +107,22 @@ class SipCloser:
         try:
             built = await self._builder.build(detail)
         except (InvalidSpisError, ComponentMismatchError, BlobNotFoundError) as exc:
-            code = {
-                InvalidSpisError: HUB_INVALID_SPIS,
-                ComponentMismatchError: HUB_COMPONENT_MISMATCH,
-            }.get(type(exc), HUB_CONTENT_MISSING)
-            location = getattr(exc, "komponenta_id", "")
+            failures = _failures(exc)
             await self._store.sips.record_failed(
                 name=name,
                 ico=spis.ico,
                 spis_id=spis.spis_id,
                 closing_seq=spis.closing_seq,
-                failures=[SipFailure(code, str(exc), location)],
+                failures=failures,
                 at=utc_now(),
             )
-            bound.error("sip_build_failed", sip_name=name, code=code, error=str(exc))
+            waiting = isinstance(exc, MissingMetadataError)
+            (bound.warning if waiting else bound.error)(
+                "sip_waits_for_registry" if waiting else "sip_build_failed",
+                sip_name=name,
+                codes=sorted({f.code for f in failures}),
+                fields=[f.location for f in failures],
+            )
             return
         row = await self._store.sips.record_built(
             name=built.sip.name,
@@ -111,6 +133,7 @@ class SipCloser:
             size=built.sip.size,
             components=built.components,
             at=utc_now(),
+            notes=build_notes(built.sip),
         )
         if row.sha256 != built.sip.sha256:
             bound.error(
@@ -125,6 +148,9 @@ class SipCloser:
             sha256=built.sip.sha256,
             size=built.sip.size,
             components=len(built.components),
+            placeholders=len(built.sip.placeholders),
+            cleaned=list(built.sip.cleaned),
+            not_output_format=len(built.sip.notices),
         )
         self._wake()
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import aio_pika
 
+from hub.forwarding.notes import placeholders_of
 from protocol import (
     SCHEMA_VERSION,
     ChunkMeta,
@@ -160,6 +161,7 @@ class SipSender:
             sha256=row.sha256,
             chunk_size=self._chunk_size,
             chunk_sha256=tuple(hashes),
+            placeholders=placeholders_of(row),
         )
         kind = kind_of(manifest)
         message = self._message(

@@ -67,7 +67,9 @@ def _text(problems: list[str], where: str, value: str, *, limit: int | None = No
         problems.append(f"{where} {value!r} is longer than {limit} characters")
 
 
-def _check_komponenta(problems: list[str], at: str, komponenta: Komponenta) -> None:
+def _check_komponenta(
+    problems: list[str], at: str, komponenta: Komponenta, *, content: bool
+) -> None:
     _text(problems, f"{at}: id", komponenta.id, limit=_ID_MAX)
     _text(problems, f"{at}: druh", komponenta.druh, limit=_ID_MAX)
     _text(problems, f"{at}: soubor", komponenta.file_name)
@@ -79,6 +81,8 @@ def _check_komponenta(problems: list[str], at: str, komponenta: Komponenta) -> N
         problems.append(f"{at}: size {komponenta.size} is negative")
     if komponenta.verze < 1:
         problems.append(f"{at}: verze {komponenta.verze} is below 1")
+    if not content:
+        return
     if komponenta.mime_type in ZIP_FORMATS and komponenta.forma_uchovani != "kontejner":
         problems.append(
             f"{at}: forma_uchovani is {komponenta.forma_uchovani!r}, but the content is "
@@ -137,11 +141,11 @@ def _check_originals(
 
 
 def _check_komponenty(
-    problems: list[str], dokument: Dokument, *, analog: bool, formats: bool
+    problems: list[str], dokument: Dokument, *, analog: bool, formats: bool, content: bool
 ) -> None:
     where = f"dokument {dokument.id}"
     for komponenta in dokument.komponenty:
-        _check_komponenta(problems, f"komponenta {komponenta.id}", komponenta)
+        _check_komponenta(problems, f"komponenta {komponenta.id}", komponenta, content=content)
     groups = _groups(dokument)
     if groups and sorted(groups) != list(range(1, len(groups) + 1)):
         problems.append(f"{where}: komponenty poradi {sorted(groups)} are not 1..{len(groups)}")
@@ -176,11 +180,11 @@ def is_analog(dokument: Dokument) -> bool:
     )
 
 
-def _check_dokumenty(problems: list[str], spis: Spis) -> None:
+def _check_dokumenty(problems: list[str], spis: Spis, *, content: bool) -> None:
     if not spis.dokumenty:
         problems.append(f"spis {spis.id}: has no dokument")
     seen: set[int] = set()
-    formats = spis.datum_uzavreni > _FORMATS_FROM
+    formats = content and spis.datum_uzavreni > _FORMATS_FROM
     for dokument in spis.dokumenty:
         where = f"dokument {dokument.id}"
         _text(problems, f"{where}: id", dokument.id, limit=_ID_MAX)
@@ -198,15 +202,19 @@ def _check_dokumenty(problems: list[str], spis: Spis) -> None:
                 f"{where}: vyrizeni_zpusob {dokument.vyrizeni_zpusob!r} is not one of "
                 f"{', '.join(sorted(ZPUSOBY_VYRIZENI))}"
             )
-        _check_komponenty(problems, dokument, analog=is_analog(dokument), formats=formats)
+        _check_komponenty(
+            problems, dokument, analog=is_analog(dokument), formats=formats, content=content
+        )
 
 
-def spis_problems(spis: Spis, obec: Obec) -> list[str]:
+def spis_problems(spis: Spis, obec: Obec, *, content: bool = True) -> list[str]:
     """Return every problem of the spis the national rules would reject, field named.
 
     Args:
         spis: The closed spis.
         obec: Its obec.
+        content: Whether the MIME types are known (read from the content); if
+            not, the rules about formats are left for the build.
 
     Returns:
         One line per problem, each starting with the record and field, e.g.
@@ -242,7 +250,7 @@ def spis_problems(spis: Spis, obec: Obec) -> list[str]:
             f"{where}: vyrizeni_zpusob {spis.vyrizeni_zpusob!r} is not one of "
             f"{', '.join(sorted(ZPUSOBY_VYRIZENI))}"
         )
-    _check_dokumenty(problems, spis)
+    _check_dokumenty(problems, spis, content=content)
     return problems
 
 

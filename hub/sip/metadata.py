@@ -272,6 +272,7 @@ def resolve(
     *,
     missing_metadata: MissingMetadata = "wait",
     spisovy_plan: SpisovyPlan | None = None,
+    content: bool = True,
 ) -> Resolved:
     """Return the spis ready for the writer, or raise naming what is wrong or missing.
 
@@ -281,6 +282,8 @@ def resolve(
         missing_metadata: ``"wait"`` refuses a spis with gaps, ``"placeholder"``
             fills them.
         spisovy_plan: A plan that replaces the registry's (tests, tools).
+        content: Whether the komponenty's MIME types were read from their
+            content; False checks the metadata alone (before reading any blob).
 
     Returns:
         The resolved spis with its plan, placeholders, cleaned fields and notices.
@@ -291,7 +294,7 @@ def resolve(
         MissingMetadataError: Only fields are missing, and the hub waits.
     """
     spis, cleaned = clean_spis(spis)
-    problems = spis_problems(spis, obec)
+    problems = spis_problems(spis, obec, content=content)
     fill = _Filler()
     filled = _spis(fill, spis)
     filled = dataclasses.replace(

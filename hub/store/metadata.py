@@ -141,6 +141,10 @@ class MetadataTransaction(Protocol):
         """Return obec `ico`'s closed spisy not yet found complete."""
         ...
 
+    async def failed_closings(self, ico: str) -> list[SpisStateRow]:
+        """Return obec `ico`'s complete closed spisy whose SIP could not be built."""
+        ...
+
     async def missing_komponenty(self, ico: str, spis_id: str) -> list[MissingKomponenta]:
         """Return the komponenty of a spis whose file has no current content."""
         ...

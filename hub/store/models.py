@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from protocol import DokumentSnapshot, KomponentaSnapshot, SpisSnapshot
 
 __all__ = [
+    "HUB_METADATA_MISSING",
+    "HUB_NOT_OUTPUT_FORMAT",
+    "HUB_PLACEHOLDER",
+    "HUB_TEXT_CLEANED",
     "ContentRow",
     "DokumentDetail",
     "FileSummary",
@@ -150,6 +154,7 @@ class SpisSummary:
     sip_state: SipState | None = None
     archive_id: str | None = None
     archive_failures: tuple[SipFailure, ...] = ()
+    sip_notes: tuple[SipFailure, ...] = ()
     snapshot: SpisSnapshot | None = None
     """The registry's spis as held, with every archival field and its source version."""
 
@@ -194,6 +199,16 @@ class ReadySpis:
     closing_seq: int
 
 
+HUB_METADATA_MISSING = "HUB-METADATA-MISSING"
+"""The registry lacks a field the standard requires; the spis waits for it."""
+HUB_PLACEHOLDER = "HUB-PLACEHOLDER"
+"""A note: a placeholder stands in for a field the registry lacks."""
+HUB_TEXT_CLEANED = "HUB-TEXT-CLEANED"
+"""A note: characters XML cannot hold were removed from a field."""
+HUB_NOT_OUTPUT_FORMAT = "HUB-NOT-OUTPUT-FORMAT"
+"""A note: a komponenta is not in an output format (výstupní datový formát)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SipFailure:
     """Why a SIP was not archived: a rule the archive's validator failed, or the hub's own.
@@ -229,6 +244,10 @@ class SipRow:
         sent_at: When its manifest was last confirmed by the broker.
         accepted_at: When the archive's acceptance arrived.
         released_at: When its blobs (and the ZIP) were released.
+        notes: What the package holds besides the registry's data: placeholders
+            (`HUB-PLACEHOLDER`, location = the field, message = the value), text
+            cleaned for XML (`HUB-TEXT-CLEANED`), komponenty not in an output
+            format (`HUB-NOT-OUTPUT-FORMAT`).
     """
 
     name: str
@@ -246,3 +265,4 @@ class SipRow:
     sent_at: datetime | None
     accepted_at: datetime | None
     released_at: datetime | None
+    notes: tuple[SipFailure, ...] = ()

@@ -239,5 +239,19 @@ _V5_SOURCE_SEQ = """
 CREATE INDEX file_versions_ico_seq ON file_versions (ico, source_seq)
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_REGISTRY_EVENTS, _V5_SOURCE_SEQ)
+# What a built SIP holds besides the registry's data (issue 13): the placeholders
+# that stand in for missing fields, text cleaned for XML, komponenty not in an
+# output format; listed in `hub spisy` and sent to the archive with the manifest.
+_V6_SIP_NOTES = """
+ALTER TABLE sips ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4_REGISTRY_EVENTS,
+    _V5_SOURCE_SEQ,
+    _V6_SIP_NOTES,
+)
 """Each entry is `;`-separated statements (no `;` inside a statement)."""

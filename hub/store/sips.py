@@ -68,11 +68,13 @@ class SipLedger(Protocol):
         size: int,
         components: Collection[str],
         at: datetime,
+        notes: Collection[SipFailure] = (),
     ) -> SipRow:
         """Record a built SIP (state `built`) with the content hashes it holds.
 
         A SIP already recorded in another state than `failed` is kept as it is
-        and returned (the closing step is idempotent).
+        and returned (the closing step is idempotent). `notes` say what it
+        holds besides the registry's data (see `SipRow.notes`).
         """
         ...
 

@@ -312,6 +312,7 @@ class SqliteMetadataStore:
                     sip_state=sip.state if sip else None,
                     archive_id=sip.archive_id if sip else None,
                     archive_failures=sip.failures if sip else (),
+                    sip_notes=sip.notes if sip else (),
                     snapshot=decode_snapshot(fields[4], SpisSnapshot) if fields[4] else None,
                 )
             )

@@ -25,7 +25,7 @@ __all__ = ["SqliteSipLedger"]
 
 _COLUMNS = (
     "name, ico, spis_id, closing_seq, state, sha256, size, resend_chunks, archive_id, "
-    "failures, sends, built_at, sent_at, accepted_at, released_at"
+    "failures, sends, built_at, sent_at, accepted_at, released_at, notes"
 )
 
 
@@ -58,6 +58,7 @@ def _row(row: tuple[Any, ...]) -> SipRow:
         sent_at=from_ts(row[12]),
         accepted_at=from_ts(row[13]),
         released_at=from_ts(row[14]),
+        notes=_failures(row[15]),
     )
 
 
@@ -114,17 +115,29 @@ class SqliteSipLedger:
         size: int,
         components: Collection[str],
         at: datetime,
+        notes: Collection[SipFailure] = (),
     ) -> SipRow:
-        """Record a built SIP with its component hashes (kept if already recorded)."""
+        """Record a built SIP with its component hashes and notes (kept if already recorded)."""
         async with self._write() as db:
             async with db.execute(
                 "INSERT INTO sips (name, ico, spis_id, closing_seq, state, sha256, size, "
-                "failures, built_at, updated_at) VALUES (?, ?, ?, ?, 'built', ?, ?, '[]', ?, ?) "
+                "failures, built_at, updated_at, notes) "
+                "VALUES (?, ?, ?, ?, 'built', ?, ?, '[]', ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET state = 'built', sha256 = excluded.sha256, "
                 "size = excluded.size, failures = '[]', resend_chunks = NULL, "
-                "built_at = excluded.built_at, updated_at = excluded.updated_at "
-                "WHERE sips.state = 'failed'",
-                (name, ico, spis_id, closing_seq, sha256, size, to_ts(at), to_ts(at)),
+                "built_at = excluded.built_at, updated_at = excluded.updated_at, "
+                "notes = excluded.notes WHERE sips.state = 'failed'",
+                (
+                    name,
+                    ico,
+                    spis_id,
+                    closing_seq,
+                    sha256,
+                    size,
+                    to_ts(at),
+                    to_ts(at),
+                    _failures_json(notes),
+                ),
             ) as cursor:
                 fresh = cursor.rowcount > 0
             if fresh:

@@ -399,6 +399,18 @@ class SqliteTransaction:
         )
         return [spis_state_row(row) for row in rows]
 
+    async def failed_closings(self, ico: str) -> list[SpisStateRow]:
+        """Return obec `ico`'s complete closed spisy whose SIP could not be built."""
+        columns = ", ".join(f"s.{c.strip()}" for c in SPIS_STATE_COLUMNS.split(","))
+        rows = await self._db.execute_fetchall(
+            f"SELECT {columns} FROM spis_state s JOIN sips p "  # noqa: S608 - constant columns
+            "ON p.ico = s.ico AND p.spis_id = s.spis_id AND p.closing_seq = s.closing_seq "
+            "WHERE s.ico = ? AND s.state = 'closed' AND s.complete_at IS NOT NULL "
+            "AND p.state = 'failed'",
+            (ico,),
+        )
+        return [spis_state_row(row) for row in rows]
+
     async def missing_komponenty(self, ico: str, spis_id: str) -> list[MissingKomponenta]:
         """Return the komponenty of a spis without current content."""
         rows = await self._db.execute_fetchall(

@@ -25,6 +25,7 @@ from protocol import (
     DokumentSnapshot,
     KomponentaSnapshot,
     SpisSnapshot,
+    Subjekt,
     names,
 )
 from spisync.broker import open_connection
@@ -112,7 +113,11 @@ class HubProcess:
 def registry_records(
     agent: Agent, *, spis_id: str, soubory: list[str], version: int = 1, stav: str = "otevreny"
 ) -> list[Any]:
-    """A spis with one dokument and one komponenta per file path, as snapshots."""
+    """A spis with one dokument and one komponenta per file path, as snapshots.
+
+    The archival fields a SIP needs are all there, so the spis closes under
+    the default `[closing] missing_metadata = "wait"`.
+    """
     records: list[Any] = [
         SpisSnapshot(
             **agent.envelope(),
@@ -126,6 +131,15 @@ def registry_records(
             datum_otevreni=date(2024, 3, 1),
             stav=stav,
             zpracovatel="Jana Nováková",
+            zpracovatel_utvar="Obecní úřad",
+            zpracovatel_pozice="referentka",
+            spisovy_plan_identifikator="SP-2024",
+            spisovy_plan_nazev="Spisový a skartační plán obce",
+            spisovy_plan_platnost_od=date(2024, 1, 1),
+            vecna_skupina_nazev="Žádosti občanů",
+            skartacni_rezim_identifikator="A/10",
+            skartacni_rezim_nazev="Archivní, 10 let",
+            spousteci_udalost="uzavření spisu",
         ),
         DokumentSnapshot(
             **agent.envelope(),
@@ -138,6 +152,15 @@ def registry_records(
             datum=date(2024, 3, 1),
             odesilatel_autor="Petr Dvořák",
             poradi=1,
+            subjekty=(
+                Subjekt(
+                    role="odesilatel",
+                    typ="fyzicka_osoba",
+                    nazev="Petr Dvořák",
+                    postovni_adresa="Náves 1, 339 01 Klatovy",
+                    email="petr.dvorak@example.cz",
+                ),
+            ),
         ),
     ]
     records += [

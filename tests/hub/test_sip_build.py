@@ -103,7 +103,9 @@ def make_spis(store: Store) -> Spis:
                 email="petr.dvorak@example.cz",
             ),
         ),
-        udalosti=(Udalost(datetime(2024, 3, 4, 8, 41, tzinfo=CET), "DokumentZalozeni", "Eva Malá"),),
+        udalosti=(
+            Udalost(datetime(2024, 3, 4, 8, 41, tzinfo=CET), "DokumentZalozeni", "Eva Malá"),
+        ),
         komponenty=(
             _komponenta(store, "5001", 1, "Žádost.pdf", b"%PDF-1.7 zadost " * 500),
             _komponenta(store, "5002", 2, "Situační výkres (1).pdf", b"%PDF-1.7 vykres " * 300),
