@@ -77,6 +77,17 @@ async def closing(broker: SharedBroker, result: BenchResult, quick: bool) -> Non
             skartace=("A", 10),
             opened=today,
             clerk="Marie Nováková",
+            archival={
+                "zpracovatel_utvar": "Stavební úřad",
+                "zpracovatel_pozice": "referentka",
+                "spisovy_plan_identifikator": "SSP-2026",
+                "spisovy_plan_nazev": "Spisový a skartační plán",
+                "spisovy_plan_platnost_od": "2026-01-01",
+                "vecna_skupina_nazev": "Stavební řízení",
+                "skartacni_rezim_identifikator": "A/10",
+                "skartacni_rezim_nazev": "Stavební řízení, A 10",
+                "spousteci_udalost": "uzavření spisu",
+            },
         )
         total = 0
         for d in range(1, dokumenty + 1):
@@ -88,7 +99,21 @@ async def closing(broker: SharedBroker, result: BenchResult, quick: bool) -> Non
                 datum=today,
                 kdo="Petr Dvořák",
                 poradi=d,
+                archival={
+                    "zpracovatel": "Marie Nováková",
+                    "zpracovatel_utvar": "Stavební úřad",
+                    "zpracovatel_pozice": "referentka",
+                },
             )
+            if d % 2:
+                office.add_subjekt(
+                    dokument,
+                    role="odesilatel",
+                    typ="fyzicka_osoba",
+                    nazev="Petr Dvořák",
+                    postovni_adresa="Náves 1, Klatovy",
+                    email="petr.dvorak@example.cz",
+                )
             for k in range(1, _KOMPONENTY + 1):
                 soubor = f"spis-77/dokument-{d:02}-{k}.pdf"
                 data = fake_scan(f"{ico}-{d}-{k}", 2)
@@ -108,7 +133,7 @@ async def closing(broker: SharedBroker, result: BenchResult, quick: bool) -> Non
                 return bool(spis and not spis["missing"]) and len(files) == dokumenty * 3
 
             await wait_until(ready, timeout=300, interval=0.3, what="the open spis complete at hub")
-            office.close_spis(spis_id, today)
+            office.close_spis(spis_id, today, "Marie Nováková")
             started = time.monotonic()
             states: dict[str, float] = {}
 

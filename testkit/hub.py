@@ -62,6 +62,7 @@ def write_hub_toml(config: HubConfig, path: Path) -> Path:
         lines.append(f"management_url = {_toml(config.broker.management_url)}")
     storage = msgspec.to_builtins(config.storage)
     lines += ["", "[storage]"] + [f"{k} = {_toml(v)}" for k, v in storage.items() if v is not None]
+    lines += ["", "[closing]", f"missing_metadata = {_toml(config.closing.missing_metadata)}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -113,21 +113,21 @@ class _Filler:
         return placeholder
 
 
-def _subjekt(fill: _Filler, where: str, subjekt: Subjekt) -> Subjekt:
+def _subjekt(fill: _Filler, where: str, prefix: str, subjekt: Subjekt) -> Subjekt:
     """Fill what the variant of NSESSS ``tSubjektExterni`` the subject takes requires."""
-    nazev = fill.text(where, "nazev", subjekt.nazev)
+    nazev = fill.text(where, f"{prefix}.nazev", subjekt.nazev)
     if subjekt.typ == "fyzicka_osoba":
-        adresa = fill.text(where, "postovni_adresa", subjekt.postovni_adresa)
+        adresa = fill.text(where, f"{prefix}.postovni_adresa", subjekt.postovni_adresa)
         email = subjekt.email
         if not (subjekt.datova_schranka or subjekt.email):
-            email = fill.text(where, "datova_schranka|email", None)
+            email = fill.text(where, f"{prefix}.datova_schranka|email", None)
         return dataclasses.replace(subjekt, nazev=nazev, postovni_adresa=adresa, email=email)
     ico = subjekt.ico if subjekt.ico and is_valid_ico(subjekt.ico) else None
     schranka = subjekt.datova_schranka
     if ico is None and not schranka:
         # Without an IČO or a data box the organisation has no identifier.
-        schranka = fill.text(where, "ico|datova_schranka", None)
-    adresa = fill.text(where, "postovni_adresa", subjekt.postovni_adresa)
+        schranka = fill.text(where, f"{prefix}.ico|datova_schranka", None)
+    adresa = fill.text(where, f"{prefix}.postovni_adresa", subjekt.postovni_adresa)
     return dataclasses.replace(
         subjekt, nazev=nazev, ico=ico, datova_schranka=schranka, postovni_adresa=adresa
     )
@@ -183,13 +183,13 @@ def _dokument(fill: _Filler, dokument: Dokument, spis: Spis) -> Dokument:
             where, "ukladaci_jednotka", dokument.ukladaci_jednotka
         )
         changes["mnozstvi"] = fill.text(where, "mnozstvi", dokument.mnozstvi)
-    subjekty = list(dokument.subjekty)
+    subjekty = [_subjekt(fill, where, f"subjekty[{i}]", s) for i, s in enumerate(dokument.subjekty)]
     if dokument.puvod == "doruceny" and not any(s.role == "odesilatel" for s in subjekty):
+        # Only the sender's name is known (odesilatel_autor): the registry lacks its subjekt.
         name = fill.text(where, "odesilatel_autor", dokument.odesilatel_autor)
-        subjekty.insert(0, Subjekt(role="odesilatel", typ="fyzicka_osoba", nazev=name))
-    changes["subjekty"] = tuple(
-        _subjekt(fill, f"{where}: {s.role}[{i}]", s) for i, s in enumerate(subjekty)
-    )
+        sender = Subjekt(role="odesilatel", typ="fyzicka_osoba", nazev=name)
+        subjekty.insert(0, _subjekt(fill, where, "subjekty[odesilatel]", sender))
+    changes["subjekty"] = tuple(subjekty)
     if dokument.puvod == "vlastni" or dokument.vyrizeni_datum is not None:
         changes.update(_clerk(fill, where, dokument, spis))
     if dokument.vyrizeni_datum is not None:

@@ -20,9 +20,25 @@ if TYPE_CHECKING:
 __all__ = ["DayLog", "Office", "act_out_the_day"]
 
 _SUBJECTS = ("Žádost o stavební povolení", "Žádost o kácení dřevin", "Stížnost na hluk")
+_UTVAR = "Stavební úřad"
+_POZICE = "referent/ka stavebního úřadu"
+_PODATELNA = "podatelna"
 
-_SUBJECTS = ("Žádost o stavební povolení", "Žádost o kácení dřevin", "Stížnost na hluk")
-_OUTPUT_FORMAT = "originál ve výstupním datovém formátu"
+
+def _spis_archival(office: Office, today: date, skartace: tuple[str, int]) -> dict[str, object]:
+    """What the obec's eSSL knows of a spis besides its core: clerk, plan, režim, storage."""
+    return {
+        "zpracovatel_utvar": _UTVAR,
+        "zpracovatel_pozice": _POZICE,
+        "spisovy_plan_identifikator": f"SSP-{office.obec.ico}-{today:%Y}",
+        "spisovy_plan_nazev": f"Spisový a skartační plán, {office.obec.name}",
+        "spisovy_plan_platnost_od": f"{today:%Y}-01-01",
+        "vecna_skupina_nazev": "Stavební řízení",
+        "skartacni_rezim_identifikator": f"{skartace[0]}/{skartace[1]}",
+        "skartacni_rezim_nazev": f"Stavební řízení, {skartace[0]} {skartace[1]}",
+        "spousteci_udalost": "uzavření spisu",
+        "ukladaci_jednotka": f"Spisovna OÚ, karton {today:%Y}/{skartace[0]}",
+    }
 
 
 @dataclass
@@ -78,14 +94,17 @@ async def _morning_scans(
         "an attachment (its scan is still on the scanner)" if late_attachment else "an attachment"
     )
     office.say(f"podatelna scanned '{subject}' with {scanned}")
+    skartace = ("A", 10) if number % 2 == 0 else ("S", 5)
     spis = office.registry.open_spis(
         znacka=f"OÚ/{number + 100}/{today:%Y}",
         nazev=subject,
         znak="2.4.3",
-        skartace=("A", 10) if number % 2 == 0 else ("S", 5),
+        skartace=skartace,
         opened=today,
         clerk=o.clerk,
+        archival=_spis_archival(office, today, skartace),
     )
+    # A paper letter: the scans are its digitalizát, the paper goes to a storage unit.
     dokument = office.registry.add_dokument(
         spis,
         cj=f"OÚ/{number + 100}/{today:%Y}-1",
@@ -94,9 +113,23 @@ async def _morning_scans(
         datum=today,
         kdo="Jan Občan",
         poradi=1,
+        archival={
+            "analogovy": 1,
+            "mnozstvi": "1 list, 1 příloha",
+            "ukladaci_jednotka": f"Spisovna OÚ, karton {today:%Y}/{skartace[0]}",
+        },
     )
-    office.registry.add_komponenta(dokument, soubor=files[0], poradi=1)
-    office.registry.add_komponenta(dokument, soubor=files[1], poradi=2)
+    office.registry.add_subjekt(
+        dokument,
+        role="odesilatel",
+        typ="fyzicka_osoba",
+        nazev="Jan Občan",
+        postovni_adresa=f"Náves 1, {o.name}",
+        email="jan.obcan@example.cz",
+    )
+    office.registry.log_event("dokument", dokument, "DokumentZalozeni", _PODATELNA)
+    for poradi, soubor in enumerate(files, start=1):
+        office.registry.add_komponenta(dokument, soubor=soubor, poradi=poradi, forma="digitalizát")
     office.say(f"registered spis OÚ/{number + 100}/{today:%Y} with dokument and 2 komponenty")
     await asyncio.sleep(0)
     return spis, (lambda: None) if not late_attachment else scan_attachment
@@ -121,10 +154,16 @@ async def _clerk_answers(office: Office, spis: str, today: date, number: int) ->
         datum=today,
         kdo=office.obec.clerk,
         poradi=2,
+        archival={
+            "zpracovatel": office.obec.clerk,
+            "zpracovatel_utvar": _UTVAR,
+            "zpracovatel_pozice": _POZICE,
+            "analogovy": 0,
+        },
     )
-    office.registry.add_komponenta(
-        dokument, soubor=final, poradi=1, forma="originál ve výstupním datovém formátu"
-    )
+    office.registry.log_event("dokument", dokument, "DokumentZalozeni", office.obec.clerk)
+    # The signed PDF is the originál (a PDF needs no separate output-format copy).
+    office.registry.add_komponenta(dokument, soubor=final, poradi=1)
     office.say("clerk filed the signed decision as PDF and registered it")
     return final
 
@@ -142,7 +181,7 @@ async def act_out_the_day(offices: list[Office], today: date, log: DayLog) -> No
         (office.folder / stray).unlink()
         office.say("a page scanned by mistake was deleted (the hub keeps it as a tombstone)")
         await asyncio.sleep(1)
-        office.registry.close_spis(spis, today)
+        office.registry.close_spis(spis, today, office.obec.clerk)
         office.say(f"spis OÚ/{number + 100}/{today:%Y} closed: it goes to the regional archive")
         log.closed_spisy.setdefault(office.obec.ico, []).append(spis)
         if late:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -92,9 +93,10 @@ class Registry:
         skartace: tuple[str, int],
         opened: date,
         clerk: str,
+        archival: dict[str, object] | None = None,
     ) -> str:
-        """Register a new, open spis; return its id."""
-        return self._insert(
+        """Register a new, open spis (with the registry's archival fields); return its id."""
+        spis_id = self._insert(
             "S",
             "spis",
             {
@@ -106,13 +108,37 @@ class Registry:
                 "datum_otevreni": opened.isoformat(),
                 "stav": "otevreny",
                 "zpracovatel": clerk,
-            },
+            }
+            | (archival or {}),
         )
+        self.log_event("spis", spis_id, "SpisZalozeni", clerk)
+        return spis_id
+
+    def log_event(self, table: str, record_id: str, typ: str, kdo: str) -> None:
+        """Record a real event in the eSSL's own log (`udalost`), stamped now."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO udalost (tabulka, zaznam_id, kdy, kdo, typ) VALUES (?, ?, ?, ?, ?)",
+                (table, record_id, datetime.now(UTC).isoformat(timespec="seconds"), kdo, typ),
+            )
+
+    def add_subjekt(self, dokument_id: str, **values: object) -> str:
+        """Register the odesílatel or an adresát of a dokument; return its id."""
+        return self._insert("P", "subjekt", {"dokument_id": dokument_id, **values})
 
     def add_dokument(
-        self, spis_id: str, *, cj: str, nazev: str, puvod: str, datum: date, kdo: str, poradi: int
+        self,
+        spis_id: str,
+        *,
+        cj: str,
+        nazev: str,
+        puvod: str,
+        datum: date,
+        kdo: str,
+        poradi: int,
+        archival: dict[str, object] | None = None,
     ) -> str:
-        """Register a dokument in a spis; return its id."""
+        """Register a dokument in a spis (with its archival fields); return its id."""
         return self._insert(
             "D",
             "dokument",
@@ -124,7 +150,8 @@ class Registry:
                 "datum": datum.isoformat(),
                 "odesilatel_autor": kdo,
                 "poradi": poradi,
-            },
+            }
+            | (archival or {}),
         )
 
     def add_komponenta(
@@ -150,10 +177,12 @@ class Registry:
             },
         )
 
-    def close_spis(self, spis_id: str, closed: date) -> None:
-        """Settle and close a spis (stav `uzavreny`)."""
+    def close_spis(self, spis_id: str, closed: date, clerk: str) -> None:
+        """Settle and close a spis (stav `uzavreny`), logging who closed it when."""
+        self.log_event("spis", spis_id, "SpisUzavreni", clerk)
         with self._connect() as db:
             db.execute(
-                "UPDATE spis SET stav = 'uzavreny', datum_uzavreni = ? WHERE id = ?",
-                (closed.isoformat(), spis_id),
+                "UPDATE spis SET stav = 'uzavreny', datum_uzavreni = ?, vyrizeni_datum = ?, "
+                "vyrizeni_zpusob = 'vyřízení dokumentem' WHERE id = ?",
+                (closed.isoformat(), closed.isoformat(), spis_id),
             )

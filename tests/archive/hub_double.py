@@ -17,6 +17,7 @@ from archive.inbox import declare_inbox
 from hub.sip import Dokument, Komponenta, Obec, Spis, write_sip
 from protocol import (
     ChunkMeta,
+    Placeholder,
     SipAccepted,
     SipManifest,
     SipRejected,
@@ -49,6 +50,7 @@ class Sip:
     ico: str
     path: Path
     sha256: str
+    placeholders: tuple[Placeholder, ...] = ()
 
     @property
     def data(self) -> bytes:
@@ -71,11 +73,16 @@ class Sip:
             sha256=self.sha256,
             chunk_size=size,
             chunk_sha256=tuple(hashlib.sha256(c).hexdigest() for c in self.chunks(size)),
+            placeholders=self.placeholders,
         )
 
 
 def build_sip(out_dir: Path, ico: str, *, spis_id: str = "s1", subject: str = "Kácení") -> Sip:
-    """Build a valid SIP with hub.sip (some tens of KB of components, several chunks)."""
+    """Build a valid SIP with hub.sip (some tens of KB of components, several chunks).
+
+    The spis has only the registry's core fields, so the package holds
+    placeholders for the rest (`missing_metadata="placeholder"`).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     blobs: dict[str, bytes] = {}
 
@@ -129,8 +136,12 @@ def build_sip(out_dir: Path, ico: str, *, spis_id: str = "s1", subject: str = "K
         open_component=lambda k: io.BytesIO(blobs[k.id]),
         out_dir=out_dir,
         created=datetime(2024, 4, 3, 7, 0, tzinfo=CET),
+        missing_metadata="placeholder",
     )
-    return Sip(name=built.name, ico=ico, path=built.path, sha256=built.sha256)
+    placeholders = tuple(Placeholder(field=p.field, value=p.value) for p in built.placeholders)
+    return Sip(
+        name=built.name, ico=ico, path=built.path, sha256=built.sha256, placeholders=placeholders
+    )
 
 
 def with_wrong_checksum(sip: Sip, out_dir: Path) -> Sip:

@@ -27,13 +27,15 @@ def staged_chunks(config: ArchiveConfig) -> list[Path]:
 async def test_valid_sip_is_stored_and_accepted(
     archive: ArchiveConfig, hub: HubDouble, sip: Sip
 ) -> None:
-    """A valid SIP sent in chunks is stored byte-identical at <data_dir>/<ičo>/<name>.zip and accepted with its SHA-256 and archive id."""
+    """A valid SIP sent in chunks is stored byte-identical at <data_dir>/<ičo>/<name>.zip and accepted with its SHA-256, archive id and the placeholders it holds."""
     assert len(sip.chunks()) > 3
     await hub.send_sip(sip)
     reply = await hub.reply()
     assert isinstance(reply, SipAccepted), reply
     assert (reply.sip_name, reply.ico, reply.sha256) == (sip.name, sip.ico, sip.sha256)
     assert reply.archive_id.startswith("KDS-")
+    assert sip.placeholders
+    assert reply.placeholders == sip.placeholders
     path = archive.archive.data_path / sip.ico / f"{sip.name}.zip"
     assert stored_files(archive) == [path]
     assert path.read_bytes() == sip.data

@@ -30,7 +30,13 @@ Files = dict[str, bytes]
 
 
 def _komponenta(
-    blobs: Files, kid: str, poradi: int, name: str, data: bytes, verze: int = 1
+    blobs: Files,
+    kid: str,
+    poradi: int,
+    name: str,
+    data: bytes,
+    verze: int = 1,
+    forma: str = "originál",
 ) -> Komponenta:
     blobs[kid] = data
     return Komponenta(
@@ -38,7 +44,7 @@ def _komponenta(
         poradi=poradi,
         verze=verze,
         druh="hlavní dokument" if poradi == 1 else "příloha",
-        forma_uchovani="originál",
+        forma_uchovani=forma,
         file_name=name,
         mime_type="application/pdf",
         size=len(data),
@@ -74,7 +80,7 @@ def good_sip(tmp_path_factory: pytest.TempPathFactory) -> Path:
             odesilatel_autor="Eva Černá",
             poradi=2,
             komponenty=(
-                _komponenta(blobs, "k3", 1, "oznámení.pdf", b"%PDF oznameni"),
+                _komponenta(blobs, "k3", 1, "oznámení.pdf", b"%PDF oznameni", forma="koncept"),
                 _komponenta(blobs, "k4", 1, "oznámení v2.pdf", b"%PDF oznameni 2", verze=2),
                 _komponenta(blobs, "k5", 2, "doručenka.pdf", b"%PDF dorucenka"),
             ),
@@ -111,6 +117,7 @@ def good_sip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         open_component=lambda k: io.BytesIO(blobs[k.id]),
         out_dir=out,
         created=datetime(2023, 11, 1, 7, 0, tzinfo=CET),
+        missing_metadata="placeholder",
     )
     return built.path
 
