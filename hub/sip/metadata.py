@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from hub.sip.checks import format_notices, is_analog, spis_problems
 from hub.sip.errors import InvalidSpisError, MissingMetadataError
 from hub.sip.model import SpisovyPlan, Subjekt
-from hub.sip.text import clean_spis
+from hub.sip.text import clean_obec, clean_spis
 from protocol.ico import is_valid_ico
 
 if TYPE_CHECKING:
@@ -294,6 +294,7 @@ def resolve(
         MissingMetadataError: Only fields are missing, and the hub waits.
     """
     spis, cleaned = clean_spis(spis)
+    obec = clean_obec(obec)
     problems = spis_problems(spis, obec, content=content)
     fill = _Filler()
     filled = _spis(fill, spis)

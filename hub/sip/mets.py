@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from hub.sip.errors import InvalidSpisError
 from hub.sip.metadata import resolve
 from hub.sip.model import Udalost
 from hub.sip.naming import component_file_name
 from hub.sip.nsesss import NSESSS_NS, EntityIds, build_spis_element, ordered_dokumenty, zdroj
+from hub.sip.text import clean_obec, xml_safe
 from hub.sip.trp import TRP_NS, build_log, typ_udalosti
 
 if TYPE_CHECKING:
@@ -272,7 +274,23 @@ def mets_for(
 
     Returns:
         The document as UTF-8 without BOM, with an XML declaration.
+
+    Raises:
+        InvalidSpisError: If a value still cannot go into XML (the registry's
+            text is cleaned before; this keeps any other case from failing the
+            same way at every retry).
     """
+    obec = clean_obec(obec)
+    orp_name = xml_safe(orp_name)
+    try:
+        return _document(resolved, obec, orp_name=orp_name, sip_id=sip_id, created=created)
+    except ValueError as exc:
+        raise InvalidSpisError(f"mets.xml: {exc}") from exc
+
+
+def _document(
+    resolved: Resolved, obec: Obec, *, orp_name: str, sip_id: str, created: datetime
+) -> bytes:
     spis = resolved.spis
     ids = EntityIds.for_spis(spis)
     root = etree.Element(f"{{{METS_NS}}}mets", nsmap=_NSMAP)

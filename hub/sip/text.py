@@ -15,9 +15,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hub.sip.model import Spis
+    from hub.sip.model import Obec, Spis
 
-__all__ = ["clean_spis", "xml_safe"]
+__all__ = ["clean_obec", "clean_spis", "xml_safe"]
 
 # Not allowed in XML 1.0 (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF),
 # plus DEL and the C1 controls, which XML allows but no registry text means.
@@ -68,3 +68,10 @@ def clean_spis(spis: Spis) -> tuple[Spis, list[str]]:
     cleaned: list[str] = []
     result = _clean(spis, "spis", cleaned)
     return result, cleaned
+
+
+def clean_obec(obec: Obec) -> Obec:
+    """Return the obec with its name and seat XML-safe (they come from the hub's configuration)."""
+    return dataclasses.replace(
+        obec, name=xml_safe(obec.name), sidlo=xml_safe(obec.sidlo) if obec.sidlo else None
+    )

@@ -491,3 +491,15 @@ def test_build_needs_no_component_content_to_check_metadata(store: Store) -> Non
     assert resolve(spis, OBEC, content=False).spis.id == "4711"
     with pytest.raises(InvalidSpisError):
         resolve(spis, OBEC)
+
+
+def test_obec_and_orp_names_with_control_characters_still_build(store: Store) -> None:
+    """Names from the hub's own configuration are made XML-safe too, so no text can fail a build at every retry."""
+    obec = dataclasses.replace(OBEC, name=f"Městys{CONTROL} Čachrov")
+    data = build_mets(
+        make_spis(store), obec, orp_name=f"Klatovy{CONTROL}", sip_id="SIP_t", created=CREATED
+    )
+    root = assert_schema_valid(data)
+    assert root.xpath("//mets:agent[@TYPE='ORGANIZATION']/mets:name/text()", namespaces=NS) == [
+        "Městys Čachrov"
+    ]
