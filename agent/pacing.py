@@ -1,22 +1,11 @@
-"""Pacing: exponential backoff with jitter, and a token bucket for the bandwidth limit."""
+"""Pacing: a token bucket for the bandwidth limit (retries wait by `spisync.backoff`)."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 
-__all__ = ["TokenBucket", "backoff_delay"]
-
-
-def backoff_delay(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
-    """Return the delay before retry number `attempt` (1, 2, …).
-
-    "Full jitter": a random delay up to the exponential bound, so that many
-    agents cut off by the same outage do not all reconnect in the same second.
-    """
-    bound = min(cap, base * 2.0 ** max(0, attempt - 1))
-    return random.uniform(bound / 2, bound)
+__all__ = ["TokenBucket"]
 
 
 class TokenBucket:

@@ -29,10 +29,11 @@ from aio_pika.exceptions import DeliveryError, PublishError
 
 from agent.errors import FileChangedError
 from agent.hasher import ChunkReader
-from agent.pacing import TokenBucket, backoff_delay
+from agent.pacing import TokenBucket
 from agent.problems import Problem
 from agent.row_deleter import RowDeleter
 from protocol import ChunkMeta, FileVersion, chunk_headers, encode, names
+from spisync.backoff import Backoff
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,6 +52,8 @@ log = structlog.get_logger(__name__)
 _BATCH = 64
 _IDLE_CHECK_S = 30.0
 _DRAIN_S = 6.0
+# A row the broker refused, or whose file cannot be read, is retried up to every 5 minutes.
+_ROW_RETRY = Backoff(base_s=1.0, cap_s=300.0)
 
 
 class LinkLostError(Exception):
@@ -290,7 +293,7 @@ class Publisher:
                 return
             if failures or verdict.action == "defer":
                 reason = verdict.reason or _describe(failures[0])
-                delay = backoff_delay(row.attempts + 1, cap=300.0)
+                delay = _ROW_RETRY.delay(row.attempts + 1)
                 await self._state.defer_row(row.id, delay, reason)
                 self._problems.count_event("publish_failed")
                 log.warning(

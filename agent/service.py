@@ -18,7 +18,6 @@ import structlog
 from agent.heartbeat import HeartbeatSender
 from agent.inbox import Inbox
 from agent.link import Link
-from agent.pacing import backoff_delay
 from agent.problems import Problems
 from agent.publisher import Publisher
 from agent.registry import RegistryReader
@@ -27,6 +26,8 @@ from agent.scanner import Folder, IgnoreRules
 from agent.state import State
 from agent.tracker import Tracker
 from agent.watcher import FolderWatcher
+from spisync.backoff import Backoff
+from spisync.broker import RECONNECT, ReconnectPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -38,8 +39,7 @@ __all__ = ["SHUTDOWN_BUDGET_S", "run"]
 log = structlog.get_logger(__name__)
 
 SHUTDOWN_BUDGET_S = 7.0
-# Cap of the broker reconnect backoff; a town hall's link may be down for hours.
-RECONNECT_MAX_S = 60.0
+_PART_RESTART = Backoff(base_s=1.0, cap_s=60.0)
 
 
 async def _supervise(name: str, part: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
@@ -54,7 +54,7 @@ async def _supervise(name: str, part: Callable[[], Awaitable[None]], stop: async
             await part()
         except Exception:
             attempt += 1
-            delay = backoff_delay(attempt, cap=60.0)
+            delay = _PART_RESTART.delay(attempt)
             log.exception(
                 "agent_part_failed", part=name, attempt=attempt, restart_in_s=round(delay, 1)
             )
@@ -68,14 +68,14 @@ async def run(
     config: AgentConfig,
     shutdown_trigger: asyncio.Event,
     *,
-    reconnect_max_s: float = RECONNECT_MAX_S,
+    reconnect: ReconnectPolicy = RECONNECT,
 ) -> None:
     """Run the agent until `shutdown_trigger` is set.
 
     Args:
         config: The agent's configuration.
         shutdown_trigger: Set it to stop the agent (SIGTERM/SIGINT do, in the CLI).
-        reconnect_max_s: Longest delay between broker reconnect attempts.
+        reconnect: When to reconnect to the broker (tests shorten it).
     """
     agent = config.agent
     structlog.contextvars.bind_contextvars(ico=agent.ico)
@@ -127,7 +127,7 @@ async def run(
         publisher=publisher,
         inbox=inbox,
         problems=problems,
-        reconnect_max_s=reconnect_max_s,
+        policy=reconnect,
     )
     heartbeat = HeartbeatSender(
         ico=agent.ico,

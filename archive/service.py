@@ -1,8 +1,9 @@
 """`run`: the archive consumer as a service.
 
-One task consumes `archive.inbox` (reconnecting with backoff; each connection
-gets a fresh channel, topology declaration and consumer, so a consumer can never
-silently stay lost after a reconnect), one sweeps stale staged chunks. Setting
+One task consumes `archive.inbox` in sessions of `spisync.broker.run_sessions`
+(each connection gets a fresh channel, topology declaration and consumer, so a
+consumer can never silently stay lost after a reconnect), one sweeps stale
+staged chunks. Setting
 `shutdown_trigger` cancels the consumer, lets the delivery in hand finish (at
 most `drain_timeout_s`) and closes the connection.
 """
@@ -10,13 +11,10 @@ most `drain_timeout_s`) and closes the connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
-import time
 from typing import TYPE_CHECKING
 
-import aio_pika
 import structlog
 
 from archive._blocking import run_blocking
@@ -24,40 +22,29 @@ from archive.consumer import ArchiveConsumer
 from archive.inbox import declare_inbox
 from archive.staging import Staging
 from archive.store import PackageStore
-from spisync.broker import open_connection
+from spisync.broker import run_sessions
 from spisync.systemd import notifier
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractConnection
-
     from archive.config import ArchiveConfig
+    from spisync.broker import Session
 
 __all__ = ["run"]
 
 _log = structlog.get_logger(__name__)
-_RECONNECT_MAX_S = 30.0
 _SWEEP_INTERVAL_S = 3600.0
-_CONNECTION_ERRORS = (*aio_pika.exceptions.CONNECTION_EXCEPTIONS, TimeoutError)
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> bool:
-    """Wait up to `seconds` for `event`; return True if it is set."""
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
 
 
 async def _session(
-    connection: AbstractConnection,
+    session: Session,
     config: ArchiveConfig,
     store: PackageStore,
     staging: Staging,
     stopping: asyncio.Event,
 ) -> None:
     """One connection's life: channel, topology, consumer."""
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    channel = await session.connection.channel(publisher_confirms=True, on_return_raises=True)
+    session.watch(channel, "inbox")
     await channel.set_qos(prefetch_count=config.archive.prefetch)
     queue = await declare_inbox(channel)
     notifier().ready("connected to the broker, consuming archive.inbox")
@@ -75,26 +62,13 @@ async def _consume_forever(
     config: ArchiveConfig, store: PackageStore, staging: Staging, stopping: asyncio.Event
 ) -> None:
     instance = config.archive.instance or f"{socket.gethostname()}-{os.getpid()}"
-    delay = 1.0
-    while not stopping.is_set():
-        started = time.monotonic()
-        try:
-            connection = await open_connection(config.broker, name=f"spisync-archive {instance}")
-            try:
-                await _session(connection, config, store, staging, stopping)
-            finally:
-                with contextlib.suppress(*_CONNECTION_ERRORS):
-                    await connection.close()
-        except _CONNECTION_ERRORS as exc:
-            _log.warning("broker_connection_failed", broker=str(config.broker), error=repr(exc))
-        if stopping.is_set():
-            return
-        _log.warning("inbox_consumer_stopped", reconnect_in_s=delay)
-        if time.monotonic() - started > _RECONNECT_MAX_S:
-            delay = 1.0  # It ran for a while: a fresh failure starts the backoff again.
-        if await _wait(stopping, delay):
-            return
-        delay = min(delay * 2, _RECONNECT_MAX_S)
+    await run_sessions(
+        config.broker,
+        lambda session: _session(session, config, store, staging, stopping),
+        stopping,
+        name=f"spisync-archive {instance}",
+        link="archive",
+    )
 
 
 async def _sweep_forever(config: ArchiveConfig, staging: Staging) -> None:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -27,10 +27,12 @@ from hub.metrics import HubMetrics
 from hub.provision import load_obce
 from hub.publisher import HubPublisher
 from hub.store import open_blob_store, open_metadata_store
-from spisync.broker import declare_core, open_connection, run_sessions
+from spisync.broker import declare_core, run_sessions
 from spisync.systemd import notifier
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     import aio_pika
 
     from hub.closing import Closer
@@ -38,10 +40,13 @@ if TYPE_CHECKING:
     from hub.inspection import Delivery
     from hub.store.blobs import BlobStore
     from hub.store.metadata import MetadataStore
+    from spisync.broker import Session
 
 __all__ = ["DRAIN_TIMEOUT_S", "instance_name", "run"]
 
 log = structlog.get_logger(__name__)
+
+_T = TypeVar("_T")
 
 DRAIN_TIMEOUT_S = 7.0
 """How long a shutdown waits for received deliveries to be committed and acked."""
@@ -59,6 +64,27 @@ async def _wait_any(events: list[asyncio.Event], within: float | None = None) ->
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+async def _unless_stopped(opening: Awaitable[_T], shutdown: asyncio.Event) -> _T | None:
+    """Await a start-up step, or cancel it and return None when `shutdown` is set first.
+
+    Opening a store can wait long (a locked database, an S3 endpoint that does not
+    answer); SIGTERM must still end the hub at once.
+    """
+    task = asyncio.ensure_future(opening)
+    stop = asyncio.ensure_future(shutdown.wait())
+    try:
+        await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.wait([task])
+        if task.cancelled():
+            log.info("hub_stopped_while_starting")
+            return None
+    return task.result()
 
 
 class _BrokerLoop:
@@ -82,37 +108,29 @@ class _BrokerLoop:
         self._metrics = metrics
 
     async def run(self, shutdown: asyncio.Event) -> None:
-        await run_sessions(lambda: self._session(shutdown), shutdown, name="broker_session")
-
-    async def _session(self, shutdown: asyncio.Event) -> None:
         config = self._config
-        connection = await open_connection(
-            config.broker, name=f"spisync-hub {config.hub.orp} {self._instance}"
+        await run_sessions(
+            config.broker,
+            lambda session: self._session(session, shutdown),
+            shutdown,
+            name=f"spisync-hub {config.hub.orp} {self._instance}",
+            link="hub",
         )
-        lost = asyncio.Event()
 
-        def on_lost(*_: Any) -> None:
-            lost.set()
-
-        connection.close_callbacks.add(on_lost)
-        try:
-            setup = await connection.channel()
-            await declare_core(setup)
-            await setup.close()
-            publish_channel = await connection.channel(
-                publisher_confirms=True, on_return_raises=True
-            )
-            publish_channel.close_callbacks.add(on_lost)
-            publisher = await HubPublisher.open(
-                publish_channel, hub_user=config.broker.username, orp=config.hub.orp
-            )
-            self._metrics.sessions += 1
-            log.info("broker_connected", url=repr(config.broker))
-            notifier().ready(f"ORP {config.hub.orp}: connected to the broker, consuming")
-            await self._consume(connection, publisher, shutdown, lost)
-        finally:
-            with contextlib.suppress(Exception):
-                await connection.close()
+    async def _session(self, session: Session, shutdown: asyncio.Event) -> None:
+        config = self._config
+        connection = session.connection
+        setup = await connection.channel()
+        await declare_core(setup)
+        await setup.close()
+        publish_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        session.watch(publish_channel, "publishing")
+        publisher = await HubPublisher.open(
+            publish_channel, hub_user=config.broker.username, orp=config.hub.orp
+        )
+        self._metrics.sessions += 1
+        notifier().ready(f"ORP {config.hub.orp}: connected to the broker, consuming")
+        await self._consume(connection, publisher, shutdown, session.lost)
 
     async def _consume(
         self,
@@ -164,8 +182,6 @@ class _BrokerLoop:
                 batcher_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await batcher_task
-        if lost.is_set() and not shutdown.is_set():
-            log.warning("broker_connection_lost")
 
 
 async def run(
@@ -188,9 +204,13 @@ async def run(
     instance = instance_name(config)
     structlog.contextvars.bind_contextvars(hub_instance=instance)
     metrics = metrics if metrics is not None else HubMetrics()
-    store = await open_metadata_store(config, instance=instance)
+    store = await _unless_stopped(open_metadata_store(config, instance=instance), shutdown_trigger)
+    if store is None:
+        return
     try:
-        blobs = await open_blob_store(config)
+        blobs = await _unless_stopped(open_blob_store(config), shutdown_trigger)
+        if blobs is None:
+            return
         try:
             link = ArchiveLink(config, store, instance=instance)
             if closer is None:

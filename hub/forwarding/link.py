@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from aio_pika.exceptions import DeliveryError
@@ -27,12 +27,13 @@ from hub.forwarding.replies import ReplyHandler
 from hub.forwarding.sender import SendInterruptedError, SipSender
 from hub.store.models import SipFailure
 from protocol import names, utc_now
-from spisync.broker import declare_archive, declare_core, open_connection, run_sessions
+from spisync.broker import declare_archive, declare_core, run_sessions
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
     from hub.store.metadata import MetadataStore
     from hub.store.models import SipRow
+    from spisync.broker import Session
 
 __all__ = ["HUB_SIP_LOST", "ArchiveLink"]
 
@@ -67,56 +68,52 @@ class ArchiveLink:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Run sessions until `stopping` is set."""
-        await run_sessions(lambda: self._session(stopping), stopping, name="archive_link")
-
-    async def _session(self, stopping: asyncio.Event) -> None:
         config = self._config
-        connection = await open_connection(
-            config.broker, name=f"spisync-hub-archive {config.hub.orp} {self._instance}"
+        await run_sessions(
+            config.broker,
+            lambda session: self._session(session, stopping),
+            stopping,
+            name=f"spisync-hub-archive {config.hub.orp} {self._instance}",
+            link="hub_archive",
         )
-        lost = asyncio.Event()
 
-        def on_lost(*_: Any) -> None:
-            lost.set()
-
-        connection.close_callbacks.add(on_lost)
+    async def _session(self, session: Session, stopping: asyncio.Event) -> None:
+        config = self._config
+        connection = session.connection
+        setup = await connection.channel()
+        await declare_core(setup)
+        await declare_archive(setup, config.hub.orp)
+        await setup.close()
+        replies = await connection.channel()
+        session.watch(replies, "archive replies")
+        await replies.set_qos(prefetch_count=_REPLY_PREFETCH)
+        queue = await replies.get_queue(names.archive_reply_queue(config.hub.orp), ensure=False)
+        handler = ReplyHandler(self._store, orp=config.hub.orp, wake=self.wake)
+        await queue.consume(handler.on_message)
+        publish = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        session.watch(publish, "publishing")
+        exchange = await publish.get_exchange(names.ARCHIVE_EXCHANGE, ensure=False)
+        sender = SipSender(
+            exchange,
+            orp=config.hub.orp,
+            hub_user=config.broker.username,
+            chunk_size=config.hub.archive_chunk_size,
+            window=config.hub.archive_window,
+            stopping=stopping,
+        )
+        self.sessions += 1
+        log.info("archive_link_connected", reply_queue=queue.name)
+        # The runner cancels this when the connection closes; shutdown cancels a send in
+        # progress too (it is redone at the next start).
+        forwarder = asyncio.create_task(self._forward(sender, stopping))
+        stop = asyncio.ensure_future(stopping.wait())
         try:
-            setup = await connection.channel()
-            await declare_core(setup)
-            await declare_archive(setup, config.hub.orp)
-            await setup.close()
-            replies = await connection.channel()
-            replies.close_callbacks.add(on_lost)
-            await replies.set_qos(prefetch_count=_REPLY_PREFETCH)
-            queue = await replies.get_queue(names.archive_reply_queue(config.hub.orp), ensure=False)
-            handler = ReplyHandler(self._store, orp=config.hub.orp, wake=self.wake)
-            await queue.consume(handler.on_message)
-            publish = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            publish.close_callbacks.add(on_lost)
-            exchange = await publish.get_exchange(names.ARCHIVE_EXCHANGE, ensure=False)
-            sender = SipSender(
-                exchange,
-                orp=config.hub.orp,
-                hub_user=config.broker.username,
-                chunk_size=config.hub.archive_chunk_size,
-                window=config.hub.archive_window,
-                stopping=stopping,
-            )
-            self.sessions += 1
-            log.info("archive_link_connected", reply_queue=queue.name)
-            forwarder = asyncio.create_task(self._forward(sender, stopping))
-            waiters = [asyncio.ensure_future(e.wait()) for e in (stopping, lost)]
-            try:
-                await asyncio.wait([forwarder, *waiters], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
-                forwarder.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await forwarder
+            await asyncio.wait([forwarder, stop], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            with contextlib.suppress(Exception):
-                await connection.close()
+            stop.cancel()
+            forwarder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarder
 
     async def _forward(self, sender: SipSender, stopping: asyncio.Event) -> None:
         """Send due SIPs, then wait for a wake-up or the next re-send check."""

@@ -2,7 +2,7 @@
 
 from spisync.broker.connection import open_connection
 from spisync.broker.management import ManagementClient
-from spisync.broker.sessions import run_sessions
+from spisync.broker.session import RECONNECT, ReconnectPolicy, Session, run_sessions
 from spisync.broker.topology import (
     declare_archive,
     declare_core,
@@ -11,7 +11,10 @@ from spisync.broker.topology import (
 )
 
 __all__ = [
+    "RECONNECT",
     "ManagementClient",
+    "ReconnectPolicy",
+    "Session",
     "declare_archive",
     "declare_core",
     "declare_obec",

@@ -1,8 +1,8 @@
-"""Opening AMQP connections: plain ones, with reconnecting left to each role's own loop.
+"""Opening AMQP connections: plain ones; reconnecting is `spisync.broker.session`'s job.
 
-Every role reconnects with its own loop and builds fresh channels and consumers
-per connection, because aio-pika's robust connection has lost consumers before
-(aio-pika #231, #563).
+Every role runs its connections through `run_sessions`, which builds fresh
+channels and consumers per connection, because aio-pika's robust connection
+has lost consumers before (aio-pika #231, #563).
 """
 
 from __future__ import annotations

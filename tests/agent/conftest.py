@@ -36,10 +36,13 @@ from protocol import (
     kind_of,
     names,
 )
-from spisync.broker import open_connection
+from spisync.backoff import Backoff
+from spisync.broker import ReconnectPolicy, open_connection
 from spisync.config import BrokerConfig
 
 WAIT_S = 30.0
+# Agents in tests retry the broker at least every second.
+QUICK_RECONNECT = ReconnectPolicy(backoff=Backoff(base_s=0.2, cap_s=1.0))
 
 
 async def eventually(predicate, timeout: float = WAIT_S, interval: float = 0.05) -> None:
@@ -194,7 +197,7 @@ class RunningAgent:
     def __init__(self, config_path: Path) -> None:
         self.config = load_agent_config(config_path)
         self.stop = asyncio.Event()
-        self.task = asyncio.create_task(run(self.config, self.stop, reconnect_max_s=1.0))
+        self.task = asyncio.create_task(run(self.config, self.stop, reconnect=QUICK_RECONNECT))
 
     async def shutdown(self) -> None:
         self.stop.set()
@@ -294,8 +297,11 @@ class AgentEnv:
         path = self.state_dir / "state.sqlite"
         if not path.exists():
             return -1
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        except sqlite3.OperationalError:
+            return -1  # the agent is still creating its schema
 
 
 TEST_ORP = "test"

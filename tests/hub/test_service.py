@@ -6,7 +6,11 @@ import sqlite3
 from datetime import timedelta
 from urllib.parse import quote
 
+import msgspec
+import structlog
+
 from protocol import Heartbeat
+from testkit.proxy import TcpProxy
 from testkit.waiting import wait_for
 from tests.hub.hubkit import registry_records
 
@@ -61,6 +65,46 @@ async def test_consumers_come_back_after_the_connection_is_lost(
     await wait_for(
         lambda: _applied(store, ico, "AFTER-RECONNECT"), what="a message after the reconnect"
     )
+
+
+async def test_consumers_come_back_after_the_link_is_cut(
+    hub_config, make_agent, start_hub, store_of, ico
+):
+    """When the hub's link to the broker is cut and refused for a while, the hub reconnects by itself and consumes again."""
+    agent = await make_agent(ico)
+    proxy = TcpProxy.for_url(hub_config.broker.url)
+    await proxy.start()
+    try:
+        broker = msgspec.structs.replace(
+            hub_config.broker, url=proxy.url_for(hub_config.broker.url)
+        )
+        config = msgspec.structs.replace(hub_config, broker=broker)
+        hub = await start_hub(config)
+
+        async def connected() -> bool:
+            return hub.metrics.sessions >= 1 and proxy.connections >= 2
+
+        await wait_for(connected, what="the hub's connections through the proxy")
+        with structlog.testing.capture_logs() as logs:
+            proxy.pause()
+            proxy.cut()
+
+            async def refused() -> bool:
+                return any(e["event"] == "broker_connect_failed" for e in logs)
+
+            await wait_for(refused, what="a refused reconnect attempt")
+            await proxy.resume()
+
+        async def reconnected() -> bool:
+            return hub.metrics.sessions >= 2
+
+        await wait_for(reconnected, what="a new session")
+        [spis, *_] = registry_records(agent, spis_id="AFTER-CUT", soubory=[])
+        await agent.send(spis)
+        store = await store_of(hub_config)
+        await wait_for(lambda: _applied(store, ico, "AFTER-CUT"), what="a message after the cut")
+    finally:
+        await proxy.close()
 
 
 async def test_shutdown_drains_received_deliveries(
