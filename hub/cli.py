@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -22,6 +23,10 @@ from spisync.runtime import run_main, run_service
 from spisync.version import spisync_version
 
 __all__ = ["build_parser", "main"]
+
+log = structlog.get_logger(__name__)
+
+_STOP_SLACK_S = 2.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,9 +111,25 @@ async def _provision(args: argparse.Namespace) -> int:
 
 async def _run(config: HubConfig) -> int:
     # Imported here: `export-definitions` and the queries need no broker loop.
-    from hub.service import run  # noqa: PLC0415 - keeps the light subcommands light
+    from hub.service import DRAIN_TIMEOUT_S, run  # noqa: PLC0415 - keeps the light subcommands light
 
-    await run_service(lambda stop: run(config, stop))
+    async def bounded(shutdown: asyncio.Event) -> None:
+        service = asyncio.create_task(run(config, shutdown))
+        stop = asyncio.create_task(shutdown.wait())
+        await asyncio.wait([service, stop], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not service.done():
+            # A signal at any stage, start-up included, ends the hub within a bound:
+            # the drain, then cancellation.
+            await asyncio.wait([service], timeout=DRAIN_TIMEOUT_S + _STOP_SLACK_S)
+            if not service.done():
+                log.warning("hub_stop_forced", after_s=DRAIN_TIMEOUT_S + _STOP_SLACK_S)
+                service.cancel()
+                await asyncio.wait([service])
+        if not service.cancelled():
+            service.result()
+
+    await run_service(bounded)
     return 0
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
+import time
 from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ from hub.store.models import (
 from hub.store.schema import MIGRATIONS
 from hub.store.sqlite_console import SqliteAuditLog, SqliteOperatorAccounts
 from hub.store.sqlite_errors import as_unavailable, is_unavailable
+from hub.store.sqlite_open import data_dir_failure, open_failure
 from hub.store.sqlite_rows import (
     FILE_VERSION_COLUMNS,
     SPIS_STATE_COLUMNS,
@@ -60,16 +63,23 @@ DATABASE_NAME = "hub.sqlite"
 log = structlog.get_logger(__name__)
 
 _BUSY_TIMEOUT_MS = 30_000
+_OPEN_BUSY_TIMEOUT_MS = 500
+_OPEN_RETRY_S = 0.2
 _F_FILE_COLUMNS = ", ".join("f." + c.strip() for c in FILE_VERSION_COLUMNS.split(","))
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+async def _connect(path: Path, *, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
     db = await aiosqlite.connect(path, isolation_level=None)
-    await db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-    await db.execute("PRAGMA journal_mode = WAL")
-    # FULL: a commit is on disk before the broker is told to forget the delivery.
-    await db.execute("PRAGMA synchronous = FULL")
-    await db.execute("PRAGMA foreign_keys = ON")
+    try:
+        await db.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit is on disk before the broker is told to forget the delivery.
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        # An unclosed connection's thread is not a daemon: it would keep the process alive.
+        await db.close()
+        raise
     return db
 
 
@@ -92,8 +102,35 @@ async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
         await db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
         await db.execute("COMMIT")
     except BaseException:
-        await db.execute("ROLLBACK")
+        # A failed ROLLBACK (no transaction was begun) must not hide the first error.
+        with contextlib.suppress(sqlite3.Error):
+            await db.execute("ROLLBACK")
         raise
+
+
+def _probe(path: Path) -> None:
+    db = sqlite3.connect(path, timeout=_OPEN_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        db.execute("PRAGMA schema_version").fetchone()
+    finally:
+        db.close()
+
+
+async def _open_pair(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
+    """Open, migrate and return the writer and the reader connection."""
+    # aiosqlite leaves a thread behind when its connect fails; a plain probe first
+    # turns an unopenable or damaged file into an error with nothing left over.
+    await asyncio.to_thread(_probe, path)
+    writer = await _connect(path, busy_timeout_ms=_OPEN_BUSY_TIMEOUT_MS)
+    try:
+        await _migrate(writer, path)
+        reader = await _connect(path, busy_timeout_ms=_OPEN_BUSY_TIMEOUT_MS)
+    except BaseException:
+        await writer.close()
+        raise
+    for db in (writer, reader):
+        await db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    return writer, reader
 
 
 class SqliteMetadataStore:
@@ -122,17 +159,26 @@ class SqliteMetadataStore:
         """Open (creating and migrating if needed) `<data_dir>/hub.sqlite`.
 
         Raises:
-            StoreError: If the database's schema is newer than this code.
+            StoreError: If the database cannot be opened (one line saying what,
+                where and how to fix it) or its schema is newer than this code.
         """
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path = data_dir / DATABASE_NAME
-        writer = await _connect(path)
         try:
-            await _migrate(writer, path)
-            reader = await _connect(path)
-        except BaseException:
-            await writer.close()
-            raise
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(data_dir_failure(data_dir, exc)) from exc
+        path = data_dir / DATABASE_NAME
+        # SQLite's busy wait cannot be interrupted: while another process holds the
+        # lock, wait in short steps here, so that a shutdown at start-up is prompt.
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                writer, reader = await _open_pair(path)
+            except (sqlite3.Error, OSError) as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise StoreError(open_failure(path, exc)) from exc
+            else:
+                break
+            await asyncio.sleep(_OPEN_RETRY_S)
         return cls(writer, reader, instance)
 
     @property
