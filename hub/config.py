@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from hub.console.config import ConsoleConfig
 from protocol.names import (
     DEFAULT_CHUNK_SIZE,
     MAX_CHUNK_SIZE,
@@ -181,6 +182,7 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     closing: ClosingConfig = msgspec.field(default_factory=ClosingConfig)
+    console: ConsoleConfig | None = None
 
 
 def load_hub_config(path: Path) -> HubConfig:

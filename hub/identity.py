@@ -8,16 +8,23 @@ the body's `sender`) must agree with it, or the delivery is a security event.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import structlog
 
+from hub.deadletter import HEADER_ORIGINAL_USER_ID
 from hub.errors import RejectDelivery
 from protocol import names
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "REASON_MISSING_USER_ID",
     "REASON_ROUTING_KEY_MISMATCH",
     "REASON_SENDER_MISMATCH",
     "REASON_USER_MISMATCH",
+    "SECURITY_REASONS",
     "check_routing_key",
     "check_sender",
     "check_user",
@@ -30,25 +37,63 @@ REASON_USER_MISMATCH = "user_mismatch"
 REASON_ROUTING_KEY_MISMATCH = "routing_key_mismatch"
 REASON_SENDER_MISMATCH = "sender_mismatch"
 
+SECURITY_REASONS = frozenset(
+    {
+        REASON_MISSING_USER_ID,
+        REASON_USER_MISMATCH,
+        REASON_ROUTING_KEY_MISMATCH,
+        REASON_SENDER_MISMATCH,
+    }
+)
+"""Dead-letter reasons that are security events: listed apart, never replayed."""
+
 
 def _refuse(reason: str, detail: str, **context: object) -> RejectDelivery:
     log.warning("security_event", reason=reason, detail=detail, **context)
     return RejectDelivery(reason, detail, security=True)
 
 
-def check_user(ico: str, user_id: str | None, *, expected: str) -> None:
+def _is_replay(ico: str, user_id: str, expected: str, headers: Mapping[str, Any]) -> bool:
+    """Tell whether this is the console replaying a dead letter that obec `ico`'s agent sent.
+
+    Only the hub's own (or an administrator's) broker user can put a message
+    on `hub.obec.<ičo>` under any user but that obec's agent: agents may
+    publish only their own IČO's routing keys. So a replay marker from a
+    user that is not an agent is the console's; from an agent it is refused.
+    """
+    agent_prefix = expected.removesuffix(f"obec-{ico}") + "obec-"
+    original = headers.get(HEADER_ORIGINAL_USER_ID)
+    if isinstance(original, bytes):
+        original = original.decode(errors="replace")
+    return (
+        names.HEADER_REPLAY_OF in headers
+        and original == expected
+        and not user_id.startswith(agent_prefix)
+    )
+
+
+def check_user(
+    ico: str, user_id: str | None, *, expected: str, headers: Mapping[str, Any] | None = None
+) -> None:
     """Check that the delivery on obec `ico`'s queue was published by that obec's agent.
+
+    A dead letter the console replays (see `hub.console.deadletters`) passes
+    as the agent's own message.
 
     Args:
         ico: The obec whose queue the delivery came from.
         user_id: The broker-validated `user_id` of the delivery.
         expected: The broker user of obec `ico`'s agent in this deployment.
+        headers: The delivery's headers (for the replay marker).
 
     Raises:
         RejectDelivery: If `user_id` is missing or names another user.
     """
     if not user_id:
         raise _refuse(REASON_MISSING_USER_ID, f"no user_id on a delivery for obec {ico}", ico=ico)
+    if user_id != expected and _is_replay(ico, user_id, expected, headers or {}):
+        log.info("replayed_dead_letter_accepted", ico=ico, user_id=user_id)
+        return
     if user_id != expected:
         raise _refuse(
             REASON_USER_MISMATCH,

@@ -126,7 +126,7 @@ def inspect_delivery(delivery: Delivery) -> Inspected:
             form, or a kind the hub does not take from agents.
     """
     ico, message = delivery.ico, delivery.message
-    check_user(ico, message.user_id, expected=delivery.agent_user)
+    check_user(ico, message.user_id, expected=delivery.agent_user, headers=message.headers)
     header_kind = _header_kind(message.headers)
     if header_kind == "chunk":
         return _inspect_chunk(ico, message)

@@ -227,6 +227,11 @@ async def run(
                 group.create_task(loop.run(shutdown_trigger))
                 group.create_task(link.run(shutdown_trigger))
                 group.create_task(sweeper.run(shutdown_trigger))
+                if config.console is not None:
+                    # Imported here: a hub without `[console]` never loads the web stack.
+                    from hub.console.app import serve  # noqa: PLC0415
+
+                    group.create_task(serve(config, store, shutdown_trigger, instance=instance))
         finally:
             await blobs.close()
     finally:

@@ -21,6 +21,7 @@ __all__ = [
     "HEADER_OBJECT_SHA256",
     "HEADER_REJECT_DETAIL",
     "HEADER_REJECT_REASON",
+    "HEADER_REPLAY_OF",
     "HEADER_SCHEMA_VERSION",
     "INGEST_EXCHANGE",
     "MAX_CHUNK_SIZE",
@@ -54,6 +55,8 @@ HEADER_CHUNK_INDEX = "x-spisync-chunk-index"
 HEADER_CHUNK_SHA256 = "x-spisync-chunk-sha256"
 HEADER_REJECT_REASON = "x-spisync-reject-reason"
 HEADER_REJECT_DETAIL = "x-spisync-reject-detail"
+HEADER_REPLAY_OF = "x-spisync-replay-of"
+"""On a dead letter the console replays: the id under which the console kept it."""
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 # The broker's own limit is 128 MiB in 3.x and 16 MiB in 4.x; we stay far below.

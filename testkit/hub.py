@@ -63,6 +63,10 @@ def write_hub_toml(config: HubConfig, path: Path) -> Path:
     storage = msgspec.to_builtins(config.storage)
     lines += ["", "[storage]"] + [f"{k} = {_toml(v)}" for k, v in storage.items() if v is not None]
     lines += ["", "[closing]", f"missing_metadata = {_toml(config.closing.missing_metadata)}"]
+    if config.console is not None:
+        console = msgspec.to_builtins(config.console)
+        lines += ["", "[console]"]
+        lines += [f"{k} = {_toml(v)}" for k, v in console.items() if v is not None]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from hub.store.console import AuditLog, OperatorAccounts
+    from hub.store.deadletters import DeadLetters
     from hub.store.models import (
         ContentRow,
         FileSummary,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         SpisStateRow,
         SpisSummary,
     )
+    from hub.store.overview import OverviewReader
     from hub.store.sips import SipLedger
     from protocol import DokumentSnapshot, Heartbeat, KomponentaSnapshot, SpisSnapshot, Udalost
 
@@ -175,6 +177,16 @@ class MetadataStore(Protocol):
     @property
     def operators(self) -> OperatorAccounts:
         """Operator accounts and console sessions, in the same database."""
+        ...
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """Dead letters the console took off `spisync.dead`, in the same database."""
+        ...
+
+    @property
+    def overview(self) -> OverviewReader:
+        """Read-only figures for the console and `/metrics`."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[MetadataTransaction]:

@@ -246,6 +246,34 @@ _V6_SIP_NOTES = """
 ALTER TABLE sips ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'
 """
 
+# Dead letters kept for the console (issue 10): each message taken from
+# `spisync.dead` with its headers and body, so that any hub process can list,
+# replay or discard one, claimed by a compare-and-set on `state`.
+_V7_DEAD_LETTERS = """
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL UNIQUE,
+    message_id TEXT,
+    ico TEXT,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    security INTEGER NOT NULL CHECK (security IN (0, 1)),
+    sender TEXT,
+    exchange TEXT,
+    routing_key TEXT,
+    dead_at TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    body_size INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('waiting', 'replaying', 'replayed', 'discarded')),
+    state_by TEXT,
+    state_at TEXT
+);
+CREATE INDEX dead_letters_state ON dead_letters (state, id);
+CREATE INDEX dead_letters_ico ON dead_letters (ico, id)
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1,
     _V2,
@@ -253,5 +281,6 @@ MIGRATIONS: tuple[str, ...] = (
     _V4_REGISTRY_EVENTS,
     _V5_SOURCE_SEQ,
     _V6_SIP_NOTES,
+    _V7_DEAD_LETTERS,
 )
 """Each entry is `;`-separated statements (no `;` inside a statement)."""

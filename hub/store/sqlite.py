@@ -33,8 +33,10 @@ from hub.store.models import (
 )
 from hub.store.schema import MIGRATIONS
 from hub.store.sqlite_console import SqliteAuditLog, SqliteOperatorAccounts
+from hub.store.sqlite_deadletters import SqliteDeadLetters
 from hub.store.sqlite_errors import as_unavailable, is_unavailable
 from hub.store.sqlite_open import data_dir_failure, open_failure
+from hub.store.sqlite_overview import SqliteOverviewReader
 from hub.store.sqlite_rows import (
     FILE_VERSION_COLUMNS,
     SPIS_STATE_COLUMNS,
@@ -153,6 +155,8 @@ class SqliteMetadataStore:
         self._sips = SqliteSipLedger(self._write_tx, self._all)
         self._audit = SqliteAuditLog(self._write_tx, self._all)
         self._operators = SqliteOperatorAccounts(self._write_tx, self._all)
+        self._dead_letters = SqliteDeadLetters(self._write_tx, self._all)
+        self._overview = SqliteOverviewReader(self._all)
 
     @classmethod
     async def open(cls, data_dir: Path, *, instance: str = "hub") -> SqliteMetadataStore:
@@ -200,6 +204,16 @@ class SqliteMetadataStore:
     def operators(self) -> SqliteOperatorAccounts:
         """Operator accounts and console sessions, on this store's connections."""
         return self._operators
+
+    @property
+    def dead_letters(self) -> SqliteDeadLetters:
+        """Dead letters kept for the console, on this store's connections."""
+        return self._dead_letters
+
+    @property
+    def overview(self) -> SqliteOverviewReader:
+        """The console's read-only figures, on this store's read connection."""
+        return self._overview
 
     @contextlib.asynccontextmanager
     async def _write_tx(self) -> AsyncIterator[aiosqlite.Connection]:

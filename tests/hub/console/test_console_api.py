@@ -1,0 +1,192 @@
+"""The console served by a real hub: access rules, the JSON API, dead letters, two hub processes."""
+
+from __future__ import annotations
+
+import json
+
+import aio_pika
+
+from hub.console.accounts import issue_token
+from hub.store import SqliteMetadataStore
+from protocol import Heartbeat, encode, names, new_message_id, utc_now
+from spisync.broker import open_connection
+from testkit.waiting import wait_for
+from tests.hub.console.conftest import ApiClient, new_http
+
+
+async def test_without_session_pages_redirect_to_login_and_api_answers_401(console_net):
+    """A request without a session is sent to the login page (pages) or refused with 401 (API)."""
+    async with new_http() as http:
+        async with http.get(f"{console_net.url}/", allow_redirects=False) as response:
+            assert response.status == 302
+            assert response.headers["Location"].startswith("/login")
+        async with http.get(f"{console_net.url}/api/v1/obce") as response:
+            assert response.status == 401
+
+
+async def test_post_without_csrf_token_is_refused_and_audited(console_net):
+    """A state-changing request with a session but without its CSRF token is refused (403) and audited."""
+    async with new_http() as http:
+        client = ApiClient(http, console_net.url)
+        await client.login("operator")
+        response = await client.post("/dead-letters/1/discard", csrf=False)
+        assert response.status == 403
+        audit = (await client.get_json("/api/v1/audit"))["audit"]
+        assert audit[0]["action"] == "csrf_refused"
+        assert audit[0]["actor"] == "operator"
+
+
+async def test_bearer_token_reads_the_api_and_overview_has_the_issue_fields(console_net):
+    """`Authorization: Bearer` from `operator token` reads /api/v1/obce with every overview field."""
+    store = await SqliteMetadataStore.open(console_net.hub.hub.data_path, instance="test")
+    try:
+        token = await issue_token(store, "ctenar")
+    finally:
+        await store.close()
+    async with new_http() as http:
+        client = ApiClient(http, console_net.url)
+        client.headers["Authorization"] = f"Bearer {token}"
+        body = await client.get_json("/api/v1/obce")
+        assert body["broker_available"] is True
+        row = body["obce"][0]
+        for key in (
+            "ico",
+            "name",
+            "agent_version",
+            "connected",
+            "last_heartbeat_at",
+            "heartbeat_age_s",
+            "outbox_messages",
+            "outbox_bytes",
+            "oldest_pending_age_s",
+            "queue_depth",
+            "files",
+            "versions",
+            "bytes",
+            "problems",
+            "open_problems",
+            "folders",
+            "spisy",
+            "status",
+        ):
+            assert key in row, key
+        assert {r["name"] for r in body["obce"]} == {"Obec Lhota u Příbrami", "Obec Vlkava"}
+        assert all(r["connected"] for r in body["obce"])
+        ico = console_net.icos[0]
+        await wait_for(
+            lambda: _has_file(client, ico, "zapis.txt"), timeout=60, what="the agent's file"
+        )
+        files = await client.get_json(f"/api/v1/obce/{ico}/files?q=zapis")
+        assert files["total"] == 1
+        spisy = await client.get_json(f"/api/v1/obce/{ico}/spisy")
+        assert spisy == {"ico": ico, "spisy": []}
+        async with http.get(
+            f"{console_net.url}/api/v1/obce/00000000", headers=client.headers
+        ) as response:
+            assert response.status == 404
+
+
+async def _has_file(client: ApiClient, ico: str, path: str) -> bool:
+    files = await client.get_json(f"/api/v1/obce/{ico}/files")
+    return any(f["path"] == path for f in files["files"])
+
+
+async def _publish_as_agent(console_net, ico: str, body: bytes, kind: str) -> None:
+    url = console_net.agents[ico].config.broker.url
+    connection = await open_connection(url, name="test forged")
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(names.INGEST_EXCHANGE, ensure=False)
+        await exchange.publish(
+            aio_pika.Message(
+                body,
+                message_id="broken-1",
+                user_id=console_net.hub.hub.agent_username(ico),
+                headers={names.HEADER_KIND: kind},
+            ),
+            routing_key=names.ingest_routing_key(ico, kind),
+        )
+
+
+async def test_dead_letter_is_kept_replayed_once_and_viewer_is_refused(console_net):
+    """A rejected delivery is listed with its reason; a viewer may not replay it, an operator does, once."""
+    ico = console_net.icos[0]
+    await _publish_as_agent(console_net, ico, b"\x00 not msgpack", "file_version")
+    async with new_http() as viewer_http, new_http() as operator_http:
+        viewer = ApiClient(viewer_http, console_net.url)
+        await viewer.login("ctenar")
+        operator = ApiClient(operator_http, console_net.url)
+        await operator.login("operator")
+
+        async def listed() -> bool:
+            body = await viewer.get_json("/api/v1/dead-letters?security=0")
+            return body["count"] == 1
+
+        await wait_for(listed, timeout=60, what="the dead letter in the console")
+        letter = (await viewer.get_json("/api/v1/dead-letters"))["dead_letters"][0]
+        assert letter["reason"] == "undecodable"
+        assert letter["ico"] == ico
+        assert letter["routing_key"] == names.ingest_routing_key(ico, "file_version")
+        assert letter["replayable"] is True
+        detail = await viewer.get_json(f"/api/v1/dead-letters/{letter['id']}")
+        assert detail["headers"][names.HEADER_REJECT_REASON] == "undecodable"
+
+        refused = await viewer.post(f"/api/v1/dead-letters/{letter['id']}/replay")
+        assert refused.status == 403
+        replayed = await operator.post(f"/api/v1/dead-letters/{letter['id']}/replay")
+        assert replayed.status == 200
+        again = await operator.post(f"/api/v1/dead-letters/{letter['id']}/replay")
+        assert again.status == 409
+
+        # The replay went through obec's queue: the hub took its identity and
+        # rejected only its body again, as a new dead letter marked as the replay.
+        async def replay_came_back() -> bool:
+            rows = (await viewer.get_json("/api/v1/dead-letters"))["dead_letters"]
+            return any(r["id"] != letter["id"] for r in rows)
+
+        await wait_for(replay_came_back, timeout=60, what="the replayed message's new dead letter")
+        rows = (await viewer.get_json("/api/v1/dead-letters"))["dead_letters"]
+        (new,) = [r for r in rows if r["id"] != letter["id"]]
+        assert new["reason"] == "undecodable"
+        new_detail = await viewer.get_json(f"/api/v1/dead-letters/{new['id']}")
+        assert new_detail["headers"][names.HEADER_REPLAY_OF] == str(letter["id"])
+
+        audit = (await operator.get_json(f"/api/v1/audit?ico={ico}"))["audit"]
+        assert [(a["actor"], a["action"], a["result"]) for a in audit[:3]] == [
+            ("operator", "dead_letter_replay", "error: záznam už vyřídil někdo jiný"),
+            ("operator", "dead_letter_replay", "ok"),
+            ("ctenar", "dead_letter_replay", "refused"),
+        ]
+
+
+async def test_forged_sender_is_a_security_event_that_cannot_be_replayed(console_net):
+    """A body naming another obec is listed as a security event and its replay is refused."""
+    ico, other = console_net.icos
+    forged = Heartbeat(
+        message_id=new_message_id(),
+        sender=other,
+        sent_at=utc_now(),
+        agent_version="0",
+        uptime_s=0,
+        outbox_depth=0,
+        oldest_pending_age_s=None,
+        last_scan_at=None,
+        last_scan_duration_s=None,
+        files_watched=0,
+        free_disk_bytes=0,
+    )
+    await _publish_as_agent(console_net, ico, encode(forged), "heartbeat")
+    async with new_http() as http:
+        client = ApiClient(http, console_net.url)
+        await client.login("spravce")
+
+        async def listed() -> bool:
+            return (await client.get_json("/api/v1/dead-letters?security=1"))["count"] == 1
+
+        await wait_for(listed, timeout=60, what="the security event in the console")
+        event = (await client.get_json("/api/v1/dead-letters?security=1"))["dead_letters"][0]
+        assert event["reason"] == "sender_mismatch"
+        assert event["replayable"] is False
+        refused = await client.post(f"/api/v1/dead-letters/{event['id']}/replay")
+        assert refused.status == 409
+        assert "bezpečnostní" in json.loads(await refused.text())["message"]
