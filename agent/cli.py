@@ -13,6 +13,7 @@ from agent.check import check
 from agent.config import AgentConfig, load_agent_config
 from agent.service import run
 from agent.state import State
+from agent.status import status_lines
 from spisync.check import print_findings
 from spisync.errors import EXIT_CONFIG, ConfigError, SpisyncError
 from spisync.logging import configure_logging
@@ -32,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="check the configuration, folder and registry access, broker login"
     )
     check_cmd.add_argument("--config", type=Path, required=True, help="AGENT.toml")
+    status_cmd = sub.add_parser(
+        "status", help="how far the sync is: files and bytes waiting, rate, time left (in Czech)"
+    )
+    status_cmd.add_argument("--config", type=Path, required=True, help="AGENT.toml")
     allow = sub.add_parser(
         "allow-deletions",
         help="let the next scan send the deletions that were paused for a folder",
@@ -68,7 +73,7 @@ async def _allow(config: AgentConfig, folder: str) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per outcome
     """Run `spisync agent` with `argv`; return the exit code."""
     args = build_parser().parse_args(argv)
     if args.command == "check":
@@ -77,6 +82,10 @@ def main(argv: list[str]) -> int:
         config = load_agent_config(args.config)
         if args.command == "allow-deletions":
             return run_main(_allow(config, args.folder))
+        if args.command == "status":
+            lines, code = status_lines(config)
+            print("\n".join(lines))
+            return code
         configure_logging("agent", level=config.agent.log_level)
         log = structlog.get_logger(__name__)
         log.info("agent_starting", version=spisync_version(), config=str(args.config))

@@ -12,7 +12,7 @@ import shutil
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from agent.config import RegistryConfig
     from agent.problems import Problems
+    from agent.progress import ProgressFigures, SyncProgress
     from agent.publisher import Publisher
     from agent.scanner import Folder
     from agent.state import State
@@ -41,6 +42,16 @@ def agent_version() -> str:
     return spisync_version()
 
 
+def _progress_fields(figures: ProgressFigures | None) -> dict[str, Any]:
+    if figures is None:
+        return {}
+    return {
+        "sync_rate_bytes_per_s": figures.rate_bytes_per_s,
+        "sync_eta_s": figures.eta_s,
+        "initial_sync_complete": figures.initial_sync_complete,
+    }
+
+
 class HeartbeatSender:
     """Builds and sends heartbeats.
 
@@ -54,6 +65,7 @@ class HeartbeatSender:
         interval_s: Seconds between heartbeats.
         folders: The watched folders (their availability is reported).
         registry: The registry settings, for its cursor and lag.
+        progress: The sync's progress (files remaining, rate, ETA).
     """
 
     def __init__(
@@ -68,6 +80,7 @@ class HeartbeatSender:
         interval_s: float,
         folders: Sequence[Folder] = (),
         registry: RegistryConfig | None = None,
+        progress: SyncProgress | None = None,
     ) -> None:
         self._ico = ico
         self._state = state
@@ -78,6 +91,7 @@ class HeartbeatSender:
         self._interval = interval_s
         self._folders = tuple(folders)
         self._registry = registry
+        self._progress = progress
         self.started = time.monotonic()
 
     async def build(self) -> Heartbeat:
@@ -109,6 +123,8 @@ class HeartbeatSender:
             folders={f.name: f.available for f in folders},
             registry_cursor=None if registry is None else registry.cursor,
             registry_lag=None if registry is None else registry.lag,
+            sync_files_remaining=(await self._state.outbox_files_and_bytes())[0],
+            **_progress_fields(None if self._progress is None else self._progress.figures),
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -19,6 +19,7 @@ from agent.heartbeat import HeartbeatSender
 from agent.inbox import Inbox
 from agent.link import Link
 from agent.problems import Problems
+from agent.progress import SyncProgress
 from agent.publisher import Publisher
 from agent.registry import RegistryReader
 from agent.registry.sync import RegistrySync
@@ -40,6 +41,8 @@ log = structlog.get_logger(__name__)
 
 SHUTDOWN_BUDGET_S = 7.0
 _PART_RESTART = Backoff(base_s=1.0, cap_s=60.0)
+PROGRESS_INTERVAL_S = 10.0
+"""Seconds between sync progress samples: at most one progress line per interval."""
 
 
 async def _supervise(name: str, part: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
@@ -129,6 +132,11 @@ async def run(
         problems=problems,
         policy=reconnect,
     )
+    progress = SyncProgress(
+        state,
+        lambda: not folders or watcher.stats.last_scan_at is not None,
+        interval_s=PROGRESS_INTERVAL_S,
+    )
     heartbeat = HeartbeatSender(
         ico=agent.ico,
         state=state,
@@ -139,6 +147,7 @@ async def run(
         interval_s=agent.heartbeat_interval_s,
         folders=folders,
         registry=config.registry,
+        progress=progress,
     )
     log.info(
         "agent_started",
@@ -175,6 +184,11 @@ async def run(
             intake.append(
                 group.create_task(
                     _supervise("heartbeat", lambda: heartbeat.run(intake_stop), intake_stop)
+                )
+            )
+            intake.append(
+                group.create_task(
+                    _supervise("progress", lambda: progress.run(intake_stop), intake_stop)
                 )
             )
             linking = group.create_task(_supervise("link", lambda: link.run(link_stop), link_stop))

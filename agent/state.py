@@ -338,6 +338,14 @@ class State:
             return 0, None
         return int(row[0]), None if row[1] is None else float(row[1])
 
+    async def outbox_files_and_bytes(self) -> tuple[int, int]:
+        """Return the file versions waiting and every byte waiting (sizes and bodies)."""
+        row = await self._fetchone(
+            "SELECT coalesce(sum(kind = 'file_version'), 0),"
+            " coalesce(sum(coalesce(size, 0) + coalesce(length(body), 0)), 0) FROM outbox"
+        )
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
     async def outbox_bytes(self) -> int:
         """Return the bytes waiting in the outbox: file sizes and message bodies."""
         row = await self._fetchone(

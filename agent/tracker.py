@@ -150,7 +150,9 @@ class Tracker:
             seqs = await self._state.record_changes(versions, moved)
             for i, (version, _), seq in zip(recorded, versions, seqs, strict=True):
                 outcomes[i] = Outcome(settled=True, recorded=True)
-                log.info(
+                # Per file at debug only: a first sync records thousands a second;
+                # agent.progress reports the whole at most every 10 s.
+                log.debug(
                     "file_version_recorded",
                     path=version.path,
                     size=version.size,

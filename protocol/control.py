@@ -81,6 +81,13 @@ class Heartbeat(Message, frozen=True, kw_only=True, tag="heartbeat"):
         registry_lag: Changes in the registry's log not yet read; None when unknown.
         probe: Sent by `spisync agent check` to test publishing, not by the running
             agent: the hub must not let it replace the agent's last real heartbeat.
+        sync_files_remaining: Files waiting to be sent (file versions in the outbox).
+        sync_rate_bytes_per_s: How fast the outbox's bytes went down lately; None
+            before there are two samples.
+        sync_eta_s: Seconds until the outbox is empty at that rate; None when
+            unknown (no rate yet, or the backlog is not shrinking).
+        initial_sync_complete: Whether the first full sync ended (first scan done
+            and the outbox empty once); it stays true.
     """
 
     agent_version: str
@@ -99,6 +106,10 @@ class Heartbeat(Message, frozen=True, kw_only=True, tag="heartbeat"):
     registry_cursor: NonNegative | None = None
     registry_lag: NonNegative | None = None
     probe: bool = False
+    sync_files_remaining: NonNegative = 0
+    sync_rate_bytes_per_s: float | None = None
+    sync_eta_s: float | None = None
+    initial_sync_complete: bool = False
 
 
 DiagnosticCommand = Literal["status", "outbox", "errors", "rescan", "config"]

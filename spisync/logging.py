@@ -90,7 +90,9 @@ def configure_logging(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
-        cache_logger_on_first_use=True,
+        # Not cached: a role configures logging again once its config names the level
+        # (and tests configure it per test); a cached module logger would keep the old one.
+        cache_logger_on_first_use=False,
     )
     handler = _Handler(stream)
     handler.setFormatter(

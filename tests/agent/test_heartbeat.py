@@ -32,3 +32,20 @@ async def test_heartbeats_carry_version_uptime_outbox_scan_files_errors_and_disk
     await agent_env.eventually(lambda: reader.heartbeats[-1].outbox_depth == 0, timeout=60)
     assert reader.heartbeats[-1].oldest_pending_age_s is None
     assert not reader.violations
+
+
+async def test_heartbeats_carry_sync_progress(agent_env):
+    """While files wait the heartbeat counts them; once sent it says the initial sync is complete."""
+    for i in range(3):
+        (agent_env.folder / f"f{i}.bin").write_bytes(os.urandom(4096))
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(bandwidth_limit_bytes_per_s=2048))
+    await agent_env.eventually(
+        lambda: any(h.sync_files_remaining > 0 for h in reader.heartbeats), timeout=60
+    )
+    await agent_env.eventually(
+        lambda: bool(reader.heartbeats) and reader.heartbeats[-1].initial_sync_complete,
+        timeout=90,
+    )
+    assert reader.heartbeats[-1].sync_files_remaining == 0
+    assert not reader.violations
