@@ -30,6 +30,7 @@ from protocol import names, validate_ico
 from protocol.errors import ProtocolError, UnsafePathError
 from protocol.paths import safe_relative_path
 from spisync.config import BrokerConfig, load_config
+from spisync.errors import ConfigError
 
 __all__ = [
     "DEFAULT_IGNORE_PATTERNS",
@@ -38,6 +39,7 @@ __all__ = [
     "FolderConfig",
     "IgnoreConfig",
     "RegistryConfig",
+    "SqlQueries",
     "load_agent_config",
 ]
 
@@ -126,20 +128,89 @@ class FolderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
                 raise ValueError("name must be one NFC path component without '/'")
 
 
+class SqlQueries(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[registry.queries]` of `kind = "sql"`: a table or view name, or a `SELECT`, per table.
+
+    Each returns the registry contract's columns (README "The registry
+    contract"); `subjekt` and `udalost` are optional. A column `zmeneno`
+    (the row's modification time) lets a poll read only what changed.
+    """
+
+    spis: str
+    dokument: str
+    komponenta: str
+    subjekt: str | None = None
+    udalost: str | None = None
+
+
 class RegistryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`[registry]`: the eSSL database the agent reads (never writes).
 
     Attributes:
-        kind: Only `sqlite` for now; other engines get adapters later.
-        path: The SQLite file.
-        poll_interval_s: Seconds between reads of the change log.
+        kind: `sqlite` (the reference schema, packaging/registry/schema.sql),
+            `spisovka` (Spisovka 3 on MariaDB/MySQL) or `sql` (any database
+            through the queries in `[registry.queries]`).
+        path: The SQLite file (`sqlite`).
+        url: `mysql://USER@HOST:PORT/DATABASE`, `postgresql://...` or
+            `sqlite:///PATH` (`spisovka`, `sql`); never with a password.
+        password_file: A file holding the database user's password.
+        table_prefix: Prefix of Spisovka's table names, if its install used one.
+        files_folder: The `[[folders]]` entry (its name) that holds the eSSL's
+            stored files; the files' paths are resolved against it.
+        queries: What `kind = "sql"` reads.
+        poll_interval_s: Seconds between reads of what changed.
         reconcile_interval_s: Seconds between full reconciliations.
+        query_timeout_s: A query that takes longer fails the poll (retried later).
     """
 
-    path: str
-    kind: Literal["sqlite"] = "sqlite"
+    kind: Literal["sqlite", "spisovka", "sql"] = "sqlite"
+    path: str = ""
+    url: str | None = None
+    password_file: str | None = None
+    table_prefix: Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9_]*$", max_length=40)] = ""
+    files_folder: str | None = None
+    queries: SqlQueries | None = None
     poll_interval_s: Seconds = 2.0
     reconcile_interval_s: Seconds = 3600.0
+    query_timeout_s: Seconds = 30.0
+
+    def __post_init__(self) -> None:
+        """Each kind has what it needs."""
+        if self.kind == "sqlite":
+            if not self.path:
+                raise ValueError("path: kind = 'sqlite' needs the registry's file")
+            return
+        if not self.url:
+            raise ValueError(f"url: kind = {self.kind!r} needs url = 'mysql://USER@HOST:PORT/DB'")
+        from agent.registry.db import parse_db_url  # noqa: PLC0415 - avoids an import cycle
+
+        try:
+            parsed = parse_db_url(self.url)
+        except ValueError as exc:
+            raise ValueError(f"url: {exc}") from None
+        if self.kind == "spisovka" and parsed.dialect != "mysql":
+            raise ValueError("url: Spisovka runs on MariaDB/MySQL: mysql://USER@HOST:PORT/DB")
+        if self.kind == "sql" and self.queries is None:
+            raise ValueError(
+                "queries: kind = 'sql' needs [registry.queries] spis, dokument, komponenta"
+            )
+        if parsed.dialect != "sqlite" and self.password_file is None:
+            raise ValueError("password_file: the database user's password file is missing")
+
+    def password(self) -> str:
+        """Read the password from `password_file` (empty without one).
+
+        Raises:
+            ConfigError: The file cannot be read.
+        """
+        if self.password_file is None:
+            return ""
+        try:
+            return Path(self.password_file).read_text(encoding="utf-8").strip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                self.password_file, "registry", f"password_file: {exc.strerror or exc}"
+            ) from None
 
 
 class IgnoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -173,6 +244,20 @@ class AgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
                 if folder.name in seen:
                     raise ValueError(f"folders: name {folder.name!r} is used twice")
                 seen.add(folder.name)
+        wanted = None if self.registry is None else self.registry.files_folder
+        if wanted is not None and self.files_folder() is None:
+            names = ", ".join(repr(f.name or f.path) for f in self.folders) or "none"
+            raise ValueError(
+                f"registry: files_folder {wanted!r} is not one of the [[folders]] "
+                f"(their names: {names})"
+            )
+
+    def files_folder(self) -> FolderConfig | None:
+        """The `[[folders]]` entry that `[registry] files_folder` names (by name or path)."""
+        if self.registry is None or self.registry.files_folder is None:
+            return None
+        wanted = self.registry.files_folder
+        return next((f for f in self.folders if wanted in (f.name, f.path)), None)
 
     @property
     def ignore_patterns(self) -> tuple[str, ...]:

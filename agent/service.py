@@ -21,7 +21,7 @@ from agent.link import Link
 from agent.problems import Problems
 from agent.progress import SyncProgress
 from agent.publisher import Publisher
-from agent.registry import RegistryReader
+from agent.registry.sources import open_source
 from agent.registry.sync import RegistrySync
 from agent.scanner import Folder, IgnoreRules
 from agent.state import State
@@ -168,7 +168,7 @@ async def run(
                 )
             if config.registry is not None:
                 registry = RegistrySync(
-                    reader=RegistryReader(Path(config.registry.path)),
+                    reader=open_source(config),
                     state=state,
                     problems=problems,
                     ico=agent.ico,

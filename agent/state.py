@@ -37,7 +37,7 @@ from agent.records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from pathlib import Path
 
     from agent.records import IndexEntry, OutboxRow, StatUpdate, VersionRecord
@@ -385,6 +385,7 @@ class State:
         seen: Iterable[tuple[str, str, str, str | None]],
         forgotten: Iterable[tuple[str, str]],
         cursor: int | None,
+        meta: Mapping[str, str] | None = None,
     ) -> None:
         """Queue registry messages, remember what was sent and move the cursor, atomically.
 
@@ -393,6 +394,8 @@ class State:
             seen: `(tabulka, record_id, fingerprint, stav)` now sent.
             forgotten: `(tabulka, record_id)` deleted at the source.
             cursor: The change-log `seq` read up to, or None to keep it.
+            meta: Further meta values to set in the same transaction (an
+                adapter's own cursor, the last version the agent numbered).
         """
         queued, sent, gone = list(messages), list(seen), list(forgotten)
 
@@ -406,6 +409,8 @@ class State:
             db.executemany("DELETE FROM registry_seen WHERE tabulka = ? AND record_id = ?", gone)
             if cursor is not None:
                 _set_meta(db, "registry_cursor", str(cursor))
+            for key, value in (meta or {}).items():
+                _set_meta(db, key, value)
 
         await self._write(commit)
 

@@ -68,6 +68,8 @@ class RegistryReader:
         path: The registry database file.
     """
 
+    numbers_versions = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = str(path)
@@ -122,13 +124,15 @@ class RegistryReader:
                 Change(seq, table, record_id, db.record(table, record_id))
                 for (table, record_id), seq in sorted(last.items(), key=lambda kv: kv[1])
             ]
-        return ChangeBatch(changes, int(rows[-1]["seq"]) if rows else cursor)
+        top = int(rows[-1]["seq"]) if rows else cursor
+        return ChangeBatch(changes, str(top), more=len(rows) == limit)
 
     def read_all(self) -> Snapshot:
         """Return every record and the change log's highest seq, consistently (blocking)."""
         with self._read() as db:
             top = db.all("SELECT coalesce(max(seq), 0) AS top FROM zmeny", ())
-            snapshot = Snapshot(max_seq=int(top[0]["top"]))
+            max_seq = int(top[0]["top"])
+            snapshot = Snapshot(cursor=str(max_seq), max_seq=max_seq)
             subjekty = db.subjekty(None)
             udalosti = db.udalosti(None, None)
             for table in RECORD_TABLES:
@@ -142,13 +146,16 @@ class RegistryReader:
         """`read_contract_problems` in a worker thread."""
         return await asyncio.to_thread(self.read_contract_problems)
 
-    async def changes_after(self, cursor: int, limit: int = 500) -> ChangeBatch:
+    async def changes_after(self, cursor: str | None, limit: int = 500) -> ChangeBatch:
         """`read_changes` in a worker thread."""
-        return await asyncio.to_thread(self.read_changes, cursor, limit)
+        return await asyncio.to_thread(self.read_changes, int(cursor or 0), limit)
 
     async def everything(self) -> Snapshot:
         """`read_all` in a worker thread."""
         return await asyncio.to_thread(self.read_all)
+
+    async def close(self) -> None:
+        """Nothing to release: every read opens its own connection."""
 
 
 class _Session:

@@ -49,7 +49,15 @@ __all__ = ["RegistrySync"]
 
 log = structlog.get_logger(__name__)
 
+# For a source that numbers its own versions (the reference schema's change
+# log), `registry_cursor` is the log's seq read up to. For one the agent numbers,
+# it is the last version given, and the adapter's own cursor (opaque: times, log
+# ids) is kept in `registry_source_cursor`.
 _CURSOR = "registry_cursor"
+_SOURCE_CURSOR = "registry_source_cursor"
+_CURSOR_SAVE_S = 60.0
+_TABLES = ("spis", "dokument", "komponenta")
+_UNREADABLE = "registry_unreadable"
 _CLOSED = "uzavreny"
 _INVALID = "registry_invalid_record"
 _CLEANED = "registry_cleaned_record"
@@ -98,65 +106,122 @@ class RegistrySync:
         self._poll = poll_interval_s
         self._reconcile_every = reconcile_interval_s
         self._on_queued = on_queued
+        self._cursor_saved_at = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile (at start, then periodically) and poll until `stop` is set."""
         # Reconciling at every start costs one read of the registry and repairs
         # whatever happened while the agent was down and the log was pruned.
         next_reconcile = 0.0
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_reconcile:
-                    await self.reconcile()
-                    next_reconcile = time.monotonic() + self._reconcile_every
-                while await self.poll_once() and not stop.is_set():
-                    pass
-                self._problems.resolve("registry_unreadable", self._reader.name)
-            except RegistryError as exc:
-                self._problems.report(Problem("registry_unreadable", self._reader.name, str(exc)))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._poll)
+        try:
+            while not stop.is_set():
+                try:
+                    if time.monotonic() >= next_reconcile:
+                        await self.reconcile()
+                        next_reconcile = time.monotonic() + self._reconcile_every
+                    while await self.poll_once() and not stop.is_set():
+                        pass
+                    self._problems.resolve(_UNREADABLE, self._reader.name)
+                except RegistryError as exc:
+                    # A database that is down or slow delays changes, never loses them:
+                    # the cursor moves only with what was queued.
+                    self._problems.report(Problem(_UNREADABLE, self._reader.name, str(exc)))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self._poll)
+        finally:
+            await self._reader.close()
 
     async def poll_once(self) -> bool:
-        """Read one batch of the change log; return True if there may be more."""
-        cursor = int(await self._state.get_meta(_CURSOR) or 0)
+        """Read one batch of changes; return True if there may be more."""
+        key = _CURSOR if self._reader.numbers_versions else _SOURCE_CURSOR
+        cursor = await self._state.get_meta(key)
+        if cursor is None and not self._reader.numbers_versions:
+            return False  # the first reconciliation sets where reading continues
         batch_read = await self._reader.changes_after(cursor)
-        if batch_read.last_seq == cursor:
+        if batch_read.cursor == cursor and not batch_read.changes:
             return False
+        version = None if self._reader.numbers_versions else await self._next_version()
         batch = _Batch()
-        for table in {c.table for c in batch_read.changes}:
+        for table in _TABLES:
+            changes = [c for c in batch_read.changes if c.table == table]
+            if not changes:
+                continue
             seen = await self._state.registry_seen(table)
-            for change in (c for c in batch_read.changes if c.table == table):
-                self._emit(batch, table, change.record_id, change.row, seq=change.seq, seen=seen)
+            for change in changes:
+                seq = change.seq if version is None else version
+                assert seq is not None  # a source that numbers versions gives each change one
+                self._emit(batch, table, change.record_id, change.row, seq=seq, seen=seen)
         batch.messages.sort(key=_source_version)
-        await self._state.commit_registry_batch(
-            batch.messages, batch.seen, batch.forgotten, batch_read.last_seq
-        )
+        await self._commit(batch, batch_read.cursor, version)
         if batch.messages:
-            log.info(
-                "registry_changes_queued", messages=len(batch.messages), cursor=batch_read.last_seq
-            )
+            log.info("registry_changes_queued", messages=len(batch.messages))
             self._on_queued()
-        return True
+        return batch_read.more
 
     async def reconcile(self) -> None:
         """Compare every record with what was last sent; queue what differs."""
         snapshot = await self._reader.everything()
+        version = snapshot.max_seq if self._reader.numbers_versions else await self._next_version()
+        assert version is not None  # a source that numbers versions says up to which
         batch = _Batch()
-        for table, rows in snapshot.records.items():
+        for table in _TABLES:
+            rows = snapshot.records.get(table, [])
             seen = await self._state.registry_seen(table)
             present: set[str] = set()
             for row in rows:
                 record_id = str(row["id"])
                 present.add(record_id)
-                self._emit(batch, table, record_id, row, seq=snapshot.max_seq, seen=seen)
+                self._emit(batch, table, record_id, row, seq=version, seen=seen)
             for record_id in seen.keys() - present:
-                self._emit(batch, table, record_id, None, seq=snapshot.max_seq, seen=seen)
-        cursor = None if await self._state.get_meta(_CURSOR) is not None else snapshot.max_seq
-        await self._state.commit_registry_batch(batch.messages, batch.seen, batch.forgotten, cursor)
-        log.info("registry_reconciled", messages=len(batch.messages), max_seq=snapshot.max_seq)
+                self._emit(batch, table, record_id, None, seq=version, seen=seen)
+        key = _CURSOR if self._reader.numbers_versions else _SOURCE_CURSOR
+        # The first reconciliation says where incremental reading starts; later
+        # ones leave the cursor alone (it may already be past the snapshot).
+        first = await self._state.get_meta(key) is None
+        await self._commit(
+            batch,
+            snapshot.cursor if first else None,
+            None if self._reader.numbers_versions else version,
+            force=first,
+        )
+        log.info("registry_reconciled", messages=len(batch.messages), version=version)
         if batch.messages:
             self._on_queued()
+
+    async def _next_version(self) -> int:
+        """The next version the agent gives a batch: above the last, and at least the time in ms.
+
+        The clock floor keeps versions increasing even if the agent's state was
+        lost and numbering starts anew.
+        """
+        last = int(await self._state.get_meta(_CURSOR) or 0)
+        return max(last + 1, int(time.time() * 1000))
+
+    async def _commit(
+        self, batch: _Batch, cursor: str | None, version: int | None, *, force: bool = False
+    ) -> None:
+        """Queue the batch and move the cursor, in one transaction.
+
+        Without messages, an agent-numbered source's cursor is saved at most
+        once a minute: it only narrows the next read, and an idle registry
+        should not cost a disk write per poll.
+        """
+        if self._reader.numbers_versions:
+            await self._state.commit_registry_batch(
+                batch.messages, batch.seen, batch.forgotten, None if cursor is None else int(cursor)
+            )
+            return
+        meta: dict[str, str] = {}
+        if batch.messages and version is not None:
+            meta[_CURSOR] = str(version)
+        due = time.monotonic() - self._cursor_saved_at >= _CURSOR_SAVE_S
+        if cursor is not None and (batch.messages or batch.forgotten or force or due):
+            meta[_SOURCE_CURSOR] = cursor
+            self._cursor_saved_at = time.monotonic()
+        if meta or batch.seen or batch.forgotten:
+            await self._state.commit_registry_batch(
+                batch.messages, batch.seen, batch.forgotten, None, meta
+            )
 
     def _emit(
         self,

@@ -69,7 +69,7 @@ def test_a_new_event_or_subject_is_a_change_of_its_record(tmp_path):
     db = make_registry(tmp_path / "essl.sqlite")
     _rich(db)
     reader = RegistryReader(tmp_path / "essl.sqlite")
-    cursor = reader.read_changes(0, 500).last_seq
+    cursor = int(reader.read_changes(0, 500).cursor)
     db.execute(
         "INSERT INTO udalost (tabulka, zaznam_id, kdy, typ) VALUES ('spis', 'S1', "
         "'2024-06-01T08:00:00+02:00', 'SpisOtevreni')"

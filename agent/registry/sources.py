@@ -1,0 +1,39 @@
+"""Which adapter reads the registry: chosen by `[registry] kind`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.registry.db import open_database, parse_db_url
+from agent.registry.spisovka import SpisovkaSource
+from agent.registry.sql import SqlSource
+from agent.registry.sqlite import RegistryReader
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
+    from agent.registry.source import RegistrySource
+
+__all__ = ["open_source"]
+
+
+def open_source(config: AgentConfig) -> RegistrySource:
+    """Return the registry source that `config` describes (no connection is made yet).
+
+    Raises:
+        ConfigError: The password file cannot be read.
+    """
+    registry = config.registry
+    assert registry is not None  # the caller checked there is a [registry]
+    if registry.kind == "sqlite":
+        return RegistryReader(Path(registry.path))
+    assert registry.url is not None  # RegistryConfig requires it for these kinds
+    database = open_database(
+        parse_db_url(registry.url), registry.password(), query_timeout_s=registry.query_timeout_s
+    )
+    folder = config.files_folder()
+    prefix = "" if folder is None else config.folder_prefix(folder)
+    if registry.kind == "spisovka":
+        return SpisovkaSource(database, table_prefix=registry.table_prefix, folder_prefix=prefix)
+    assert registry.queries is not None  # RegistryConfig requires it for kind = "sql"
+    return SqlSource(database, registry.queries, folder_prefix=prefix)
