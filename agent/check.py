@@ -25,6 +25,9 @@ from agent.config import AgentConfig, load_agent_config
 from agent.errors import RegistryError
 from agent.heartbeat import agent_version
 from agent.registry import RegistryReader
+from agent.registry.db import open_database, parse_db_url
+from agent.registry.privileges import write_privileges
+from agent.registry.sources import open_source
 from protocol import Heartbeat, encode, names, new_message_id, utc_now
 from spisync.check import (
     Finding,
@@ -72,7 +75,64 @@ def _check_folder(path: Path) -> Finding:
     return good(what, f"readable ({entries} entries at the top)")
 
 
-def _check_registry(config: AgentConfig) -> Finding | None:
+async def _check_registry(config: AgentConfig) -> list[Finding]:
+    registry = config.registry
+    if registry is None:
+        return []
+    if registry.kind == "sqlite":
+        finding = await asyncio.to_thread(_check_sqlite_registry, config)
+        return [] if finding is None else [finding]
+    assert registry.url is not None  # RegistryConfig requires it for these kinds
+    what = f"registry {parse_db_url(registry.url)}"
+    try:
+        source = open_source(config)
+    except ConfigError as exc:
+        return [bad(what, str(exc), "check [registry] password_file and its permissions")]
+    try:
+        problems = await source.contract_problems()
+        database = open_database(
+            parse_db_url(registry.url),
+            registry.password(),
+            query_timeout_s=registry.query_timeout_s,
+        )
+        try:
+            writes = await write_privileges(database)
+        finally:
+            await database.close()
+    except RegistryError as exc:
+        return [
+            bad(
+                what,
+                str(exc),
+                "check [registry] url, the user, its password_file and that the database "
+                "answers from this machine (README: Reading the registry)",
+            )
+        ]
+    finally:
+        await source.close()
+    if problems:
+        return [
+            bad(
+                what,
+                "; ".join(problems),
+                "grant the user SELECT on these tables, or fix the views/queries",
+            )
+        ]
+    findings = [good(what, f"readable ({registry.kind}), everything the agent reads is there")]
+    if writes:
+        findings.append(
+            Finding(
+                ok=True,
+                warning=True,
+                what=what,
+                detail=f"the login may also write: {', '.join(writes)}",
+                fix="give the agent a login with SELECT only (README: the GRANTs)",
+            )
+        )
+    return findings
+
+
+def _check_sqlite_registry(config: AgentConfig) -> Finding | None:
     if config.registry is None:
         return None
     path = Path(config.registry.path)
@@ -229,8 +289,6 @@ async def check(config_path: Path) -> list[Finding]:
             )
         )
     findings.extend(_check_folder(Path(f.path)) for f in config.folders)
-    registry = await asyncio.to_thread(_check_registry, config)
-    if registry is not None:
-        findings.append(registry)
+    findings.extend(await _check_registry(config))
     findings.extend(await _check_broker(config))
     return findings

@@ -69,3 +69,40 @@ ensure_rabbitmq() {
     echo "RabbitMQ's management API did not answer on port $MANAGEMENT_PORT" >&2; return 1
   fi
 }
+
+# The registry adapters' tests read a real MariaDB (root without a password over
+# 127.0.0.1:3306) and a real PostgreSQL (trust on 127.0.0.1:5432). A server that
+# already answers is used as it is and never restarted; a missing one is
+# installed and started here.
+ensure_mariadb() {
+  port_open 127.0.0.1 3306 && return 0
+  [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server
+  say "no MariaDB on 127.0.0.1:3306: starting the local server"
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    as_root systemctl start mariadb
+  else
+    as_root service mariadb start >/dev/null
+  fi
+  for _ in $(seq 1 120); do port_open 127.0.0.1 3306 && break; sleep 0.5; done
+  port_open 127.0.0.1 3306 || { echo "MariaDB did not start on port 3306" >&2; return 1; }
+  # Debian's root logs in by unix socket only; the tests log in over TCP.
+  as_root mariadb -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')" \
+    || { echo "could not let root log in to MariaDB over TCP" >&2; return 1; }
+}
+
+ensure_postgresql() {
+  port_open 127.0.0.1 5432 && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || apt_install postgresql
+  say "no PostgreSQL on 127.0.0.1:5432: starting the local cluster (trust on 127.0.0.1)"
+  local hba
+  hba="$(ls /etc/postgresql/*/main/pg_hba.conf | head -n 1)"
+  grep -q "spisync tests" "$hba" || as_root sed -i \
+    '1i host all all 127.0.0.1/32 trust  # spisync tests: local test cluster only' "$hba"
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    as_root systemctl start postgresql
+  else
+    as_root service postgresql start >/dev/null
+  fi
+  for _ in $(seq 1 120); do port_open 127.0.0.1 5432 && return 0; sleep 0.5; done
+  echo "PostgreSQL did not start on port 5432" >&2; return 1
+}

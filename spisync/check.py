@@ -44,13 +44,15 @@ class Finding:
         ok: Whether it is fine.
         what: What was checked.
         detail: What was found.
-        fix: What to do about it, when not ok.
+        fix: What to do about it, when not ok (or when a warning).
+        warning: Fine for running, but not as it should be (e.g. a login that may write).
     """
 
     ok: bool
     what: str
     detail: str
     fix: str = ""
+    warning: bool = False
 
 
 def good(what: str, detail: str) -> Finding:
@@ -66,9 +68,9 @@ def bad(what: str, detail: str, fix: str) -> Finding:
 def print_findings(findings: list[Finding]) -> int:
     """Print the findings and a summary; return 0 when all passed, else 1."""
     for finding in findings:
-        mark = "ok  " if finding.ok else "FAIL"
+        mark = ("WARN" if finding.warning else "ok  ") if finding.ok else "FAIL"
         print(f"{mark} {finding.what}: {finding.detail}")
-        if not finding.ok:
+        if not finding.ok or finding.warning:
             print(f"     fix: {finding.fix}")
     failed = sum(1 for f in findings if not f.ok)
     print("all checks passed" if not failed else f"{failed} check(s) failed")

@@ -10,11 +10,13 @@ It never touches another database and drops its own at the end.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncmy
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
 
 __all__ = ["MARIADB_HOST", "MARIADB_PORT", "SpisovkaDb"]
 

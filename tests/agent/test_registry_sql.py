@@ -1,0 +1,113 @@
+"""The generic SQL adapter on the machine's PostgreSQL: views or queries named in AGENT.toml."""
+
+from __future__ import annotations
+
+import secrets
+
+import asyncpg
+import pytest
+
+from protocol import (
+    DokumentSnapshot,
+    KomponentaSnapshot,
+    RecordDeleted,
+    SpisClosed,
+    SpisSnapshot,
+)
+
+_SCHEMA = """
+CREATE TABLE essl_spis (id INTEGER PRIMARY KEY, znacka TEXT NOT NULL, vec TEXT NOT NULL,
+  znak TEXT NOT NULL, stav TEXT NOT NULL, otevreno DATE NOT NULL, uzavreno DATE,
+  referent TEXT NOT NULL, utvar TEXT, zmeneno TIMESTAMP NOT NULL DEFAULT now());
+CREATE VIEW spisync_spis AS SELECT id, znacka AS spisova_znacka, vec AS nazev,
+  znak AS spisovy_znak, 'A' AS skartacni_znak, 10 AS skartacni_lhuta,
+  otevreno AS datum_otevreni, uzavreno AS datum_uzavreni, stav, referent AS zpracovatel,
+  utvar AS zpracovatel_utvar, zmeneno FROM essl_spis;
+CREATE TABLE dokument (id INTEGER PRIMARY KEY, spis_id INTEGER, cislo_jednaci TEXT NOT NULL,
+  nazev TEXT NOT NULL, puvod TEXT NOT NULL, datum DATE NOT NULL,
+  odesilatel_autor TEXT NOT NULL, poradi INTEGER NOT NULL,
+  zmeneno TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE komponenta (id INTEGER PRIMARY KEY, dokument_id INTEGER NOT NULL,
+  poradi INTEGER NOT NULL, verze INTEGER NOT NULL, druh TEXT NOT NULL,
+  forma_uchovani TEXT NOT NULL, soubor TEXT NOT NULL, zmeneno TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE subjekt (id INTEGER PRIMARY KEY, dokument_id INTEGER NOT NULL, role TEXT NOT NULL,
+  typ TEXT NOT NULL, nazev TEXT NOT NULL, ico TEXT, datova_schranka TEXT,
+  zmeneno TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE udalost (tabulka TEXT NOT NULL, zaznam_id INTEGER NOT NULL,
+  kdy TIMESTAMP NOT NULL, kdo TEXT, typ TEXT NOT NULL, popis TEXT);
+INSERT INTO essl_spis (id, znacka, vec, znak, stav, otevreno, referent, utvar)
+  VALUES (1, 'OÚ/1/2024', 'Kácení lípy', '1.2', 'otevreny', '2024-03-01', 'Jana Nová', 'Podatelna');
+INSERT INTO dokument (id, spis_id, cislo_jednaci, nazev, puvod, datum, odesilatel_autor, poradi)
+  VALUES (10, 1, 'OÚ/1/2024-1', 'Žádost', 'doruceny', '2024-03-01', 'Petr Novák', 1);
+INSERT INTO subjekt (id, dokument_id, role, typ, nazev, ico, datova_schranka)
+  VALUES (100, 10, 'odesilatel', 'pravnicka_osoba', 'Stavby s.r.o.', '00255319', 'g7wau5c');
+INSERT INTO komponenta (id, dokument_id, poradi, verze, druh, forma_uchovani, soubor)
+  VALUES (20, 10, 1, 1, 'hlavní dokument', 'originál', 'zadost.pdf'),
+         (21, 10, 2, 1, 'příloha', 'originál', 'priloha.pdf');
+INSERT INTO udalost (tabulka, zaznam_id, kdy, kdo, typ)
+  VALUES ('spis', 1, '2024-03-01 09:00:00', 'Jana Nová', 'SpisZalozeni');
+"""
+
+
+@pytest.fixture
+async def postgres_registry(tmp_path):
+    """A PostgreSQL database shaped like some eSSL, and a read-only role; dropped afterwards."""
+    tag = secrets.token_hex(4)
+    name, role = f"spisync_t_{tag}", f"spisync_ro_{tag}"
+    admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres")
+    await admin.execute(f"CREATE DATABASE {name}")
+    db = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database=name)
+    await db.execute(_SCHEMA)
+    await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'heslo-{tag}'")
+    await db.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    password_file = tmp_path / "pg.password"
+    password_file.write_text(f"heslo-{tag}\n")
+    yield db, f"postgresql://{role}@127.0.0.1:5432/{name}", password_file
+    await db.close()
+    await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    await admin.execute(f"DROP ROLE {role}")
+    await admin.close()
+
+
+async def test_generic_sql_adapter_reads_views_and_queries_from_postgresql(
+    agent_env, postgres_registry
+):
+    """A view and a query as the contract's tables: initial load, a change, a closing, and a deletion found by reconciliation."""
+    db, url, password_file = postgres_registry
+    config = agent_env.write_config(
+        registry={
+            "kind": "sql",
+            "url": url,
+            "password_file": str(password_file),
+            "poll_interval_s": 0.2,
+            "reconcile_interval_s": 1.0,
+        }
+    )
+    with config.open("a", encoding="utf-8") as toml:
+        toml.write(
+            '\n[registry.queries]\nspis = "spisync_spis"\ndokument = "dokument"\n'
+            'komponenta = "SELECT id, dokument_id, poradi, verze, druh, forma_uchovani, '
+            'soubor, zmeneno FROM komponenta"\nsubjekt = "subjekt"\nudalost = "udalost"\n'
+        )
+    reader = await agent_env.reader()
+    await agent_env.start(config)
+    await agent_env.eventually(lambda: len(reader.of(KomponentaSnapshot)) == 2)
+    [spis] = reader.of(SpisSnapshot)
+    assert (spis.spisova_znacka, spis.zpracovatel_utvar) == ("OÚ/1/2024", "Podatelna")
+    assert [e.typ for e in spis.udalosti] == ["SpisZalozeni"]
+    [dokument] = reader.of(DokumentSnapshot)
+    assert [(s.role, s.ico) for s in dokument.subjekty] == [("odesilatel", "00255319")]
+
+    await db.execute("UPDATE dokument SET nazev = 'Žádost o kácení', zmeneno = now()")
+    await agent_env.eventually(
+        lambda: any(d.nazev == "Žádost o kácení" for d in reader.of(DokumentSnapshot))
+    )
+    await db.execute(
+        "UPDATE essl_spis SET stav = 'uzavreny', uzavreno = '2024-05-01', zmeneno = now()"
+    )
+    await agent_env.eventually(lambda: len(reader.of(SpisClosed)) == 1)
+    await db.execute("DELETE FROM komponenta WHERE id = 21")
+    await agent_env.eventually(lambda: len(reader.of(RecordDeleted)) == 1)
+    assert reader.of(RecordDeleted)[0].record_id == "21"
+    assert len({k.source_version for k in reader.of(KomponentaSnapshot)}) == 1
+    assert not reader.violations
