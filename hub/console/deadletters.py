@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from hub.deadletter import HEADER_ORIGINAL_ROUTING_KEY, HEADER_ORIGINAL_USER_ID,
 from hub.identity import SECURITY_REASONS
 from hub.store.deadletters import NewDeadLetter
 from protocol import names, utc_now
-from spisync.broker import declare_core, open_connection, run_sessions
+from spisync.broker import declare_core, run_sessions
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     from hub.config import HubConfig
     from hub.store.deadletters import DeadLetter
     from hub.store.metadata import MetadataStore
+    from spisync.broker.session import Session
 
 __all__ = [
     "MAX_KEPT_BODY",
@@ -191,35 +191,34 @@ class DeadLetterDesk:
 
     async def run(self, shutdown: asyncio.Event) -> None:
         """Keep dead letters until `shutdown` is set, reconnecting when the broker goes away."""
-        await run_sessions(lambda: self._session(shutdown), shutdown, name="dead_letter_desk")
-
-    async def _session(self, shutdown: asyncio.Event) -> None:
-        connection = await open_connection(
-            self._config.broker, name=f"spisync-console {self._config.hub.orp} {self._instance}"
+        config = self._config
+        await run_sessions(
+            config.broker,
+            lambda session: self._session(session, shutdown),
+            shutdown,
+            name=f"spisync-console {config.hub.orp} {self._instance}",
+            link="hub_console",
         )
-        lost = asyncio.Event()
-        connection.close_callbacks.add(lambda *_: lost.set())
+
+    async def _session(self, session: Session, shutdown: asyncio.Event) -> None:
+        connection = session.connection
         try:
             setup = await connection.channel()
             await declare_core(setup)
             await setup.close()
-            self._channel = await connection.channel(publisher_confirms=True)
+            channel = await connection.channel(publisher_confirms=True)
+            session.watch(channel, "console publish")
             consume = await connection.channel()
+            session.watch(consume, "dead-letter")
             await consume.set_qos(prefetch_count=32)
             queue = await consume.get_queue(names.DEAD_LETTER_QUEUE, ensure=False)
             await queue.consume(self._keep)
+            self._channel = channel
             self.connected.set()
-            waiters = [asyncio.ensure_future(e.wait()) for e in (shutdown, lost)]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await shutdown.wait()
         finally:
             self.connected.clear()
             self._channel = None
-            with contextlib.suppress(Exception):
-                await connection.close()
 
     async def _keep(self, message: AbstractIncomingMessage) -> None:
         try:
