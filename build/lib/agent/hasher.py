@@ -1,0 +1,180 @@
+"""Hashing and reading files in worker threads (hashlib releases the GIL).
+
+Both the scanner (to learn a new version's hashes) and the publisher (to
+re-read and re-verify a version at send time) read files here, a chunk at a
+time, so memory stays bounded whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from agent.errors import FileChangedError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["ChunkReader", "FileDigest", "digest_file", "hash_file", "open_inside"]
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """A file's content hashes, and the stat it was read under.
+
+    Attributes:
+        size: Bytes read.
+        sha256: Hash of the whole file.
+        chunk_sha256: Hash of each chunk, in order.
+        mtime_ns: Modification time before reading.
+        inode: Inode before reading.
+        stable: False if the file's size or mtime changed while it was read.
+    """
+
+    size: int
+    sha256: str
+    chunk_sha256: tuple[str, ...]
+    mtime_ns: int
+    inode: int
+    stable: bool
+
+
+def open_inside(root_real: str, path: str) -> BinaryIO:
+    """Open `path` for reading, refusing anything whose real location leaves `root_real`.
+
+    Raises:
+        PermissionError: If the path resolves outside the folder (a symlink escape).
+        OSError: If it cannot be opened.
+    """
+    real = os.path.realpath(path)
+    if os.path.commonpath([root_real, real]) != root_real:
+        raise PermissionError(f"{path} leads outside its folder (to {real})")
+    return open(real, "rb")  # noqa: PTH123 - str paths are cheaper here; the caller closes it
+
+
+def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    while True:
+        data = handle.read(chunk_size)
+        if not data:
+            return
+        yield data
+
+
+def digest_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
+    """Read `path` once and return its hashes (blocking; run it in a thread).
+
+    Raises:
+        OSError: If the file cannot be opened or read (including a symlink escape).
+    """
+    with open_inside(root_real, path) as handle:
+        before = os.fstat(handle.fileno())
+        whole = hashlib.sha256()
+        chunk_hashes: list[str] = []
+        size = 0
+        for data in _chunks(handle, chunk_size):
+            whole.update(data)
+            chunk_hashes.append(hashlib.sha256(data).hexdigest())
+            size += len(data)
+        after = os.fstat(handle.fileno())
+    stable = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and (
+        size == after.st_size
+    )
+    return FileDigest(
+        size=size,
+        sha256=whole.hexdigest(),
+        chunk_sha256=tuple(chunk_hashes),
+        mtime_ns=before.st_mtime_ns,
+        inode=before.st_ino,
+        stable=stable,
+    )
+
+
+async def hash_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
+    """Hash a file in a worker thread; see `digest_file`."""
+    return await asyncio.to_thread(digest_file, root_real, path, chunk_size)
+
+
+class ChunkReader:
+    """Reads a file version chunk by chunk and proves every chunk is the expected one.
+
+    A file that changed since it was hashed fails with `FileChangedError`
+    before any mixed content could be announced: the publisher sends the
+    manifest only after every chunk has been read back and verified.
+
+    Args:
+        wire_path: The path as sent, for errors.
+        root_real: Real path of the folder; reads never leave it.
+        path: The file on disk.
+        chunk_size: Bytes per chunk.
+        expected: The chunk hashes recorded for this version.
+        sha256: The whole file's recorded hash.
+    """
+
+    def __init__(
+        self,
+        *,
+        wire_path: str,
+        root_real: str,
+        path: str,
+        chunk_size: int,
+        expected: tuple[str, ...],
+        sha256: str,
+    ) -> None:
+        self._wire_path = wire_path
+        self._root_real = root_real
+        self._path = path
+        self._chunk_size = chunk_size
+        self._expected = expected
+        self._sha256 = sha256
+        self._handle: BinaryIO | None = None
+        self._whole = hashlib.sha256()
+        self._index = 0
+
+    async def open(self) -> None:
+        """Open the file (in a thread).
+
+        Raises:
+            FileNotFoundError: The file is gone (its tombstone will follow).
+            OSError: The file cannot be opened.
+        """
+        self._handle = await asyncio.to_thread(open_inside, self._root_real, self._path)
+
+    async def close(self) -> None:
+        """Close the file."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            await asyncio.to_thread(handle.close)
+
+    def _read_next(self) -> bytes:
+        assert self._handle is not None
+        data = self._handle.read(self._chunk_size)
+        index = self._index
+        if index >= len(self._expected):
+            if data:
+                raise FileChangedError(self._wire_path, "the file grew since it was hashed")
+            if self._whole.hexdigest() != self._sha256:
+                raise FileChangedError(self._wire_path, "the whole-file hash differs")
+            return b""
+        if hashlib.sha256(data).hexdigest() != self._expected[index]:
+            raise FileChangedError(
+                self._wire_path, f"chunk {index} differs from when it was hashed"
+            )
+        self._whole.update(data)
+        self._index += 1
+        return data
+
+    async def next_chunk(self) -> tuple[int, bytes] | None:
+        """Return the next verified `(index, bytes)`, or None at a verified end of file.
+
+        Raises:
+            FileChangedError: If the content differs from the recorded version.
+            OSError: If reading fails.
+        """
+        index = self._index
+        data = await asyncio.to_thread(self._read_next)
+        if index >= len(self._expected):
+            return None
+        return index, data

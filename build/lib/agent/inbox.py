@@ -1,0 +1,101 @@
+"""The agent's inbox (`agent.<ičo>`): receipts and repair requests from the hub.
+
+A receipt records that the hub holds some content for this obec, so identical
+content is later sent as a manifest only. A repair request (`NeedChunks`)
+queues the named chunks, or the whole file, again, if the file still has
+that content; if it changed, its new version is already on its way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from protocol import (
+    DecodeError,
+    DiagnosticsRequest,
+    FileReceipt,
+    NeedChunks,
+    decode,
+    kind_of,
+    names,
+    new_message_id,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+    from agent.state import State
+
+__all__ = ["Inbox"]
+
+log = structlog.get_logger(__name__)
+
+_PREFETCH = 32
+
+
+class Inbox:
+    """Consumes the agent's inbox queue, one session per connection.
+
+    Args:
+        ico: The obec's IČO.
+        state: The state database.
+        on_queued: Called when a repair was queued (wakes the publisher).
+    """
+
+    def __init__(self, *, ico: str, state: State, on_queued: Callable[[], None]) -> None:
+        self._ico = ico
+        self._state = state
+        self._on_queued = on_queued
+
+    async def session(self, channel: AbstractChannel) -> None:
+        """Consume until cancelled or the channel closes."""
+        await channel.set_qos(prefetch_count=_PREFETCH)
+        # ensure=False: agents may declare nothing; the queue is provisioned by the hub.
+        queue = await channel.get_queue(names.agent_queue(self._ico), ensure=False)
+        async with queue.iterator() as messages:
+            async for message in messages:
+                await self.handle(message)
+
+    async def handle(self, message: AbstractIncomingMessage) -> None:
+        """Settle one inbox message: ack once its effect is durable, dead-letter garbage."""
+        try:
+            decoded = decode(message.body)
+        except DecodeError as exc:
+            log.error("inbox_message_rejected", reason=str(exc), message_id=message.message_id)
+            await message.reject(requeue=False)
+            return
+        if isinstance(decoded, FileReceipt):
+            await self._state.add_held(decoded.sha256, decoded.path, decoded.source_seq)
+            log.debug("receipt_recorded", path=decoded.path, sha256=decoded.sha256)
+        elif isinstance(decoded, NeedChunks):
+            await self._repair(decoded)
+        elif isinstance(decoded, DiagnosticsRequest):
+            log.info(
+                "diagnostics_request_ignored",
+                command=decoded.command,
+                reason="diagnostics are not implemented by this agent version",
+            )
+        else:
+            log.warning("inbox_message_unexpected", kind=kind_of(decoded))
+        await message.ack()
+
+    async def _repair(self, need: NeedChunks) -> None:
+        entry = await self._state.get_file(need.path)
+        if entry is None or entry.sha256 != need.sha256:
+            log.info(
+                "repair_skipped",
+                path=need.path,
+                sha256=need.sha256,
+                reason="the file no longer has that content; its current state is sent",
+            )
+            return
+        indexes: tuple[int, ...] | None = None
+        if need.indexes:
+            indexes = tuple(sorted({i for i in need.indexes if i < len(entry.chunk_sha256)}))
+        await self._state.queue_repair(entry, new_message_id(), indexes)
+        log.info("repair_queued", path=need.path, chunks=indexes, reason=need.reason)
+        self._on_queued()

@@ -1,0 +1,411 @@
+"""Publishing the outbox: confirms with a window, re-verified file content, bounded memory.
+
+Rows go out in outbox order. A file row is read again at send time, chunk by
+chunk, and every chunk is checked against the hashes recorded when the version
+was queued; the manifest follows only when all of them matched, so a file
+that changed meanwhile is never announced as a mix (its new version is
+queued by the watcher instead). A row is deleted only when the broker has
+confirmed every message of it; confirmed chunks are remembered, so a resumed
+transfer skips them. Memory is bounded by the window: at most
+`publish_window` chunks are held at once, whatever the backlog.
+
+Order on the wire: publishes are started one after another by one dispatcher;
+aiormq writes them under a FIFO lock that is reached without suspending, so a
+file's chunks precede its manifest on the channel (and so in the queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import aio_pika
+import structlog
+from aio_pika.exceptions import DeliveryError, PublishError
+
+from agent.errors import FileChangedError
+from agent.hasher import ChunkReader
+from agent.pacing import TokenBucket
+from agent.problems import Problem
+from agent.row_deleter import RowDeleter
+from protocol import ChunkMeta, FileVersion, chunk_headers, encode, names
+from spisync.backoff import Backoff
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aio_pika.abc import AbstractChannel, AbstractExchange
+
+    from agent.problems import Problems
+    from agent.records import OutboxRow
+    from agent.scanner import Folder
+    from agent.state import State
+
+__all__ = ["LinkLostError", "Publisher"]
+
+log = structlog.get_logger(__name__)
+
+_BATCH = 64
+_IDLE_CHECK_S = 30.0
+_DRAIN_S = 6.0
+# A row the broker refused, or whose file cannot be read, is retried up to every 5 minutes.
+_ROW_RETRY = Backoff(base_s=1.0, cap_s=300.0)
+
+
+class LinkLostError(Exception):
+    """The connection or channel went away during a session; reconnect."""
+
+
+class _Verdict:
+    """What to do with a row once its publishes settle (unless one of them failed)."""
+
+    def __init__(self) -> None:
+        self.action = "delete"  # or "drop", "defer", "keep"
+        self.reason = ""
+
+    def set(self, action: str, reason: str = "") -> None:
+        self.action, self.reason = action, reason
+
+
+class _Session:
+    """What one broker session's dispatch needs."""
+
+    def __init__(self, exchange: AbstractExchange, window: int, stop: asyncio.Event) -> None:
+        self.exchange = exchange
+        self.window = asyncio.Semaphore(window)
+        self.stop = stop
+
+
+class Publisher:
+    """Publishes outbox rows over one channel per session.
+
+    Args:
+        ico: The obec's IČO.
+        username: The broker user (sent as `user_id`, which the broker validates).
+        state: The state database.
+        problems: Where problems are reported.
+        folders: Watched folders by key.
+        window: Most messages published and not yet confirmed.
+        bandwidth_limit: Bytes per second, or None.
+        on_file_changed: Called with `(folder key, disk path)` of a file whose
+            content no longer matches its queued version.
+    """
+
+    def __init__(
+        self,
+        *,
+        ico: str,
+        username: str,
+        state: State,
+        problems: Problems,
+        folders: dict[str, Folder],
+        window: int,
+        bandwidth_limit: int | None,
+        on_file_changed: Callable[[str, str], None],
+    ) -> None:
+        self._ico = ico
+        self._username = username
+        self._state = state
+        self._problems = problems
+        self._folders = folders
+        self._window_size = window
+        self._bucket = None if bandwidth_limit is None else TokenBucket(bandwidth_limit)
+        self._on_file_changed = on_file_changed
+        self._wake = asyncio.Event()
+        self._active: set[int] = set()
+        self._progress: list[tuple[int, int]] = []
+        self._deleter = RowDeleter(state)
+        self._flusher: asyncio.Task[None] | None = None
+        self._exchange: AbstractExchange | None = None
+        self._broken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tell the publisher new rows are waiting."""
+        self._wake.set()
+
+    # -- session ----------------------------------------------------------------
+
+    async def session(self, channel: AbstractChannel, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set (then drain in-flight publishes) or the link fails.
+
+        Raises:
+            LinkLostError: If a publish failed because the channel or connection went away.
+        """
+        exchange = await channel.get_exchange(names.INGEST_EXCHANGE, ensure=False)
+        session = _Session(exchange, self._window_size, stop)
+        finishers: set[asyncio.Task[None]] = set()
+        self._broken = asyncio.Event()
+        self._exchange = exchange
+        try:
+            await self._dispatch_loop(session, finishers)
+            if finishers:
+                await asyncio.wait(finishers, timeout=_DRAIN_S)
+        finally:
+            self._exchange = None
+            for task in finishers:
+                task.cancel()
+            await asyncio.gather(*finishers, return_exceptions=True)
+            self._active.clear()
+            await self.flush_progress()
+        if self._broken.is_set():
+            raise LinkLostError("the broker link failed while publishing")
+
+    async def _dispatch_loop(self, session: _Session, finishers: set[asyncio.Task[None]]) -> None:
+        stop = session.stop
+        cursor = 0
+        while not stop.is_set() and not self._broken.is_set():
+            self._wake.clear()
+            rows = await self._state.due_rows(cursor, _BATCH)
+            dispatched = False
+            for row in rows:
+                cursor = row.id
+                if row.id in self._active:
+                    continue
+                if stop.is_set() or self._broken.is_set():
+                    return
+                self._active.add(row.id)
+                finisher = await self._dispatch_row(row, session)
+                finishers.add(finisher)
+                finisher.add_done_callback(finishers.discard)
+                dispatched = True
+            if len(rows) == _BATCH:
+                continue
+            cursor = 0
+            if not dispatched:
+                await self._idle_wait(stop)
+
+    async def _idle_wait(self, stop: asyncio.Event) -> None:
+        retry_at = await self._state.next_retry_at()
+        timeout = _IDLE_CHECK_S
+        if retry_at is not None:
+            timeout = max(0.05, min(timeout, retry_at - time.time()))
+        waiters = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._broken.wait()),
+        ]
+        _, pending = await asyncio.wait(waiters, timeout=timeout, return_when="FIRST_COMPLETED")
+        for waiter in pending:
+            waiter.cancel()
+
+    # -- one row ----------------------------------------------------------------
+
+    async def _dispatch_row(self, row: OutboxRow, session: _Session) -> asyncio.Task[None]:
+        publishes: list[asyncio.Task[None]] = []
+        verdict = _Verdict()
+        if row.is_file:
+            await self._dispatch_file(row, session, publishes, verdict)
+        else:
+            assert row.body is not None
+            message = self._message(row.kind, row.body, row.message_id, row.created_at)
+            publishes.append(await self._start(session, row.kind, message))
+        return asyncio.create_task(self._finish(row, publishes, verdict))
+
+    async def _dispatch_file(
+        self,
+        row: OutboxRow,
+        session: _Session,
+        publishes: list[asyncio.Task[None]],
+        verdict: _Verdict,
+    ) -> None:
+        assert row.path is not None
+        assert row.sha256 is not None
+        assert row.chunk_size is not None
+        folder = self._folders.get(row.folder or "")
+        if folder is None or row.disk_path is None:
+            verdict.set("drop", "its folder is no longer configured")
+            return
+        if row.force_content or not await self._state.is_held(row.sha256):
+            confirmed = await self._state.confirmed_chunks(row.id)
+            wanted = None if row.only_chunks is None else set(row.only_chunks)
+            reader = ChunkReader(
+                wire_path=row.path,
+                root_real=folder.root_real,
+                path=folder.absolute(row.disk_path),
+                chunk_size=row.chunk_size,
+                expected=row.chunk_sha256,
+                sha256=row.sha256,
+            )
+            try:
+                await reader.open()
+                while (item := await reader.next_chunk()) is not None:
+                    if session.stop.is_set() or self._broken.is_set():
+                        verdict.set("keep")
+                        return
+                    index, data = item
+                    if index in confirmed or (wanted is not None and index not in wanted):
+                        continue
+                    message = self._chunk_message(row, index, data)
+                    task = await self._start(session, "chunk", message)
+                    if len(row.chunk_sha256) > 1:
+                        # Progress only matters for resuming a file of several chunks;
+                        # skipping it for one-chunk files saves an fsync per small file.
+                        task.add_done_callback(
+                            functools.partial(self._chunk_settled, row.id, index)
+                        )
+                    publishes.append(task)
+            except (FileNotFoundError, FileChangedError) as exc:
+                verdict.set("drop", str(exc))
+                return
+            except OSError as exc:
+                self._problems.report(Problem("unreadable", row.path, f"cannot read: {exc}"))
+                verdict.set("defer", f"cannot read: {exc}")
+                return
+            finally:
+                await reader.close()
+            self._problems.resolve("unreadable", row.path)
+        manifest = FileVersion(
+            message_id=row.message_id,
+            sender=self._ico,
+            sent_at=datetime.fromtimestamp(row.created_at, UTC),
+            path=row.path,
+            size=row.size or 0,
+            mtime_ns=row.mtime_ns or 0,
+            sha256=row.sha256,
+            chunk_size=row.chunk_size,
+            chunk_sha256=row.chunk_sha256,
+            source_seq=row.source_seq or 0,
+        )
+        body = encode(manifest)
+        message = self._message("file_version", body, row.message_id, row.created_at)
+        publishes.append(await self._start(session, "file_version", message))
+
+    async def _finish(
+        self, row: OutboxRow, publishes: list[asyncio.Task[None]], verdict: _Verdict
+    ) -> None:
+        try:
+            results = await asyncio.gather(*publishes, return_exceptions=True)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if any(not isinstance(f, DeliveryError) for f in failures):
+                self._broken.set()  # the link is gone; the row stays for the next session
+                return
+            if verdict.action == "keep":
+                return
+            if verdict.action == "drop":
+                await self._state.delete_row(row.id)
+                log.info("outbox_row_superseded", path=row.path, reason=verdict.reason)
+                if row.folder is not None and row.disk_path is not None:
+                    self._on_file_changed(row.folder, row.disk_path)
+                return
+            if failures or verdict.action == "defer":
+                reason = verdict.reason or _describe(failures[0])
+                delay = _ROW_RETRY.delay(row.attempts + 1)
+                await self._state.defer_row(row.id, delay, reason)
+                self._problems.count_event("publish_failed")
+                log.warning(
+                    "outbox_row_deferred",
+                    row=row.id,
+                    kind=row.kind,
+                    path=row.path,
+                    reason=reason,
+                    retry_in_s=round(delay, 1),
+                )
+                return
+            await self._deleter.delete(row.id)
+            log.debug("outbox_row_confirmed", row=row.id, kind=row.kind, path=row.path)
+        finally:
+            self._active.discard(row.id)
+            self._wake.set()
+
+    # -- publishing -------------------------------------------------------------
+
+    async def _start(
+        self, session: _Session, kind: str, message: aio_pika.Message
+    ) -> asyncio.Task[None]:
+        window = session.window
+        await window.acquire()
+        if self._bucket is not None:
+            await self._bucket.take(message.body_size)
+        task = asyncio.create_task(self._publish(session.exchange, kind, message))
+        task.add_done_callback(lambda _: window.release())
+        return task
+
+    async def _publish(
+        self, exchange: AbstractExchange, kind: str, message: aio_pika.Message
+    ) -> None:
+        await exchange.publish(message, names.ingest_routing_key(self._ico, kind), mandatory=True)
+
+    def _message(
+        self, kind: str, body: bytes, message_id: str, created_at: float
+    ) -> aio_pika.Message:
+        return aio_pika.Message(
+            body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+            user_id=self._username,
+            type=kind,
+            timestamp=datetime.fromtimestamp(created_at, UTC),
+            headers={names.HEADER_KIND: kind, names.HEADER_SCHEMA_VERSION: 1},
+        )
+
+    def _chunk_message(self, row: OutboxRow, index: int, data: bytes) -> aio_pika.Message:
+        assert row.sha256 is not None
+        # A resent chunk keeps its id: derived from the row's message id and the index.
+        message_id = hashlib.sha256(f"{row.message_id}:{index}".encode()).hexdigest()[:32]
+        sent_at = datetime.fromtimestamp(row.created_at, UTC)
+        meta = ChunkMeta(
+            message_id=message_id,
+            sender=self._ico,
+            sent_at=sent_at,
+            object_sha256=row.sha256,
+            index=index,
+            sha256=row.chunk_sha256[index],
+        )
+        return aio_pika.Message(
+            data,
+            content_type="application/octet-stream",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+            user_id=self._username,
+            type="chunk",
+            timestamp=sent_at,
+            headers=dict(chunk_headers(meta)),
+        )
+
+    async def publish_now(self, kind: str, body: bytes, message_id: str) -> bool:
+        """Publish one message outside the outbox (heartbeats); False if not connected."""
+        exchange = self._exchange
+        if exchange is None:
+            return False
+        message = self._message(kind, body, message_id, datetime.now(UTC).timestamp())
+        try:
+            await self._publish(exchange, kind, message)
+        except Exception as exc:
+            log.info("direct_publish_failed", kind=kind, error=_describe(exc))
+            return False
+        return True
+
+    # -- chunk progress ---------------------------------------------------------
+
+    def _chunk_settled(self, row_id: int, index: int, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        self._progress.append((row_id, index))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self.flush_progress())
+
+    async def close(self) -> None:
+        """Write deletions and chunk progress still buffered (call before closing the state)."""
+        await self._deleter.close()
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self.flush_progress()
+
+    async def flush_progress(self) -> None:
+        """Write confirmed chunks to the state database (batched)."""
+        while self._progress:
+            batch, self._progress = self._progress, []
+            await self._state.mark_chunks_confirmed(batch)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PublishError):
+        return "unroutable: the broker returned the message (is the obec's queue provisioned?)"
+    if isinstance(exc, DeliveryError):
+        return f"the broker refused the message: {exc}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,282 @@
+"""Registry records to the outbox: snapshots in change-log order, closed/reopened events.
+
+Every record is sent as a whole snapshot carrying `source_version` (the change
+log's `seq`), so the hub can ignore an older one. A spis whose `stav` becomes
+`uzavreny` also produces `SpisClosed`; one that leaves it, `SpisReopened`.
+A periodic full reconciliation compares every record with what was last
+sent and repairs whatever the change log missed (a pruned log, a trigger
+that was off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from typing import TYPE_CHECKING
+
+import msgspec
+import structlog
+
+from agent.errors import RegistryError
+from agent.problems import Problem
+from agent.registry.contract import clean_row, event_time, to_snapshot
+from protocol import (
+    RecordDeleted,
+    SpisClosed,
+    SpisReopened,
+    encode,
+    kind_of,
+    names,
+    new_message_id,
+    utc_now,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from agent.problems import Problems
+    from agent.registry.contract import RawRow
+    from agent.registry.source import RegistrySource
+    from agent.state import State
+    from protocol import AnyMessage, DokumentSnapshot, KomponentaSnapshot, SpisSnapshot
+
+    AnySnapshot = SpisSnapshot | DokumentSnapshot | KomponentaSnapshot
+
+__all__ = ["RegistrySync"]
+
+log = structlog.get_logger(__name__)
+
+_CURSOR = "registry_cursor"
+_CLOSED = "uzavreny"
+_INVALID = "registry_invalid_record"
+_CLEANED = "registry_cleaned_record"
+
+
+class _Batch:
+    """Messages and bookkeeping that are committed together."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, bytes]] = []
+        self.seen: list[tuple[str, str, str, str | None]] = []
+        self.forgotten: list[tuple[str, str]] = []
+
+    def add(self, message: AnyMessage) -> None:
+        self.messages.append((kind_of(message), message.message_id, encode(message)))
+
+
+class RegistrySync:
+    """Polls the registry's change log and reconciles periodically.
+
+    Args:
+        reader: The registry reader.
+        state: The state database.
+        problems: Where problems are reported.
+        ico: The obec's IČO (the sender).
+        poll_interval_s: Seconds between change-log reads.
+        reconcile_interval_s: Seconds between full reconciliations.
+        on_queued: Called after messages were queued (wakes the publisher).
+    """
+
+    def __init__(
+        self,
+        *,
+        reader: RegistrySource,
+        state: State,
+        problems: Problems,
+        ico: str,
+        poll_interval_s: float,
+        reconcile_interval_s: float,
+        on_queued: Callable[[], None],
+    ) -> None:
+        self._reader = reader
+        self._state = state
+        self._problems = problems
+        self._ico = ico
+        self._poll = poll_interval_s
+        self._reconcile_every = reconcile_interval_s
+        self._on_queued = on_queued
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile (at start, then periodically) and poll until `stop` is set."""
+        # Reconciling at every start costs one read of the registry and repairs
+        # whatever happened while the agent was down and the log was pruned.
+        next_reconcile = 0.0
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= next_reconcile:
+                    await self.reconcile()
+                    next_reconcile = time.monotonic() + self._reconcile_every
+                while await self.poll_once() and not stop.is_set():
+                    pass
+                self._problems.resolve("registry_unreadable", self._reader.name)
+            except RegistryError as exc:
+                self._problems.report(Problem("registry_unreadable", self._reader.name, str(exc)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._poll)
+
+    async def poll_once(self) -> bool:
+        """Read one batch of the change log; return True if there may be more."""
+        cursor = int(await self._state.get_meta(_CURSOR) or 0)
+        batch_read = await self._reader.changes_after(cursor)
+        if batch_read.last_seq == cursor:
+            return False
+        batch = _Batch()
+        for table in {c.table for c in batch_read.changes}:
+            seen = await self._state.registry_seen(table)
+            for change in (c for c in batch_read.changes if c.table == table):
+                self._emit(batch, table, change.record_id, change.row, seq=change.seq, seen=seen)
+        batch.messages.sort(key=_source_version)
+        await self._state.commit_registry_batch(
+            batch.messages, batch.seen, batch.forgotten, batch_read.last_seq
+        )
+        if batch.messages:
+            log.info(
+                "registry_changes_queued", messages=len(batch.messages), cursor=batch_read.last_seq
+            )
+            self._on_queued()
+        return True
+
+    async def reconcile(self) -> None:
+        """Compare every record with what was last sent; queue what differs."""
+        snapshot = await self._reader.everything()
+        batch = _Batch()
+        for table, rows in snapshot.records.items():
+            seen = await self._state.registry_seen(table)
+            present: set[str] = set()
+            for row in rows:
+                record_id = str(row["id"])
+                present.add(record_id)
+                self._emit(batch, table, record_id, row, seq=snapshot.max_seq, seen=seen)
+            for record_id in seen.keys() - present:
+                self._emit(batch, table, record_id, None, seq=snapshot.max_seq, seen=seen)
+        cursor = None if await self._state.get_meta(_CURSOR) is not None else snapshot.max_seq
+        await self._state.commit_registry_batch(batch.messages, batch.seen, batch.forgotten, cursor)
+        log.info("registry_reconciled", messages=len(batch.messages), max_seq=snapshot.max_seq)
+        if batch.messages:
+            self._on_queued()
+
+    def _emit(
+        self,
+        batch: _Batch,
+        table: str,
+        record_id: str,
+        row: RawRow | None,
+        *,
+        seq: int,
+        seen: dict[str, tuple[str, str | None]],
+    ) -> None:
+        previous = seen.get(record_id)
+        if row is None:
+            if previous is not None:
+                batch.add(
+                    RecordDeleted(
+                        message_id=new_message_id(),
+                        sender=self._ico,
+                        sent_at=utc_now(),
+                        table=table,  # type: ignore[arg-type]  # one of the three, from _TYPES
+                        record_id=record_id,
+                        source_version=seq,
+                    )
+                )
+                batch.forgotten.append((table, record_id))
+            return
+        checked = self._check(table, record_id, row, seq, previous)
+        if checked is None:
+            return
+        row, fingerprint, snapshot, encoded = checked
+        batch.messages.append((kind_of(snapshot), snapshot.message_id, encoded))
+        stav = row.get("stav") if table == "spis" else None
+        batch.seen.append((table, record_id, fingerprint, None if stav is None else str(stav)))
+        if table != "spis":
+            return
+        was_closed = previous is not None and previous[1] == _CLOSED
+        self._closing_events(batch, record_id, row, seq, was_closed=was_closed)
+
+    def _closing_events(
+        self, batch: _Batch, record_id: str, row: RawRow, seq: int, *, was_closed: bool
+    ) -> None:
+        stav = row.get("stav")
+        if stav == _CLOSED and not was_closed:
+            # The product's own log says when and who, where it has one.
+            closed_at, closed_by = event_time(row, "SpisUzavreni")
+            batch.add(
+                SpisClosed(
+                    message_id=new_message_id(),
+                    sender=self._ico,
+                    sent_at=utc_now(),
+                    spis_id=record_id,
+                    source_version=seq,
+                    closed_at=closed_at or utc_now(),
+                    closed_by=closed_by,
+                )
+            )
+        elif was_closed and stav != _CLOSED:
+            reopened_at, reopened_by = event_time(row, "SpisOtevreni")
+            batch.add(
+                SpisReopened(
+                    message_id=new_message_id(),
+                    sender=self._ico,
+                    sent_at=utc_now(),
+                    spis_id=record_id,
+                    source_version=seq,
+                    reopened_at=reopened_at or utc_now(),
+                    reopened_by=reopened_by,
+                )
+            )
+
+    def _check(
+        self,
+        table: str,
+        record_id: str,
+        row: RawRow,
+        seq: int,
+        previous: tuple[str, str | None] | None,
+    ) -> tuple[RawRow, str, AnySnapshot, bytes] | None:
+        """Clean, compare and encode a record; None if refused or unchanged (problems reported)."""
+        where = f"{table}/{record_id}"
+        result = clean_row(row)
+        if result.row is None:
+            self._problems.report(Problem(_INVALID, where, result.refused or ""))
+            return None
+        row = result.row
+        if result.cleaned:
+            self._problems.report(Problem(_CLEANED, where, "; ".join(result.cleaned)))
+        else:
+            self._problems.resolve(_CLEANED, where)
+        fingerprint = _fingerprint(row)
+        if previous is not None and previous[0] == fingerprint:
+            self._problems.resolve(_INVALID, where)
+            return None
+        try:
+            snapshot = to_snapshot(table, row, seq, self._ico)
+            encoded = encode(snapshot)
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            self._problems.report(Problem(_INVALID, where, f"záznam porušuje kontrakt: {exc}"))
+            return None
+        if len(encoded) > names.MAX_METADATA_BYTES:
+            self._problems.report(
+                Problem(
+                    _INVALID,
+                    where,
+                    f"záznam má po zakódování {len(encoded)} bajtů, nejvýše "
+                    f"{names.MAX_METADATA_BYTES}; zkraťte jeho texty nebo seznamy",
+                )
+            )
+            return None
+        self._problems.resolve(_INVALID, where)
+        return row, fingerprint, snapshot, encoded
+
+
+def _fingerprint(row: RawRow) -> str:
+    # Empty optional fields are left out, so a registry without them (or an
+    # agent from before they existed) fingerprints the same: no resend on upgrade.
+    kept = {k: v for k, v in row.items() if v is not None and v != []}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _source_version(item: tuple[str, str, bytes]) -> int:
+    version: int = json.loads(item[2])["source_version"]
+    return version

@@ -1,0 +1,207 @@
+"""The agent service: every part under one `asyncio.TaskGroup`, stopped by one event.
+
+`run(config, shutdown_trigger)` is what `spisync agent run` calls after wiring
+SIGTERM/SIGINT to the trigger, and what tests call directly. On shutdown the
+intake (watcher, registry) stops at once, the publisher settles in-flight
+publishes, and everything is closed within `SHUTDOWN_BUDGET_S`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from agent.heartbeat import HeartbeatSender
+from agent.inbox import Inbox
+from agent.link import Link
+from agent.problems import Problems
+from agent.progress import SyncProgress
+from agent.publisher import Publisher
+from agent.registry import RegistryReader
+from agent.registry.sync import RegistrySync
+from agent.scanner import Folder, IgnoreRules
+from agent.state import State
+from agent.tracker import Tracker
+from agent.watcher import FolderWatcher
+from spisync.backoff import Backoff
+from spisync.broker import RECONNECT, ReconnectPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from agent.config import AgentConfig
+
+__all__ = ["SHUTDOWN_BUDGET_S", "run"]
+
+log = structlog.get_logger(__name__)
+
+SHUTDOWN_BUDGET_S = 7.0
+_PART_RESTART = Backoff(base_s=1.0, cap_s=60.0)
+PROGRESS_INTERVAL_S = 10.0
+"""Seconds between sync progress samples: at most one progress line per interval."""
+
+
+async def _supervise(name: str, part: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run one part until `stop`; restart it with backoff if it fails.
+
+    The agent runs unattended for months: a bug in one part must not take the
+    others down, and the failure is logged with its traceback.
+    """
+    attempt = 0
+    while not stop.is_set():
+        try:
+            await part()
+        except Exception:
+            attempt += 1
+            delay = _PART_RESTART.delay(attempt)
+            log.exception(
+                "agent_part_failed", part=name, attempt=attempt, restart_in_s=round(delay, 1)
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+        else:
+            return
+
+
+async def run(
+    config: AgentConfig,
+    shutdown_trigger: asyncio.Event,
+    *,
+    reconnect: ReconnectPolicy = RECONNECT,
+) -> None:
+    """Run the agent until `shutdown_trigger` is set.
+
+    Args:
+        config: The agent's configuration.
+        shutdown_trigger: Set it to stop the agent (SIGTERM/SIGINT do, in the CLI).
+        reconnect: When to reconnect to the broker (tests shorten it).
+    """
+    agent = config.agent
+    structlog.contextvars.bind_contextvars(ico=agent.ico)
+    state = await State.open(agent.state_path / "state.sqlite")
+    problems = Problems()
+    ignore = IgnoreRules(config.ignore_patterns)
+    folders = [Folder(f, config.folder_prefix(f), ignore) for f in config.folders]
+    intake_stop = asyncio.Event()
+    link_stop = asyncio.Event()
+
+    watcher_ref: list[FolderWatcher] = []
+
+    def file_changed(folder_key: str, disk_path: str) -> None:
+        if watcher_ref:
+            watcher_ref[0].recheck(folder_key, disk_path)
+
+    publisher = Publisher(
+        ico=agent.ico,
+        username=config.broker.username,
+        state=state,
+        problems=problems,
+        folders={f.key: f for f in folders},
+        window=agent.publish_window,
+        bandwidth_limit=agent.bandwidth_limit_bytes_per_s,
+        on_file_changed=file_changed,
+    )
+    tracker = Tracker(
+        state=state,
+        problems=problems,
+        ico=agent.ico,
+        chunk_size=agent.chunk_size,
+        mass_delete_threshold=agent.mass_delete_threshold,
+        mass_delete_min_files=agent.mass_delete_min_files,
+    )
+    watcher = FolderWatcher(
+        folders=folders,
+        state=state,
+        tracker=tracker,
+        problems=problems,
+        quiet_window_s=agent.quiet_window_s,
+        rescan_interval_s=agent.rescan_interval_s,
+        on_recorded=publisher.wake,
+    )
+    watcher_ref.append(watcher)
+    inbox = Inbox(ico=agent.ico, state=state, on_queued=publisher.wake)
+    link = Link(
+        broker=config.broker,
+        name=f"spisync-agent {agent.ico} {agent.name}",
+        publisher=publisher,
+        inbox=inbox,
+        problems=problems,
+        policy=reconnect,
+    )
+    progress = SyncProgress(
+        state,
+        lambda: not folders or watcher.stats.last_scan_at is not None,
+        interval_s=PROGRESS_INTERVAL_S,
+    )
+    heartbeat = HeartbeatSender(
+        ico=agent.ico,
+        state=state,
+        state_dir=Path(agent.state_dir),
+        problems=problems,
+        scan_stats=watcher.stats,
+        publisher=publisher,
+        interval_s=agent.heartbeat_interval_s,
+        folders=folders,
+        registry=config.registry,
+        progress=progress,
+    )
+    log.info(
+        "agent_started",
+        name=agent.name,
+        folders=[str(f.root) for f in folders],
+        registry=None if config.registry is None else config.registry.path,
+    )
+    if not folders and config.registry is None:
+        log.warning("agent_has_nothing_to_watch", fix="add [[folders]] or [registry] to AGENT.toml")
+    try:
+        async with asyncio.TaskGroup() as group:
+            intake: list[asyncio.Task[None]] = []
+            if folders:
+                intake.append(
+                    group.create_task(
+                        _supervise("watcher", lambda: watcher.run(intake_stop), intake_stop)
+                    )
+                )
+            if config.registry is not None:
+                registry = RegistrySync(
+                    reader=RegistryReader(Path(config.registry.path)),
+                    state=state,
+                    problems=problems,
+                    ico=agent.ico,
+                    poll_interval_s=config.registry.poll_interval_s,
+                    reconcile_interval_s=config.registry.reconcile_interval_s,
+                    on_queued=publisher.wake,
+                )
+                intake.append(
+                    group.create_task(
+                        _supervise("registry", lambda: registry.run(intake_stop), intake_stop)
+                    )
+                )
+            intake.append(
+                group.create_task(
+                    _supervise("heartbeat", lambda: heartbeat.run(intake_stop), intake_stop)
+                )
+            )
+            intake.append(
+                group.create_task(
+                    _supervise("progress", lambda: progress.run(intake_stop), intake_stop)
+                )
+            )
+            linking = group.create_task(_supervise("link", lambda: link.run(link_stop), link_stop))
+            await shutdown_trigger.wait()
+            log.info("agent_stopping")
+            intake_stop.set()
+            link_stop.set()
+            _, late = await asyncio.wait([*intake, linking], timeout=SHUTDOWN_BUDGET_S)
+            for task in late:
+                log.warning("agent_part_cancelled_at_shutdown", task=task.get_name())
+                task.cancel()
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(publisher.close(), timeout=1.0)
+        await state.close()
+        log.info("agent_stopped")

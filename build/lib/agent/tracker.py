@@ -1,0 +1,257 @@
+"""Turning what is on disk into durable changes: new versions and tombstones.
+
+The watcher decides *when* a path is looked at (after its quiet window); the
+tracker decides *what* it means: unchanged (stat only), a new version (hashed,
+indexed and queued in one transaction), or gone (a tombstone, unless the
+folder looks unmounted or too much of it vanished at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from agent.hasher import hash_file
+from agent.problems import Problem
+from agent.records import StatUpdate, VersionRecord
+from agent.scanner import DiskFile
+from protocol import Tombstone, encode, new_message_id, utc_now
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from agent.hasher import FileDigest
+    from agent.problems import Problems
+    from agent.records import IndexEntry
+    from agent.scanner import Folder
+    from agent.state import State
+
+__all__ = ["Look", "Outcome", "Tracker"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Look:
+    """A file to look at: its folder, its stat now, and its stat when it became quiet."""
+
+    folder: Folder
+    disk: DiskFile
+    quiet_stat: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What looking at one present file led to.
+
+    Attributes:
+        settled: True when nothing more is needed; False when the file changed
+            while it was read and must wait another quiet window.
+        recorded: True when a new version was queued.
+    """
+
+    settled: bool
+    recorded: bool = False
+
+
+class Tracker:
+    """Records versions and tombstones in the state database.
+
+    Args:
+        state: The state database.
+        problems: Where problems are reported.
+        ico: The obec's IČO (the sender of tombstones).
+        chunk_size: Bytes per chunk.
+        mass_delete_threshold: Share of a folder's files that may vanish at once.
+        mass_delete_min_files: Fewer vanished files than this are never "mass".
+    """
+
+    def __init__(
+        self,
+        *,
+        state: State,
+        problems: Problems,
+        ico: str,
+        chunk_size: int,
+        mass_delete_threshold: float,
+        mass_delete_min_files: int,
+    ) -> None:
+        self._state = state
+        self._problems = problems
+        self._ico = ico
+        self._chunk_size = chunk_size
+        self._threshold = mass_delete_threshold
+        self._min_files = mass_delete_min_files
+
+    async def look_at_many(self, looks: Sequence[Look]) -> list[Outcome | OSError]:
+        """Hash files whose stat has been quiet and queue those with new content.
+
+        The files are hashed side by side and their versions recorded in one
+        transaction, so a scan that finds hundreds of files pays one fsync,
+        not one per file. Each wire path may appear once.
+
+        Returns:
+            For each look, in order: its outcome, or the `OSError` that kept
+            the file from being read (nothing of it was recorded).
+        """
+        entries = await self._state.get_files(look.disk.path for look in looks)
+        outcomes: list[Outcome | OSError | None] = [
+            self._settled_without_reading(look, entries.get(look.disk.path)) for look in looks
+        ]
+        to_read = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        digests = await asyncio.gather(
+            *(self._digest(looks[i]) for i in to_read), return_exceptions=True
+        )
+        versions: list[tuple[VersionRecord, str]] = []
+        recorded: list[int] = []
+        moved: list[StatUpdate] = []
+        for i, digest in zip(to_read, digests, strict=True):
+            look = looks[i]
+            disk = look.disk
+            if isinstance(digest, OSError):
+                outcomes[i] = digest
+                continue
+            if isinstance(digest, BaseException):
+                raise digest
+            if not digest.stable or (digest.size, digest.mtime_ns) != look.quiet_stat:
+                log.debug("file_still_changing", path=disk.path)
+                outcomes[i] = Outcome(settled=False)
+                continue
+            self._problems.resolve("unreadable", disk.path)
+            outcomes[i] = Outcome(settled=True)
+            entry = entries.get(disk.path)
+            if entry is not None and _same_content(entry, digest.sha256, self._chunk_size):
+                moved.append(
+                    StatUpdate(
+                        path=disk.path,
+                        disk_path=disk.disk_path,
+                        mtime_ns=digest.mtime_ns,
+                        inode=digest.inode,
+                    )
+                )
+                continue
+            version = VersionRecord(
+                path=disk.path,
+                folder=look.folder.key,
+                disk_path=disk.disk_path,
+                size=digest.size,
+                mtime_ns=digest.mtime_ns,
+                inode=digest.inode,
+                sha256=digest.sha256,
+                chunk_size=self._chunk_size,
+                chunk_sha256=digest.chunk_sha256,
+            )
+            versions.append((version, new_message_id()))
+            recorded.append(i)
+        if versions or moved:
+            seqs = await self._state.record_changes(versions, moved)
+            for i, (version, _), seq in zip(recorded, versions, seqs, strict=True):
+                outcomes[i] = Outcome(settled=True, recorded=True)
+                # Per file at debug only: a first sync records thousands a second;
+                # agent.progress reports the whole at most every 10 s.
+                log.debug(
+                    "file_version_recorded",
+                    path=version.path,
+                    size=version.size,
+                    sha256=version.sha256,
+                    source_seq=seq,
+                )
+        done: list[Outcome | OSError] = []
+        for outcome in outcomes:
+            assert outcome is not None  # every look was settled, read, or failed above
+            done.append(outcome)
+        return done
+
+    def _settled_without_reading(self, look: Look, entry: IndexEntry | None) -> Outcome | None:
+        """Settle a look by stat alone (unchanged, or a name collision), or None to read it."""
+        disk = look.disk
+        if entry is not None and entry.disk_path != disk.disk_path:
+            other = look.folder.stat_file(entry.disk_path)
+            if isinstance(other, DiskFile) and other.path == disk.path:
+                self._problems.report(
+                    Problem(
+                        "name_collision",
+                        look.folder.prefix + disk.disk_path,
+                        f"same name as {entry.disk_path!r} after Unicode normalisation",
+                    )
+                )
+                return Outcome(settled=True)
+        if (
+            entry is not None
+            and entry.disk_path == disk.disk_path
+            and entry.same_stat(disk.size, disk.mtime_ns, disk.inode)
+        ):
+            return Outcome(settled=True)
+        return None
+
+    async def _digest(self, look: Look) -> FileDigest:
+        folder = look.folder
+        return await hash_file(
+            folder.root_real, folder.absolute(look.disk.disk_path), self._chunk_size
+        )
+
+    async def delete(self, folder: Folder, paths: list[str], *, folder_available: bool) -> bool:
+        """Queue tombstones for vanished wire paths, unless that looks like an unmounted share.
+
+        Returns:
+            True if tombstones were queued.
+        """
+        if not paths:
+            return False
+        if not folder_available:
+            self._problems.report(
+                Problem(
+                    "folder_unavailable",
+                    str(folder.root),
+                    "the folder is missing or unreadable; deletions are paused until it is back",
+                )
+            )
+            return False
+        self._problems.resolve("folder_unavailable", str(folder.root))
+        known = await self._state.count_files(folder.key)
+        approval_key = f"allow_deletions:{folder.key}"
+        approved = await self._state.get_meta(approval_key) is not None
+        if len(paths) >= self._min_files and len(paths) > self._threshold * known:
+            if not approved:
+                self._problems.report(
+                    Problem(
+                        "deletions_paused",
+                        str(folder.root),
+                        f"{len(paths)} of {known} files vanished at once (more than "
+                        f"{self._threshold:.0%}); is the share unmounted? Nothing was deleted "
+                        "at the hub. If the deletion is real, run "
+                        "`spisync agent allow-deletions --config AGENT.toml "
+                        f"--folder {folder.key}`",
+                    )
+                )
+                return False
+            log.warning("mass_deletion_allowed", folder=folder.key, count=len(paths))
+        self._problems.resolve("deletions_paused", str(folder.root))
+        if approved:
+            # An approval covers one mass deletion, not every future one.
+            await self._state.set_meta_absent(approval_key)
+        deleted_at = utc_now()
+        ico = self._ico
+
+        def tombstone(path: str, seq: int) -> tuple[str, bytes]:
+            message = Tombstone(
+                message_id=new_message_id(),
+                sender=ico,
+                sent_at=utc_now(),
+                path=path,
+                source_seq=seq,
+                deleted_at=deleted_at,
+            )
+            return message.message_id, encode(message)
+
+        seqs = await self._state.record_deletions(paths, tombstone)
+        for path, seq in zip(paths, seqs, strict=True):
+            log.info("file_deletion_recorded", path=path, source_seq=seq)
+        return True
+
+
+def _same_content(entry: IndexEntry, sha256: str, chunk_size: int) -> bool:
+    return entry.sha256 == sha256 and entry.chunk_size == chunk_size

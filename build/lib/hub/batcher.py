@@ -1,0 +1,410 @@
+"""Grouping deliveries into one metadata transaction each, acknowledging after the commit.
+
+For each batch (at most `batch_max` deliveries, waiting at most `batch_wait_s`
+for it to fill, and not at all once it holds every delivery the broker may have
+outstanding to us, since no more can come before the acks):
+
+1. inspect every delivery (identity, size, form); a failure is a dead letter;
+2. verify each chunk's SHA-256 and write new ones to the blob store, durably
+   (the store verifies those as it writes them), before any metadata mentions them;
+3. apply every delivery in one transaction, then find closed spisy that became
+   complete, and commit;
+4. publish dead-letter copies and replies and wait for their confirms;
+5. acknowledge the deliveries; only now may the broker forget them. A manifest
+   whose chunks must be read back and hashed is not acknowledged: it goes to
+   the `ContentVerifier`, outside every batch, and comes back with the verdict.
+
+A crash anywhere before step 5 redelivers the batch, which is harmless because
+every handler is idempotent. A storage that cannot serve (`RetryLater`: the
+blob store or the metadata database full, failing or locked) rolls the batch
+back and holds it, unacknowledged, trying again with a growing pause (up to
+`MAX_DEFER_S`): a held delivery is neither requeued nor redelivered, so it
+never counts towards the queue's delivery limit, and it lands once the storage
+serves again. Any other exception rolls back and retries the deliveries one
+transaction each; one that still fails is requeued, and after the queue's
+delivery limit the broker dead-letters it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+from aio_pika.exceptions import DeliveryError
+
+from hub.closing import find_complete_spisy
+from hub.config import LimitsConfig
+from hub.content import ContentClaim
+from hub.errors import (
+    BlobError,
+    BlobHashMismatchError,
+    RejectDelivery,
+    RetryLater,
+    StoreUnavailableError,
+)
+from hub.handlers import HandlerContext, apply
+from hub.inspection import ChunkItem, Delivery, Inspected, inspect_delivery
+from hub.verifier import ContentVerifier
+from protocol import FileVersion, utc_now
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from hub.metrics import HubMetrics
+    from hub.publisher import AgentReply, HubPublisher
+    from hub.store.blobs import BlobStore
+    from hub.store.metadata import MetadataStore
+    from hub.store.models import ReadySpis
+
+__all__ = ["MAX_DEFER_S", "Batcher"]
+
+log = structlog.get_logger(__name__)
+
+_PUT_CONCURRENCY = 8
+_POLL_S = 0.005
+_STORE_DEFER_S = 1.0
+_BLOB_DEFER_S = 5.0
+
+MAX_DEFER_S = 30.0
+"""Longest pause between two attempts of a held batch (the pause doubles up to it)."""
+
+
+@dataclass
+class _Outcome:
+    """How one delivery of the batch is to be settled."""
+
+    delivery: Delivery
+    item: Inspected | None = None
+    reject: RejectDelivery | None = None
+    replies: list[AgentReply] = field(default_factory=list)
+    failed: bool = False
+    verify: ContentClaim | None = None
+
+
+class Batcher:
+    """Applies deliveries in batches; see the module docstring for the steps.
+
+    Args:
+        store: The metadata store.
+        blobs: The blob store.
+        publisher: Where replies and dead letters go.
+        batch_max: Most deliveries per transaction.
+        batch_wait_s: Longest wait for a batch to fill.
+        metrics: Counters to update.
+        on_ready: Called after the commit with spisy that became complete.
+        in_flight_limit: Returns how many unacknowledged deliveries the broker may
+            have outstanding to us (prefetch times consumed queues), or None.
+        limits: What one obec may ask of the hub.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: MetadataStore,
+        blobs: BlobStore,
+        publisher: HubPublisher,
+        batch_max: int,
+        batch_wait_s: float,
+        metrics: HubMetrics,
+        on_ready: Callable[[list[ReadySpis]], None],
+        in_flight_limit: Callable[[], int] | None = None,
+        limits: LimitsConfig | None = None,
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._publisher = publisher
+        self._batch_max = batch_max
+        self._batch_wait_s = batch_wait_s
+        self._metrics = metrics
+        self._on_ready = on_ready
+        self._in_flight_limit = in_flight_limit
+        self._limits = limits or LimitsConfig()
+        self._input: asyncio.Queue[Delivery] | None = None
+        self._verifier = ContentVerifier(
+            blobs,
+            concurrency=self._limits.verify_concurrency,
+            metrics=metrics,
+            requeue=self._requeue,
+        )
+
+    def _requeue(self, delivery: Delivery) -> None:
+        if self._input is not None:
+            self._input.put_nowait(delivery)
+
+    async def run(self, deliveries: asyncio.Queue[Delivery], stop: asyncio.Event) -> None:
+        """Process batches until `stop` is set and `deliveries` is empty.
+
+        Verifications still running then are cancelled: their deliveries were
+        never acknowledged, so the broker delivers them again.
+        """
+        self._input = deliveries
+        try:
+            while batch := await self._collect(deliveries, stop):
+                await self._process(batch, stop)
+        finally:
+            await self._verifier.close()
+
+    async def _collect(
+        self, deliveries: asyncio.Queue[Delivery], stop: asyncio.Event
+    ) -> list[Delivery]:
+        if deliveries.empty():
+            if stop.is_set():
+                return []
+            getter = asyncio.ensure_future(deliveries.get())
+            stopper = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if getter not in done:
+                getter.cancel()
+                return []
+            batch = [getter.result()]
+        else:
+            batch = [deliveries.get_nowait()]
+        deadline = time.monotonic() + self._batch_wait_s
+        while len(batch) < self._batch_max:
+            while len(batch) < self._batch_max and not deliveries.empty():
+                batch.append(deliveries.get_nowait())
+            remaining = deadline - time.monotonic()
+            if len(batch) >= self._batch_max or remaining <= 0 or stop.is_set():
+                break
+            # Every unacknowledged delivery is in this batch: the broker sends no
+            # more until we ack, so waiting out the deadline would only add latency.
+            if self._in_flight_limit is not None and len(batch) >= self._in_flight_limit():
+                break
+            await asyncio.sleep(min(_POLL_S, remaining))
+        return batch
+
+    async def _process(self, batch: list[Delivery], stop: asyncio.Event) -> None:
+        outcomes = [self._inspect(delivery) for delivery in batch]
+        deferrals = 0
+        while True:
+            try:
+                ready = await self._attempt(outcomes)
+                break
+            except RetryLater as exc:
+                defer_s = min(exc.defer_s * 2**deferrals, MAX_DEFER_S)
+                deferrals += 1
+                self._metrics.batches_deferred += 1
+                log.warning(
+                    "batch_deferred",
+                    reason=str(exc),
+                    defer_s=defer_s,
+                    attempt=deferrals,
+                    size=len(batch),
+                )
+                try:
+                    await asyncio.wait_for(stop.wait(), defer_s)
+                except TimeoutError:
+                    continue
+                # Shutting down: leave the batch unacknowledged for redelivery.
+                return
+        await self._settle(outcomes)
+        if ready:
+            self._on_ready(ready)
+
+    def _inspect(self, delivery: Delivery) -> _Outcome:
+        try:
+            return _Outcome(delivery=delivery, item=inspect_delivery(delivery))
+        except RejectDelivery as exc:
+            return _Outcome(delivery=delivery, reject=exc)
+
+    async def _attempt(self, outcomes: list[_Outcome]) -> list[ReadySpis]:
+        # Deliveries that passed inspection; a handler's verdict of an earlier,
+        # rolled-back attempt is recomputed.
+        pending = [o for o in outcomes if o.item is not None]
+        for outcome in pending:
+            outcome.reject = None
+            outcome.replies = []
+            outcome.failed = False
+            outcome.verify = None
+        verified = await self._store_chunks(pending)
+        try:
+            return await self._apply(pending, verified)
+        except RetryLater:
+            raise
+        except Exception:
+            log.exception("batch_failed", size=len(pending))
+        ready: list[ReadySpis] = []
+        for outcome in pending:
+            outcome.replies = []
+            outcome.reject = None
+            outcome.verify = None
+            try:
+                ready += await self._apply([outcome], verified)
+            except RetryLater:
+                raise
+            except Exception:
+                assert outcome.item is not None
+                log.exception(
+                    "delivery_failed",
+                    ico=outcome.item.ico,
+                    kind=outcome.item.kind,
+                    message_id=outcome.item.message_id,
+                )
+                outcome.failed = True
+        return ready
+
+    async def _store_chunks(self, pending: Sequence[_Outcome]) -> dict[int, bool]:
+        """Verify the batch's chunks and store the new ones; return verified by `id(outcome)`.
+
+        Every chunk is hashed once against its header before anything relies on
+        it: a new one by the blob store, which hashes it as it writes it and stores
+        nothing that does not match (so it is not hashed here first as well), one
+        the store holds already here, and a duplicate of bytes already verified in
+        this batch by comparing the bytes.
+        """
+        groups: dict[str, list[tuple[int, bytes]]] = {}
+        for outcome in pending:
+            assert outcome.item is not None
+            if isinstance(outcome.item.payload, ChunkItem):
+                chunk = outcome.item.payload
+                groups.setdefault(chunk.meta.sha256, []).append((id(outcome), chunk.body))
+        if not groups:
+            return {}
+        try:
+            already = await self._store.stored_chunks(groups.keys())
+        except StoreUnavailableError as exc:
+            raise RetryLater(str(exc), defer_s=_STORE_DEFER_S) from exc
+        verified: dict[int, bool] = {}
+        limit = asyncio.Semaphore(_PUT_CONCURRENCY)
+        try:
+            await asyncio.gather(
+                *(
+                    self._verify_group(sha, group, sha in already, limit, verified)
+                    for sha, group in groups.items()
+                )
+            )
+        except BlobError as exc:
+            raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
+        return verified
+
+    async def _verify_group(
+        self,
+        sha256: str,
+        group: list[tuple[int, bytes]],
+        stored: bool,
+        limit: asyncio.Semaphore,
+        verified: dict[int, bool],
+    ) -> None:
+        """Verify (and store, if new) the chunks of one claimed hash into `verified`."""
+        good: bytes | None = None
+        for key, body in group:
+            if good is not None and body == good:
+                verified[key] = True
+                continue
+            async with limit:
+                if stored:
+                    ok = await asyncio.to_thread(_sha256, body) == sha256
+                else:
+                    try:
+                        await self._blobs.put(sha256, body)
+                        ok = stored = True
+                    except BlobHashMismatchError:
+                        ok = False
+            verified[key] = ok
+            if ok:
+                good = body
+
+    async def _apply(
+        self, pending: Sequence[_Outcome], verified: dict[int, bool]
+    ) -> list[ReadySpis]:
+        """Apply `pending` in one transaction; return spisy that became complete.
+
+        Raises:
+            RetryLater: If the metadata database or the blob store cannot serve now.
+        """
+        try:
+            return await self._apply_once(pending, verified)
+        except StoreUnavailableError as exc:
+            raise RetryLater(str(exc), defer_s=_STORE_DEFER_S) from exc
+        except BlobError as exc:
+            raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
+
+    async def _apply_once(
+        self, pending: Sequence[_Outcome], verified: dict[int, bool]
+    ) -> list[ReadySpis]:
+        received_at = utc_now()
+        changed: set[str] = set()
+        async with self._store.transaction() as tx:
+            for ico in {o.delivery.ico for o in pending}:
+                await tx.touch_obec(ico, received_at)
+            for outcome in pending:
+                item = outcome.item
+                assert item is not None
+                ctx = HandlerContext(
+                    tx=tx,
+                    blobs=self._blobs,
+                    ico=item.ico,
+                    message_id=item.message_id,
+                    received_at=received_at,
+                    sender=self._publisher.sender,
+                    limits=self._limits,
+                    verified=self._verifier.verdicts,
+                )
+                try:
+                    await apply(ctx, item, chunk_verified=verified.get(id(outcome), False))
+                except RejectDelivery as exc:
+                    outcome.reject = exc
+                    continue
+                outcome.replies = ctx.replies
+                outcome.verify = ctx.verify
+                if ctx.registry_changed:
+                    changed.add(item.ico)
+            ready = await find_complete_spisy(tx, changed, at=received_at)
+        self._metrics.batches_committed += 1
+        log.debug("batch_committed", size=len(pending), ready=len(ready))
+        return ready
+
+    async def _settle(self, outcomes: list[_Outcome]) -> None:
+        """Publish dead letters and replies (confirmed), then ack or requeue each delivery."""
+        await asyncio.gather(*(self._publish(outcome) for outcome in outcomes))
+        for outcome in outcomes:
+            message = outcome.delivery.message
+            if outcome.failed:
+                await message.nack(requeue=True)
+                self._metrics.deliveries_requeued += 1
+            elif outcome.verify is not None and outcome.reject is None:
+                self._verifier.submit(outcome.delivery, outcome.verify)
+            else:
+                await message.ack()
+                self._metrics.deliveries_acked += 1
+                if outcome.item is not None and isinstance(outcome.item.payload, FileVersion):
+                    manifest = outcome.item.payload
+                    self._verifier.forget(
+                        ContentClaim(manifest.sha256, manifest.chunk_sha256, manifest.size)
+                    )
+
+    async def _publish(self, outcome: _Outcome) -> None:
+        if outcome.reject is not None:
+            reject = outcome.reject
+            await self._publisher.dead_letter(
+                outcome.delivery.message,
+                ico=outcome.delivery.ico,
+                reason=reject.reason,
+                detail=reject.detail,
+            )
+            self._metrics.dead_lettered += 1
+            self._metrics.security_events += int(reject.security)
+            log.warning(
+                "delivery_dead_lettered",
+                ico=outcome.delivery.ico,
+                reason=reject.reason,
+                detail=reject.detail,
+                security=reject.security,
+            )
+        for ico, reply in outcome.replies:
+            try:
+                await self._publisher.send_to_agent(ico, reply)
+            except DeliveryError as exc:
+                # The agent's inbox is gone (obec deprovisioned): nothing to tell.
+                log.warning("reply_unroutable", ico=ico, kind=type(reply).__name__, error=str(exc))
+                continue
+            self._metrics.replies_sent += 1
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,121 @@
+"""The JSON API under `/api/v1/`: the same data as the pages (README: "The operator console")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from hub.console import views
+from hub.console.auth import Refused
+from hub.console.context import CONSOLE
+
+if TYPE_CHECKING:
+    from hub.console.context import Console
+
+__all__ = ["add_routes"]
+
+
+def _int(request: web.Request, key: str, default: int, *, most: int) -> int:
+    raw = request.query.get(key)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise Refused(400, f"parametr {key} musí být nezáporné celé číslo, ne {raw!r}")
+    return min(int(raw), most)
+
+
+async def obce(request: web.Request) -> web.Response:
+    """`GET /api/v1/obce`: every obec's overview row; `?q=`, `?status=`, `?sort=` as on the page."""
+    console: Console = request.app[CONSOLE]
+    rows, broker = await views.overview_rows(
+        console.config, console.store, console.broker, console.obce
+    )
+    shown = views.sort_rows(
+        rows,
+        sort=request.query.get("sort", "status"),
+        query=request.query.get("q", ""),
+        status=request.query.get("status", ""),
+    )
+    return web.json_response(
+        {"broker_available": broker.available, "count": len(shown), "obce": shown}
+    )
+
+
+async def _detail(request: web.Request) -> dict[str, object]:
+    console: Console = request.app[CONSOLE]
+    ico = request.match_info["ico"]
+    detail = await views.obec_detail(
+        console.config, console.store, console.broker, console.obce, ico
+    )
+    if detail is None:
+        raise Refused(404, f"obec s IČO {ico} hub nezná")
+    return detail
+
+
+async def obec(request: web.Request) -> web.Response:
+    """`GET /api/v1/obce/{ico}`: the obec's row with SIPs, dead letters and recent events."""
+    detail = await _detail(request)
+    detail.pop("spisy_list", None)
+    return web.json_response(detail)
+
+
+async def files(request: web.Request) -> web.Response:
+    """`GET /api/v1/obce/{ico}/files?q=&limit=&offset=`: current files with their versions."""
+    console: Console = request.app[CONSOLE]
+    await _detail(request)
+    page = await views.files_page(
+        console.store,
+        request.match_info["ico"],
+        query=request.query.get("q", ""),
+        limit=_int(request, "limit", 200, most=5000),
+        offset=_int(request, "offset", 0, most=10**9),
+    )
+    return web.json_response(page)
+
+
+async def spisy(request: web.Request) -> web.Response:
+    """`GET /api/v1/obce/{ico}/spisy`: spisy with hub state, missing komponenty and SIP receipts."""
+    detail = await _detail(request)
+    return web.json_response({"ico": detail["ico"], "spisy": detail["spisy_list"]})
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    """`GET /api/v1/dead-letters?security=0|1&history=1`: dead letters and security events."""
+    store = request.app[CONSOLE].store
+    flag = request.query.get("security")
+    security = None if flag is None else flag in {"1", "true"}
+    rows = await views.dead_letter_rows(
+        store, security=security, history=request.query.get("history") in {"1", "true"}
+    )
+    return web.json_response({"count": len(rows), "dead_letters": rows})
+
+
+async def dead_letter(request: web.Request) -> web.Response:
+    """`GET /api/v1/dead-letters/{id}`: one dead letter with headers and a body preview."""
+    store = request.app[CONSOLE].store
+    raw = request.match_info["id"]
+    letter = await store.dead_letters.get(int(raw)) if raw.isdigit() else None
+    if letter is None:
+        raise Refused(404, f"nedoručitelná zpráva č. {raw} neexistuje")
+    return web.json_response(views.dead_letter_detail(letter))
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    """`GET /api/v1/audit?ico=&limit=`: audit entries, newest first."""
+    store = request.app[CONSOLE].store
+    rows = await views.audit_rows(
+        store, ico=request.query.get("ico"), limit=_int(request, "limit", 200, most=10_000)
+    )
+    return web.json_response({"count": len(rows), "audit": rows})
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the API's GET endpoints (the POST ones live with the actions)."""
+    app.router.add_get("/api/v1/obce", obce)
+    app.router.add_get("/api/v1/obce/{ico}", obec)
+    app.router.add_get("/api/v1/obce/{ico}/files", files)
+    app.router.add_get("/api/v1/obce/{ico}/spisy", spisy)
+    app.router.add_get("/api/v1/dead-letters", dead_letters)
+    app.router.add_get("/api/v1/dead-letters/{id}", dead_letter)
+    app.router.add_get("/api/v1/audit", audit_log)

@@ -1,0 +1,96 @@
+"""What every handler gets: the open transaction, the blob store, and a place for replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from hub.config import LimitsConfig
+from protocol import FileReceipt, NeedChunks, new_message_id, utc_now
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+
+    from hub.content import ContentClaim
+    from hub.publisher import AgentReply
+    from hub.store.blobs import BlobStore
+    from hub.store.metadata import MetadataTransaction
+
+__all__ = ["HandlerContext"]
+
+
+@dataclass
+class HandlerContext:
+    """One delivery being applied inside the batch's transaction.
+
+    Attributes:
+        tx: The batch's open transaction.
+        blobs: The blob store (chunks are already stored by the batcher).
+        ico: The obec (from the queue and the validated `user_id`).
+        message_id: The delivery's message id.
+        received_at: When the batch started.
+        sender: The hub's `sender` for replies (`hub:<orp>`).
+        limits: What one obec may ask of the hub (`[limits]`).
+        verified: Verdicts of content claims the batcher verified outside the
+            transaction (chunks read back and hashed).
+        replies: Replies to publish after the commit.
+        registry_changed: Set when the delivery may change whether a closed spis is complete.
+        verify: Set by a handler that needs a claim verified first: the batcher
+            verifies it outside the shared batch and applies the delivery again.
+    """
+
+    tx: MetadataTransaction
+    blobs: BlobStore
+    ico: str
+    message_id: str
+    received_at: datetime
+    sender: str
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    verified: Mapping[ContentClaim, bool] = field(default_factory=dict)
+    replies: list[AgentReply] = field(default_factory=list)
+    registry_changed: bool = False
+    verify: ContentClaim | None = None
+
+    @property
+    def log(self) -> structlog.typing.FilteringBoundLogger:
+        """A logger bound to the obec and message."""
+        logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("hub.handlers").bind(
+            ico=self.ico, message_id=self.message_id
+        )
+        return logger
+
+    def receipt(self, *, path: str, sha256: str, source_seq: int) -> None:
+        """Queue a `FileReceipt` to the agent."""
+        self.replies.append(
+            (
+                self.ico,
+                FileReceipt(
+                    message_id=new_message_id(),
+                    sender=self.sender,
+                    sent_at=utc_now(),
+                    path=path,
+                    sha256=sha256,
+                    source_seq=source_seq,
+                ),
+            )
+        )
+
+    def need_chunks(self, *, path: str, sha256: str, indexes: Sequence[int], reason: str) -> None:
+        """Queue a `NeedChunks` repair request to the agent."""
+        self.replies.append(
+            (
+                self.ico,
+                NeedChunks(
+                    message_id=new_message_id(),
+                    sender=self.sender,
+                    sent_at=utc_now(),
+                    path=path,
+                    sha256=sha256,
+                    indexes=tuple(indexes),
+                    reason=reason,
+                ),
+            )
+        )

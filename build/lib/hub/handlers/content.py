@@ -1,0 +1,235 @@
+"""Content handlers: chunks, file version manifests and tombstones.
+
+A file version is recorded only when every chunk was uploaded by this obec
+itself (so nobody learns from a receipt that another obec holds some content)
+and the chunks, streamed in order, make exactly `size` bytes with the file's
+SHA-256. Otherwise the agent gets a `NeedChunks` and sends them again with the
+manifest; nothing is recorded meanwhile.
+
+Reading the chunks back is slow work, so it never happens here, inside the
+transaction every obec's batch shares: the handler checks what costs nothing
+(the `[limits]`, the chunks' recorded sizes, repeats counted) and asks the
+batcher to verify the claim (`ctx.verify`); the batcher does so outside the
+batch and applies the manifest again with the verdict.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.content import ContentClaim
+from hub.errors import RejectDelivery, RetryLater
+from hub.store.models import ContentRow, FileVersionRow
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from hub.handlers.base import HandlerContext
+    from hub.inspection import ChunkItem
+    from protocol import FileVersion, Tombstone
+
+__all__ = [
+    "REASON_FILE_TOO_LARGE",
+    "REASON_REPEATED_CHUNKS",
+    "REASON_SOURCE_SEQ_JUMP",
+    "REASON_VERSION_CONFLICT",
+    "handle_chunk",
+    "handle_file_version",
+    "handle_tombstone",
+]
+
+REASON_VERSION_CONFLICT = "version_conflict"
+REASON_FILE_TOO_LARGE = "file_too_large"
+REASON_REPEATED_CHUNKS = "repeated_chunks"
+REASON_SOURCE_SEQ_JUMP = "source_seq_jump"
+
+
+async def handle_chunk(ctx: HandlerContext, item: ChunkItem, *, verified: bool) -> None:
+    """Record a chunk the batcher verified and stored, or remember that it was corrupt."""
+    meta = item.meta
+    if verified:
+        if await ctx.tx.chunk_was_released(meta.sha256) and not await ctx.blobs.exists(meta.sha256):
+            # The batch skipped writing this blob because it was stored, and a
+            # release deleted it since: write it again before recording it.
+            raise RetryLater(f"chunk {meta.sha256} was released meanwhile", defer_s=0.0)
+        await ctx.tx.add_chunk(ctx.ico, meta.sha256, len(item.body))
+        return
+    await ctx.tx.record_corrupt_chunk(ctx.ico, meta.object_sha256, meta.index, meta.sha256)
+    ctx.log.warning(
+        "chunk_rejected",
+        object_sha256=meta.object_sha256,
+        index=meta.index,
+        sha256=meta.sha256,
+        reason="hash mismatch",
+    )
+
+
+async def _check_source_seq(ctx: HandlerContext, path: str, source_seq: int) -> None:
+    """Refuse a change number far above any the obec sent: forged, it would stay current forever.
+
+    Raises:
+        RejectDelivery: A security event, if `source_seq` jumps past the bound.
+    """
+    highest = await ctx.tx.highest_source_seq(ctx.ico)
+    if source_seq > highest + ctx.limits.max_source_seq_jump:
+        raise RejectDelivery(
+            REASON_SOURCE_SEQ_JUMP,
+            f"{path}: source_seq {source_seq} jumps beyond the highest recorded ({highest}) "
+            f"plus the hub's [limits] max_source_seq_jump = {ctx.limits.max_source_seq_jump}",
+            security=True,
+        )
+
+
+def _conflict(path: str, source_seq: int, existing: str) -> RejectDelivery:
+    return RejectDelivery(
+        REASON_VERSION_CONFLICT,
+        f"{path} version {source_seq} is already recorded as {existing}",
+    )
+
+
+async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> None:
+    """Record a file version if its content is complete and verified; reply either way."""
+    existing = await ctx.tx.file_version(ctx.ico, manifest.path, manifest.source_seq)
+    if existing is not None:
+        if existing.sha256 != manifest.sha256:
+            raise _conflict(manifest.path, manifest.source_seq, existing.sha256 or "a tombstone")
+        ctx.receipt(path=manifest.path, sha256=manifest.sha256, source_seq=manifest.source_seq)
+        return
+    await _check_source_seq(ctx, manifest.path, manifest.source_seq)
+    if manifest.size > ctx.limits.max_file_bytes:
+        raise RejectDelivery(
+            REASON_FILE_TOO_LARGE,
+            f"{manifest.path}: {manifest.size} bytes exceed the hub's [limits] "
+            f"max_file_bytes = {ctx.limits.max_file_bytes}",
+        )
+    owned = await ctx.tx.owned_chunks(ctx.ico, manifest.chunk_sha256)
+    missing = [i for i, sha in enumerate(manifest.chunk_sha256) if sha not in owned]
+    if missing:
+        corrupt = await ctx.tx.corrupt_indexes(ctx.ico, manifest.sha256)
+        bad = sorted(corrupt & set(missing))
+        reason = f"missing chunks {_ranges(missing)}"
+        if bad:
+            reason += f" (failed verification: {_ranges(bad)})"
+        ctx.need_chunks(path=manifest.path, sha256=manifest.sha256, indexes=missing, reason=reason)
+        ctx.log.info("file_version_incomplete", path=manifest.path, missing=len(missing))
+        return
+    verdict = await _content_verified(ctx, manifest, owned)
+    if verdict is None:
+        ctx.log.info("file_version_verifying", path=manifest.path, size=manifest.size)
+        return
+    if not verdict:
+        ctx.need_chunks(
+            path=manifest.path,
+            sha256=manifest.sha256,
+            indexes=(),
+            reason="the chunks do not make a file with the manifest's size and SHA-256",
+        )
+        ctx.log.warning("file_version_hash_mismatch", path=manifest.path, sha256=manifest.sha256)
+        return
+    await ctx.tx.add_file_version(
+        FileVersionRow(
+            ico=ctx.ico,
+            path=manifest.path,
+            source_seq=manifest.source_seq,
+            sha256=manifest.sha256,
+            size=manifest.size,
+            mtime_ns=manifest.mtime_ns,
+            deleted=False,
+            recorded_at=ctx.received_at,
+        )
+    )
+    await ctx.tx.clear_corrupt_chunks(ctx.ico, manifest.sha256)
+    await ctx.tx.record_message(ctx.message_id, ctx.ico, "file_version")
+    ctx.registry_changed = True
+    ctx.receipt(path=manifest.path, sha256=manifest.sha256, source_seq=manifest.source_seq)
+    ctx.log.info(
+        "file_version_recorded",
+        path=manifest.path,
+        source_seq=manifest.source_seq,
+        sha256=manifest.sha256,
+        size=manifest.size,
+    )
+
+
+async def _content_verified(
+    ctx: HandlerContext, manifest: FileVersion, chunk_sizes: Mapping[str, int]
+) -> bool | None:
+    """Tell whether the manifest's chunks make its file, recording the content if new.
+
+    None: the claim must be verified outside the transaction first (`ctx.verify`).
+
+    Raises:
+        RejectDelivery: If the manifest repeats its chunks beyond `max_repeat_factor`.
+    """
+    known = await ctx.tx.content(manifest.sha256)
+    if known is not None and known.chunks == manifest.chunk_sha256 and known.size == manifest.size:
+        return True
+    # The recorded sizes, each repeat counted: checked before a byte is read.
+    if sum(chunk_sizes[sha] for sha in manifest.chunk_sha256) != manifest.size:
+        return False
+    distinct = sum(chunk_sizes[sha] for sha in set(manifest.chunk_sha256))
+    if manifest.size > distinct * ctx.limits.max_repeat_factor:
+        raise RejectDelivery(
+            REASON_REPEATED_CHUNKS,
+            f"{manifest.path}: {manifest.size} bytes from {distinct} bytes of distinct chunks "
+            f"exceed the hub's [limits] max_repeat_factor = {ctx.limits.max_repeat_factor}",
+        )
+    claim = ContentClaim(manifest.sha256, manifest.chunk_sha256, manifest.size)
+    if list(manifest.chunk_sha256) == [manifest.sha256]:
+        # A file of one chunk is that chunk, whose SHA-256 was verified before
+        # its blob was stored: reading the blob back would hash the same bytes.
+        matches = True
+    elif (verdict := ctx.verified.get(claim)) is not None:
+        matches = verdict
+    else:
+        ctx.verify = claim
+        return None
+    if matches:
+        await ctx.tx.add_content(
+            ContentRow(
+                sha256=manifest.sha256,
+                size=manifest.size,
+                chunk_size=manifest.chunk_size,
+                chunks=manifest.chunk_sha256,
+            )
+        )
+    return matches
+
+
+async def handle_tombstone(ctx: HandlerContext, tombstone: Tombstone) -> None:
+    """Record a deletion as a new version of the path (the older versions stay)."""
+    existing = await ctx.tx.file_version(ctx.ico, tombstone.path, tombstone.source_seq)
+    if existing is not None:
+        if not existing.deleted:
+            raise _conflict(tombstone.path, tombstone.source_seq, existing.sha256 or "")
+        return
+    await _check_source_seq(ctx, tombstone.path, tombstone.source_seq)
+    await ctx.tx.add_file_version(
+        FileVersionRow(
+            ico=ctx.ico,
+            path=tombstone.path,
+            source_seq=tombstone.source_seq,
+            sha256=None,
+            size=None,
+            mtime_ns=None,
+            deleted=True,
+            recorded_at=ctx.received_at,
+        )
+    )
+    await ctx.tx.record_message(ctx.message_id, ctx.ico, "tombstone")
+    ctx.registry_changed = True
+    ctx.log.info("tombstone_recorded", path=tombstone.path, source_seq=tombstone.source_seq)
+
+
+def _ranges(indexes: list[int]) -> str:
+    """Return `0-3, 7` for [0, 1, 2, 3, 7]: short reasons even for large files."""
+    parts: list[str] = []
+    start = prev = indexes[0]
+    for index in indexes[1:]:
+        if index == prev + 1:
+            prev = index
+            continue
+        parts.append(f"{start}-{prev}" if prev > start else str(start))
+        start = prev = index
+    parts.append(f"{start}-{prev}" if prev > start else str(start))
+    return ", ".join(parts)

@@ -1,0 +1,149 @@
+"""Turning a raw delivery into a checked, decoded item, before anything is changed.
+
+Order matters: identity first (a forged message is a security event whatever
+its body), then size, then decoding, then the envelope's agreement with the
+identity. Every failure is a `RejectDelivery`: the delivery is dead-lettered
+with a reason and acknowledged, so it never blocks the obec's queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hub.errors import RejectDelivery
+from hub.identity import check_routing_key, check_sender, check_user
+from protocol import ChunkMeta, DecodeError, decode, decode_chunk_meta, kind_of, names
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aio_pika.abc import AbstractIncomingMessage
+
+    from protocol import AnyMessage
+
+__all__ = [
+    "AGENT_KINDS",
+    "REASON_OVERSIZED",
+    "REASON_UNDECODABLE",
+    "REASON_UNKNOWN_KIND",
+    "ChunkItem",
+    "Delivery",
+    "Inspected",
+    "inspect_delivery",
+]
+
+REASON_UNDECODABLE = "undecodable"
+REASON_UNKNOWN_KIND = "unknown_kind"
+REASON_OVERSIZED = "oversized"
+
+AGENT_KINDS = frozenset(
+    {
+        "chunk",
+        "file_version",
+        "tombstone",
+        "spis",
+        "dokument",
+        "komponenta",
+        "record_deleted",
+        "spis_closed",
+        "spis_reopened",
+        "heartbeat",
+        "diagnostics_result",
+    }
+)
+"""Kinds an agent may send to the hub; anything else is dead-lettered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A delivery from obec `ico`'s queue, not yet settled.
+
+    Attributes:
+        ico: The obec whose queue it came from.
+        message: The delivery.
+        agent_user: The broker user of obec `ico`'s agent in this deployment,
+            the only `user_id` accepted on its queue.
+    """
+
+    ico: str
+    message: AbstractIncomingMessage
+    agent_user: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkItem:
+    """A chunk: its metadata from the headers and its raw bytes."""
+
+    meta: ChunkMeta
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Inspected:
+    """A delivery whose identity and form are checked."""
+
+    ico: str
+    kind: str
+    message_id: str
+    payload: AnyMessage | ChunkItem
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value if isinstance(value, str) else None
+
+
+def _header_kind(headers: Mapping[str, Any]) -> str | None:
+    return _text(headers.get(names.HEADER_KIND))
+
+
+def _inspect_chunk(ico: str, message: AbstractIncomingMessage) -> Inspected:
+    if len(message.body) > names.MAX_CHUNK_SIZE:
+        raise RejectDelivery(
+            REASON_OVERSIZED, f"chunk of {len(message.body)} bytes exceeds {names.MAX_CHUNK_SIZE}"
+        )
+    try:
+        meta = decode_chunk_meta(message.headers)
+    except DecodeError as exc:
+        raise RejectDelivery(REASON_UNDECODABLE, str(exc)) from None
+    check_routing_key(ico, message.routing_key, "chunk")
+    check_sender(ico, meta.sender)
+    return Inspected(
+        ico=ico,
+        kind="chunk",
+        message_id=meta.message_id,
+        payload=ChunkItem(meta=meta, body=message.body),
+    )
+
+
+def inspect_delivery(delivery: Delivery) -> Inspected:
+    """Check and decode `delivery`.
+
+    Raises:
+        RejectDelivery: With the reason: identity (a security event), size,
+            form, or a kind the hub does not take from agents.
+    """
+    ico, message = delivery.ico, delivery.message
+    check_user(ico, message.user_id, expected=delivery.agent_user, headers=message.headers)
+    header_kind = _header_kind(message.headers)
+    if header_kind == "chunk":
+        return _inspect_chunk(ico, message)
+    if len(message.body) > names.MAX_METADATA_BYTES:
+        raise RejectDelivery(
+            REASON_OVERSIZED,
+            f"body of {len(message.body)} bytes exceeds {names.MAX_METADATA_BYTES}",
+        )
+    try:
+        decoded = decode(message.body)
+    except DecodeError as exc:
+        if header_kind is not None and header_kind not in AGENT_KINDS:
+            raise RejectDelivery(REASON_UNKNOWN_KIND, f"kind {header_kind!r}: {exc}") from None
+        raise RejectDelivery(REASON_UNDECODABLE, str(exc)) from None
+    kind = kind_of(decoded)
+    if kind not in AGENT_KINDS:
+        raise RejectDelivery(REASON_UNKNOWN_KIND, f"kind {kind!r} is not sent by agents")
+    check_routing_key(ico, message.routing_key, kind)
+    check_sender(ico, decoded.sender)
+    return Inspected(ico=ico, kind=kind, message_id=decoded.message_id, payload=decoded)

@@ -1,0 +1,89 @@
+"""What the hub publishes: replies to agents and dead-letter copies, all confirmed.
+
+Every message is persistent, `mandatory`, and awaited until the broker's
+publisher confirm; an unroutable one raises (`on_return_raises`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aio_pika
+
+from hub.deadletter import dead_letter_copy
+from protocol import SCHEMA_VERSION, encode, kind_of, names, new_message_id, utc_now
+
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+
+    from protocol import FileReceipt, NeedChunks
+
+__all__ = ["AgentReply", "HubPublisher"]
+
+AgentReply = tuple[str, "FileReceipt | NeedChunks"]
+"""A reply and the IČO of the agent it goes to."""
+
+
+class HubPublisher:
+    """Publishes on one confirming channel; create it with `HubPublisher.open`.
+
+    Args:
+        agent_exchange: `spisync.agent`.
+        dead_exchange: `spisync.dead`.
+        hub_user: The hub's broker user (`user_id` of everything it publishes).
+        sender: The `sender` of the hub's messages (`hub:<orp>`).
+    """
+
+    def __init__(
+        self,
+        agent_exchange: AbstractExchange,
+        dead_exchange: AbstractExchange,
+        *,
+        hub_user: str,
+        sender: str,
+    ) -> None:
+        self._agent_exchange = agent_exchange
+        self._dead_exchange = dead_exchange
+        self._hub_user = hub_user
+        self.sender = sender
+
+    @classmethod
+    async def open(cls, channel: AbstractChannel, *, hub_user: str, orp: str) -> HubPublisher:
+        """Bind a publisher to `channel` (opened with publisher confirms and `on_return_raises`)."""
+        agent_exchange = await channel.get_exchange(names.AGENT_EXCHANGE, ensure=False)
+        dead_exchange = await channel.get_exchange(names.DEAD_LETTER_EXCHANGE, ensure=False)
+        return cls(agent_exchange, dead_exchange, hub_user=hub_user, sender=f"hub:{orp}")
+
+    def new_envelope(self) -> dict[str, object]:
+        """Return the envelope fields of a new hub message (id, sender, time)."""
+        return {"message_id": new_message_id(), "sender": self.sender, "sent_at": utc_now()}
+
+    async def send_to_agent(self, ico: str, reply: FileReceipt | NeedChunks) -> None:
+        """Publish `reply` to obec `ico`'s inbox and wait for the confirm.
+
+        Raises:
+            aio_pika.exceptions.DeliveryError: If the broker returned or refused it.
+        """
+        kind = kind_of(reply)
+        message = aio_pika.Message(
+            encode(reply),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=reply.message_id,
+            type=kind,
+            timestamp=reply.sent_at,
+            user_id=self._hub_user,
+            headers={names.HEADER_KIND: kind, names.HEADER_SCHEMA_VERSION: SCHEMA_VERSION},
+        )
+        await self._agent_exchange.publish(
+            message, routing_key=names.agent_routing_key(ico, kind), mandatory=True
+        )
+
+    async def dead_letter(
+        self, message: AbstractIncomingMessage, *, ico: str, reason: str, detail: str
+    ) -> None:
+        """Publish a copy of `message` with the reason to `spisync.dead`; wait for the confirm."""
+        copy = dead_letter_copy(
+            message, ico=ico, reason=reason, detail=detail, hub_user=self._hub_user
+        )
+        await self._dead_exchange.publish(copy, routing_key=names.hub_queue(ico), mandatory=True)

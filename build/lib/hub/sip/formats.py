@@ -1,0 +1,202 @@
+"""Content formats: the MIME type read from a file's bytes, and the output formats of the rules.
+
+The MIME type goes into the package (``mets:file/@MIMETYPE``), and the
+national rules obs41 and kom3 require it to match the referenced file, so it
+is detected from the content (magic bytes, and for ZIP-based formats the
+names inside), never from the file name. The detector is pure Python and a
+fixed table, so the same bytes get the same type on every machine and a
+rebuilt package stays byte-identical (a system libmagic differs by version).
+
+`OUTPUT_FORMATS` is the list of výstupní datové formáty of rule obs107
+(§ 23 odst. 2 vyhlášky č. 259/2012 Sb.); `WORD_PROCESSING` those of obs105,
+whose originál needs a komponenta in an output format beside it; and
+`CONTAINER_FORMATS` / `ZIP_FORMATS` those of obs109 and obs110.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "CONTAINER_FORMATS",
+    "OUTPUT_FORMATS",
+    "WORD_PROCESSING",
+    "ZIP_FORMATS",
+    "detect_mime",
+    "is_pdfa",
+]
+
+OUTPUT_FORMATS = (
+    "application/pdf",
+    "image/png",
+    "image/tiff",
+    "image/jpeg",
+    "video/mpeg",
+    "image/gif",
+    "audio/mpeg",
+    "audio/x-wav",
+    "application/xml",
+    "application/xml-dtd",
+)
+"""Výstupní datové formáty: the MIME types rule obs107 allows (originál ve výstupním formátu)."""
+
+WORD_PROCESSING = frozenset(
+    {
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/rtf",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.apple.pages",
+    }
+)
+"""Rule obs105: an originál in one of these needs an originál ve výstupním datovém formátu."""
+
+ZIP_FORMATS = frozenset(
+    {
+        "application/zip",
+        "application/zip-compressed",
+        "application/x-zip-compressed",
+        "multipart/x-zip",
+        "application/vnd.etsi.asic-e+zip",
+        "application/vnd.etsi.asic-s+zip",
+    }
+)
+"""Rule obs109: a komponenta of one of these types is a kontejner."""
+
+CONTAINER_FORMATS = frozenset(
+    {
+        "application/vnd.etsi.asic-e+zip",
+        "application/vnd.etsi.asic-s+zip",
+        "application/vnd.software602.filler.form+xml",
+        "application/vnd.software602.filler.form-xml-zip",
+        "message/rfc822",
+        "application/vnd.isac.fcs.isdocx",
+        "application/zip",
+        "application/zip-compressed",
+        "application/x-zip-compressed",
+        "multipart/x-zip",
+        "application/pdf",
+    }
+)
+"""Rule obs110: the MIME types a kontejner may have."""
+
+_HEAD = 8192
+_PDFA_SCAN = 4 * 1024 * 1024
+_OCTET = "application/octet-stream"
+_OOXML = {
+    "word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+_ODF_AND_ASIC = {
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/vnd.oasis.opendocument.graphics",
+    "application/vnd.etsi.asic-e+zip",
+    "application/vnd.etsi.asic-s+zip",
+    "application/vnd.software602.filler.form-xml-zip",
+}
+_MAIL_HEADER = re.compile(
+    rb"(?im)^(received|from|message-id|mime-version|return-path|date|subject):[ \t]"
+)
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"%PDF-", "application/pdf"),
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"GIF87a", "image/gif"),
+    (0, b"GIF89a", "image/gif"),
+    (0, b"II*\x00", "image/tiff"),
+    (0, b"MM\x00*", "image/tiff"),
+    (0, b"{\\rtf", "application/rtf"),
+    (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/msword"),
+    (0, b"ID3", "audio/mpeg"),
+    (0, b"\x00\x00\x01\xba", "video/mpeg"),
+    (0, b"\x00\x00\x01\xb3", "video/mpeg"),
+    (0, b"BM", "image/bmp"),
+    (4, b"ftyp", "video/mp4"),
+)
+
+
+def _zip_type(path: Path) -> str:
+    """Tell the ZIP-based formats apart by the names (and ``mimetype`` entry) inside."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if "mimetype" in names:
+                declared = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+                if declared in _ODF_AND_ASIC:
+                    return declared
+            for prefix, mime in _OOXML.items():
+                if "[Content_Types].xml" in names and any(n.startswith(prefix) for n in names):
+                    return mime
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+        pass
+    return "application/zip"
+
+
+def _text_type(head: bytes) -> str:
+    stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if stripped.startswith(b"<?xml"):
+        return "application/xml"
+    if stripped[:9].lower() in {b"<!doctype", b"<html"} or stripped[:5].lower() == b"<html":
+        return "text/html"
+    if _MAIL_HEADER.match(stripped) and b"\n\n" in head.replace(b"\r\n", b"\n"):
+        return "message/rfc822"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the end of the sample is still text.
+        if exc.start < len(head) - 4:
+            return _OCTET
+    if any(byte < 0x09 or 0x0D < byte < 0x20 for byte in head if byte != 0x1B):
+        return _OCTET
+    return "text/plain"
+
+
+def detect_mime(path: Path) -> str:
+    """Return the MIME type of the file at `path`, from its content.
+
+    Args:
+        path: The file.
+
+    Returns:
+        A MIME type such as ``"application/pdf"``; ``application/octet-stream``
+        when the content matches nothing known.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD)
+    if not head:
+        return _OCTET
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _zip_type(path)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/x-wav"
+    if head[:2] in {b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"}:
+        return "audio/mpeg"
+    for offset, magic, mime in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return mime
+    return _text_type(head)
+
+
+def is_pdfa(path: Path) -> bool:
+    """Return whether a PDF declares PDF/A conformance (``pdfaid:part`` in its XMP).
+
+    A declaration is not proof of conformance (rule kom4 needs a validator
+    such as veraPDF), but a PDF without one is certainly not PDF/A.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(_PDFA_SCAN)
+        handle.seek(0, 2)
+        size = handle.tell()
+        tail = b""
+        if size > _PDFA_SCAN:
+            handle.seek(max(_PDFA_SCAN, size - _PDFA_SCAN))
+            tail = handle.read()
+    return b"pdfaid:part" in head or b"pdfaid:part" in tail

@@ -1,0 +1,156 @@
+"""Blobs in a local folder: `<data_dir>/blobs/ab/cd/<sha256>`.
+
+Every write goes to a temporary file in the target folder, is fsynced, renamed
+into place and the folder fsynced, so a crash leaves either no blob or the
+whole verified blob, never a torn one under its final name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import uuid
+from typing import TYPE_CHECKING
+
+from hub.errors import BlobError, BlobHashMismatchError, BlobNotFoundError
+from hub.store.blobs import READ_BLOCK_SIZE, blob_key, verify_bytes
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
+
+__all__ = ["LocalBlobStore"]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalBlobStore:
+    """A `BlobStore` in a local folder.
+
+    Args:
+        root: The folder that holds the fan-out folders (created if missing).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def __repr__(self) -> str:
+        return f"LocalBlobStore({str(self._root)!r})"
+
+    def path_of(self, sha256: str) -> Path:
+        """Return where the blob `sha256` lives (whether or not it exists)."""
+        return self._root / blob_key(sha256)
+
+    def _ensure_folder(self, folder: Path) -> None:
+        """Create `folder` and its parents, fsyncing each parent a new entry appeared in."""
+        missing: list[Path] = []
+        current = folder
+        while not current.is_dir():
+            missing.append(current)
+            current = current.parent
+        for created in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                created.mkdir()
+            _fsync_dir(created.parent)
+
+    def _write(self, sha256: str, blocks: Iterator[bytes]) -> None:
+        """Write `blocks` atomically as blob `sha256`, verifying the hash before the rename."""
+        target = self.path_of(sha256)
+        if target.exists():
+            return
+        self._ensure_folder(target.parent)
+        tmp = target.with_name(f".{sha256}.{uuid.uuid4().hex}.tmp")
+        digest = hashlib.sha256()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            try:
+                for block in blocks:
+                    digest.update(block)
+                    view = memoryview(block)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if digest.hexdigest() != sha256:
+                raise BlobHashMismatchError(sha256, digest.hexdigest())  # noqa: TRY301 - the cleanup below must run for it too
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+
+    async def put(self, sha256: str, data: bytes) -> None:
+        """Store `data` under `sha256` (see `BlobStore.put`)."""
+
+        # One hash, off the event loop: `_write` hashes the bytes as it writes them and
+        # renames nothing into place that does not match; only when the blob exists
+        # already (a no-op write) are the bytes hashed on their own, so that wrong
+        # bytes are refused either way.
+        def write() -> None:
+            if self.path_of(sha256).exists():
+                verify_bytes(sha256, data)
+            self._write(sha256, iter((data,)))
+
+        try:
+            await asyncio.to_thread(write)
+        except OSError as exc:
+            raise BlobError(f"cannot write blob {sha256}: {exc}") from exc
+
+    async def put_file(self, sha256: str, path: Path) -> None:
+        """Store the file at `path` under `sha256` (see `BlobStore.put_file`)."""
+
+        def blocks() -> Iterator[bytes]:
+            with path.open("rb") as source:
+                while block := source.read(READ_BLOCK_SIZE):
+                    yield block
+
+        try:
+            await asyncio.to_thread(self._write, sha256, blocks())
+        except OSError as exc:
+            raise BlobError(f"cannot write blob {sha256} from {path}: {exc}") from exc
+
+    async def exists(self, sha256: str) -> bool:
+        """Tell whether blob `sha256` exists."""
+        return self.path_of(sha256).is_file()
+
+    async def read(self, sha256: str) -> bytes:
+        """Return blob `sha256` whole."""
+        try:
+            return await asyncio.to_thread(self.path_of(sha256).read_bytes)
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"no blob {sha256}") from None
+        except OSError as exc:
+            raise BlobError(f"cannot read blob {sha256}: {exc}") from exc
+
+    async def open(self, sha256: str) -> AsyncIterator[bytes]:
+        """Stream blob `sha256` in blocks."""
+        try:
+            source = await asyncio.to_thread(self.path_of(sha256).open, "rb")
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"no blob {sha256}") from None
+        try:
+            while block := await asyncio.to_thread(source.read, READ_BLOCK_SIZE):
+                yield block
+        finally:
+            source.close()
+
+    async def delete(self, sha256: str) -> None:
+        """Remove blob `sha256` if present."""
+        path = self.path_of(sha256)
+        try:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        except OSError as exc:
+            raise BlobError(f"cannot delete blob {sha256}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Nothing to release."""

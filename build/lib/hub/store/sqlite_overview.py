@@ -1,0 +1,191 @@
+"""The console's read-only figures (`hub.store.overview.OverviewReader`) in SQLite.
+
+Each figure is one grouped query over all obce, so the overview of a thousand
+obce costs a handful of statements, not thousands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from hub.store.models import FileSummary
+from hub.store.overview import HubTotals, ObecFigures, RecentVersion
+from hub.store.sqlite_rows import from_ts, placeholders
+from protocol import Heartbeat
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["SqliteOverviewReader"]
+
+# The latest version per path, without the `files` view's per-row version count.
+_CURRENT = (
+    "SELECT fv.ico, fv.path, fv.size, fv.deleted FROM file_versions fv "
+    "WHERE NOT EXISTS (SELECT 1 FROM file_versions n WHERE n.ico = fv.ico "
+    "AND n.path = fv.path AND n.source_seq > fv.source_seq)"
+)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SqliteOverviewReader:
+    """An `OverviewReader` on the metadata store's read connection.
+
+    Args:
+        read: Runs a query on the store's reader.
+    """
+
+    def __init__(self, read: Callable[..., Awaitable[list[tuple[Any, ...]]]]) -> None:
+        self._read = read
+
+    async def obce_figures(self, icos: list[str] | None = None) -> dict[str, ObecFigures]:
+        """Return every obec's figures (or those of `icos`) by IČO."""
+        args = list(icos or ())
+
+        def only(column: str) -> str:
+            if icos is None:
+                return "1"
+            return f"{column} IN ({placeholders(len(icos))})" if icos else "0"
+
+        seen = {
+            ico: from_ts(at)
+            for ico, at in await self._read(
+                f"SELECT ico, last_message_at FROM obce WHERE {only('ico')}",  # noqa: S608 - placeholders only
+                *args,
+            )
+        }
+        beats: dict[str, tuple[Any, Heartbeat]] = {}
+        for ico, received_at, text in await self._read(
+            f"SELECT ico, received_at, heartbeat FROM heartbeats WHERE {only('ico')}",  # noqa: S608 - placeholders only
+            *args,
+        ):
+            with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+                beats[ico] = (from_ts(received_at), msgspec.json.decode(text, type=Heartbeat))
+        files: dict[str, tuple[int, int]] = {}
+        for ico, count, size in await self._read(
+            f"SELECT ico, count(*), coalesce(sum(size), 0) FROM ({_CURRENT} AND {only('fv.ico')}) "  # noqa: S608 - constant SQL
+            "WHERE deleted = 0 GROUP BY ico",
+            *args,
+        ):
+            files[ico] = (count, size)
+        versions: dict[str, int] = dict(
+            await self._read(
+                f"SELECT ico, count(*) FROM file_versions WHERE {only('ico')} GROUP BY ico",  # noqa: S608 - placeholders only
+                *args,
+            )
+        )
+        spisy: dict[str, dict[str, int]] = defaultdict(dict)
+        for ico, state, count in await self._read(
+            "SELECT s.ico, coalesce(st.state, 'open'), count(*) FROM spisy s "  # noqa: S608 - placeholders only
+            "LEFT JOIN spis_state st ON st.ico = s.ico AND st.spis_id = s.id "
+            f"WHERE s.deleted = 0 AND s.snapshot IS NOT NULL AND {only('s.ico')} GROUP BY 1, 2",
+            *args,
+        ):
+            spisy[ico][state] = count
+        result = {}
+        for ico in sorted(
+            seen.keys() | beats.keys() | files.keys() | versions.keys() | spisy.keys()
+        ):
+            beat_at, beat = beats.get(ico, (None, None))
+            count, size = files.get(ico, (0, 0))
+            result[ico] = ObecFigures(
+                ico=ico,
+                last_message_at=seen.get(ico),
+                heartbeat_at=beat_at,
+                heartbeat=beat,
+                files=count,
+                versions=versions.get(ico, 0),
+                bytes=size,
+                spisy=dict(spisy.get(ico, {})),
+            )
+        return result
+
+    async def find_files(
+        self, ico: str, query: str = "", *, limit: int = 200, offset: int = 0
+    ) -> tuple[list[FileSummary], int]:
+        """Return a page of current files whose path contains `query`, and how many match."""
+        pattern = f"%{_escape_like(query)}%"
+        total = await self._read(
+            "SELECT count(*) FROM files WHERE ico = ? AND path LIKE ? ESCAPE '\\'", ico, pattern
+        )
+        rows = await self._read(
+            "SELECT f.path, f.size, f.sha256, f.versions, f.deleted, f.source_seq, "
+            "f.recorded_at, c.released_at IS NOT NULL FROM files f "
+            "LEFT JOIN contents c ON c.sha256 = f.sha256 "
+            "WHERE f.ico = ? AND f.path LIKE ? ESCAPE '\\' ORDER BY f.path LIMIT ? OFFSET ?",
+            ico,
+            pattern,
+            limit,
+            offset,
+        )
+        summaries = []
+        for path, size, sha256, versions, deleted, source_seq, recorded_at, released in rows:
+            when = from_ts(recorded_at)
+            assert when is not None
+            summaries.append(
+                FileSummary(
+                    path=path,
+                    size=size,
+                    sha256=sha256,
+                    versions=versions,
+                    deleted=bool(deleted),
+                    source_seq=source_seq,
+                    recorded_at=when,
+                    released=bool(released),
+                )
+            )
+        return summaries, int(total[0][0])
+
+    async def recent_versions(self, ico: str, *, limit: int = 20) -> list[RecentVersion]:
+        """Return the obec's latest file versions and tombstones, newest first."""
+        rows = await self._read(
+            "SELECT path, recorded_at, size, deleted FROM file_versions WHERE ico = ? "
+            "ORDER BY id DESC LIMIT ?",
+            ico,
+            limit,
+        )
+        result = []
+        for path, recorded_at, size, deleted in rows:
+            when = from_ts(recorded_at)
+            assert when is not None
+            result.append(
+                RecentVersion(path=path, recorded_at=when, size=size, deleted=bool(deleted))
+            )
+        return result
+
+    async def hub_totals(self) -> HubTotals:
+        """Return the hub-wide figures for `/metrics`."""
+        messages = dict(
+            await self._read("SELECT ico, count(*) FROM processed_messages GROUP BY ico")
+        )
+        chunks: dict[str, int] = {}
+        chunk_bytes: dict[str, int] = {}
+        for ico, count, size in await self._read(
+            "SELECT oc.ico, count(*), coalesce(sum(c.size), 0) FROM obec_chunks oc "
+            "LEFT JOIN chunks c ON c.sha256 = oc.sha256 GROUP BY oc.ico"
+        ):
+            chunks[ico] = count
+            chunk_bytes[ico] = size
+        sips = dict(await self._read("SELECT state, count(*) FROM sips GROUP BY state"))
+        durations = []
+        for closed_at, accepted_at in await self._read(
+            "SELECT st.closed_at, s.accepted_at FROM sips s JOIN spis_state st "
+            "ON st.ico = s.ico AND st.spis_id = s.spis_id AND st.closing_seq = s.closing_seq "
+            "WHERE s.state = 'accepted' AND s.accepted_at IS NOT NULL AND st.closed_at IS NOT NULL"
+        ):
+            start, end = from_ts(closed_at), from_ts(accepted_at)
+            if start is not None and end is not None:
+                durations.append(max(0.0, (end - start).total_seconds()))
+        return HubTotals(
+            messages=messages,
+            chunks=chunks,
+            chunk_bytes=chunk_bytes,
+            sips=sips,
+            closing_to_acceptance_s=durations,
+        )

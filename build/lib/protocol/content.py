@@ -1,0 +1,87 @@
+"""Content family: file versions, their chunks and tombstones."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from protocol.base import Message, NonNegative, Sha256
+from protocol.errors import UnsafePathError
+from protocol.names import MAX_CHUNK_SIZE
+from protocol.paths import safe_relative_path
+
+__all__ = ["ChunkMeta", "FileVersion", "Tombstone"]
+
+ChunkSize = Annotated[int, msgspec.Meta(gt=0, le=MAX_CHUNK_SIZE)]
+
+
+def _require_nfc_safe(path: str) -> None:
+    if safe_relative_path(path) != path:
+        raise UnsafePathError(path, "is not in Unicode NFC form")
+
+
+class FileVersion(Message, frozen=True, kw_only=True, tag="file_version"):
+    """A file's new content, sent after all its chunks.
+
+    Attributes:
+        path: Safe relative NFC path, `<folder name>/…` when an agent has several folders.
+        size: Bytes.
+        mtime_ns: Modification time on the agent's disk.
+        sha256: Hash of the whole file.
+        chunk_size: Size of every chunk but the last.
+        chunk_sha256: Hash of each chunk in order; empty for an empty file.
+        source_seq: The agent's increasing change number: a lower one never
+            becomes the current version of `path` over a higher one.
+    """
+
+    path: str
+    size: NonNegative
+    mtime_ns: int
+    sha256: Sha256
+    chunk_size: ChunkSize
+    chunk_sha256: tuple[Sha256, ...]
+    source_seq: NonNegative
+
+    def __post_init__(self) -> None:
+        """Reject unsafe paths and chunk lists that cannot cover `size` bytes."""
+        _require_nfc_safe(self.path)
+        expected = -(-self.size // self.chunk_size)
+        if len(self.chunk_sha256) != expected:
+            raise ValueError(
+                f"{len(self.chunk_sha256)} chunk hashes for {self.size} bytes "
+                f"in chunks of {self.chunk_size}, expected {expected}"
+            )
+
+
+class Tombstone(Message, frozen=True, kw_only=True, tag="tombstone"):
+    """A file that disappeared from a watched folder.
+
+    Attributes:
+        path: Safe relative NFC path of the deleted file.
+        source_seq: The agent's change number (see `FileVersion.source_seq`).
+        deleted_at: When the agent noticed the deletion.
+    """
+
+    path: str
+    source_seq: NonNegative
+    deleted_at: datetime
+
+    def __post_init__(self) -> None:
+        """Reject unsafe paths."""
+        _require_nfc_safe(self.path)
+
+
+class ChunkMeta(Message, frozen=True, kw_only=True, tag="chunk"):
+    """What travels in the AMQP headers of a chunk; the raw bytes are the body.
+
+    Attributes:
+        object_sha256: Hash of the whole object (file or SIP) the chunk belongs to.
+        index: Position of the chunk, from 0.
+        sha256: Hash of this chunk's bytes.
+    """
+
+    object_sha256: Sha256
+    index: NonNegative
+    sha256: Sha256

@@ -1,0 +1,1 @@
+"""spisync: shared runtime of every role (configuration, logging, broker) and the CLI."""
