@@ -83,8 +83,14 @@ install_venv() {
   fi
   say "installing spisync $version [$EXTRAS] into $OPT/$version"
   [ -x "$target/bin/python" ] || "$PYTHON" -m venv "$target"
+  # pip builds a local project in place (build/, *.egg-info): build from a copy instead,
+  # so the source (a checkout, or read-only media) stays as it is.
+  local copy
+  copy="$(mktemp -d)"
+  tar -C "$SRC" --exclude=./.venv --exclude=./.git --exclude=./build -cf - . | tar -C "$copy" -xf -
   # shellcheck disable=SC2086 # PIP_ARGS are several words by design
-  "$target/bin/python" -m pip install -q $PIP_ARGS -c "$SRC/requirements/constraints.txt" "$SRC[$EXTRAS]"
+  "$target/bin/python" -m pip install -q $PIP_ARGS -c "$SRC/requirements/constraints.txt" "$copy[$EXTRAS]"
+  rm -rf "$copy"
   echo "$ROLE" >> "$target/.roles"
   mkdir -p "$target/share/doc/spisync"
   cp "$SRC/README.md" "$SRC/CHANGELOG.md" "$target/share/doc/spisync/"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import sqlite3
@@ -30,8 +29,15 @@ def install(source: Path, root: Path, *args: str) -> subprocess.CompletedProcess
     # The base interpreter, not this venv's: the installer makes its own venv.
     python = shutil.which("python3", path="/usr/bin:/usr/local/bin") or sys.executable
     return subprocess.run(
-        [str(source / "packaging/install.sh"), "agent", "--root", str(root), "--python", python]
-        + list(args),
+        [
+            str(source / "packaging/install.sh"),
+            "agent",
+            "--root",
+            str(root),
+            "--python",
+            python,
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -41,7 +47,9 @@ def install(source: Path, root: Path, *args: str) -> subprocess.CompletedProcess
 
 def spisync_version(root: Path) -> str:
     script = root / "opt/spisync/current/bin/spisync"
-    return subprocess.run([str(script), "--version"], capture_output=True, text=True).stdout
+    return subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def copy_with_version(tmp_path: Path, version: str) -> Path:
@@ -70,7 +78,7 @@ def test_install_lays_out_the_tree_and_enables_only_after_check(
     assert not (root / WANTS).exists()
     assert "spisync-agent:" in (root / "etc/passwd").read_text()
     assert (root / "usr/lib/sysusers.d/spisync-agent.conf").is_file()
-    assert os.readlink(root / "opt/spisync/current") == VERSION
+    assert (root / "opt/spisync/current").readlink().name == VERSION
     assert spisync_version(root).strip() == f"spisync {VERSION}"
     config = root / "etc/spisync/AGENT.toml"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
@@ -122,8 +130,8 @@ def test_upgrade_side_by_side_rollback_and_uninstall_keeps_data(tmp_path: Path) 
     newer = copy_with_version(tmp_path, "99.0.0")
     upgrade = install(newer, root)
     assert upgrade.returncode == 0, upgrade.stderr
-    assert os.readlink(root / "opt/spisync/current") == "99.0.0"
-    assert os.readlink(root / "opt/spisync/previous") == VERSION
+    assert (root / "opt/spisync/current").readlink().name == "99.0.0"
+    assert (root / "opt/spisync/previous").readlink().name == VERSION
     assert (root / f"opt/spisync/{VERSION}/bin/spisync").exists()
     assert spisync_version(root).strip() == "spisync 99.0.0"
     backup = root / f"var/lib/spisync-agent/pre-upgrade-{VERSION}/state.sqlite"
@@ -134,7 +142,7 @@ def test_upgrade_side_by_side_rollback_and_uninstall_keeps_data(tmp_path: Path) 
 
     rollback = install(newer, root, "--rollback")
     assert rollback.returncode == 0, rollback.stderr
-    assert os.readlink(root / "opt/spisync/current") == VERSION
+    assert (root / "opt/spisync/current").readlink().name == VERSION
     assert spisync_version(root).strip() == f"spisync {VERSION}"
     with sqlite3.connect(state) as db:
         assert db.execute("SELECT value FROM meta").fetchone() == ("before",)
@@ -143,6 +151,7 @@ def test_upgrade_side_by_side_rollback_and_uninstall_keeps_data(tmp_path: Path) 
     removed = install(SOURCE, root, "--uninstall")
     assert removed.returncode == 0, removed.stderr
     assert not (root / "opt/spisync").exists()
+    assert not (SOURCE / "build").exists(), "the installer must not build inside the source"
     assert not (root / "etc/systemd/system/spisync-agent.service").exists()
     assert (root / "etc/spisync/AGENT.toml").is_file()
     assert state.is_file()

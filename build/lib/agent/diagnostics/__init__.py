@@ -1,8 +1,0 @@
-"""Helpdesk diagnostics at the agent: a closed list of verbs, asked only by the hub.
-
-A request runs only when the broker-validated `user_id` of its delivery is
-the hub's user, its verb is allowed by `[diagnostics] allow`, and it has not
-expired. One request runs at a time; every request is written to the local
-journal (`spisync agent diag-log`), and results go back through the durable
-outbox with every secret redacted.
-"""

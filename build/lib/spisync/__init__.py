@@ -1,1 +1,0 @@
-"""spisync: shared runtime of every role (configuration, logging, broker) and the CLI."""
