@@ -170,6 +170,8 @@ class ReplyHandler:
                 closing_seq=row.closing_seq,
                 archive_id=reply.archive_id,
                 spis_archived=archived,
+                # The receipt's word on which values of the stored package are placeholders.
+                placeholders=[f"{p.field} = {p.value}" for p in reply.placeholders],
             )
 
     async def _rejected(

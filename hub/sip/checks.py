@@ -62,9 +62,9 @@ _ALLOWED = ", ".join(OUTPUT_FORMATS)
 
 def _text(problems: list[str], where: str, value: str, *, limit: int | None = None) -> None:
     if not value.strip():
-        problems.append(f"{where} is empty")
+        problems.append(f"{where} je prázdné")
     elif limit is not None and len(value) > limit:
-        problems.append(f"{where} {value!r} is longer than {limit} characters")
+        problems.append(f"{where} {value!r} je delší než {limit} znaků")
 
 
 def _check_komponenta(
@@ -74,24 +74,24 @@ def _check_komponenta(
     _text(problems, f"{at}: druh", komponenta.druh, limit=_ID_MAX)
     _text(problems, f"{at}: soubor", komponenta.file_name)
     if komponenta.forma_uchovani not in FORMY_UCHOVANI:
-        problems.append(f"{at}: forma_uchovani {komponenta.forma_uchovani!r} is not allowed")
+        problems.append(f"{at}: forma_uchovani {komponenta.forma_uchovani!r} není povolená")
     if not _SHA256.fullmatch(komponenta.sha256):
-        problems.append(f"{at}: sha256 {komponenta.sha256!r} is not 64 hex digits")
+        problems.append(f"{at}: sha256 {komponenta.sha256!r} není 64 šestnáctkových číslic")
     if komponenta.size < 0:
-        problems.append(f"{at}: size {komponenta.size} is negative")
+        problems.append(f"{at}: size {komponenta.size} je záporná")
     if komponenta.verze < 1:
-        problems.append(f"{at}: verze {komponenta.verze} is below 1")
+        problems.append(f"{at}: verze {komponenta.verze} je menší než 1")
     if not content:
         return
     if komponenta.mime_type in ZIP_FORMATS and komponenta.forma_uchovani != "kontejner":
         problems.append(
-            f"{at}: forma_uchovani is {komponenta.forma_uchovani!r}, but the content is "
-            f"{komponenta.mime_type}, a kontejner (obs109)"
+            f"{at}: forma_uchovani je {komponenta.forma_uchovani!r}, ale obsah je "
+            f"{komponenta.mime_type}, tedy kontejner (obs109)"
         )
     if komponenta.forma_uchovani == "kontejner" and komponenta.mime_type not in CONTAINER_FORMATS:
         problems.append(
-            f"{at}: forma_uchovani is 'kontejner', but the content is "
-            f"{komponenta.mime_type}, not a container format (obs110)"
+            f"{at}: forma_uchovani je 'kontejner', ale obsah "
+            f"{komponenta.mime_type} není formát kontejneru (obs110)"
         )
 
 
@@ -106,37 +106,38 @@ def _check_originals(
     problems: list[str], where: str, poradi: int, group: list[Komponenta], *, formats: bool
 ) -> None:
     """Rules obs103, obs104, obs106, obs105 and obs107 for one pořadí of a digital dokument."""
-    at = f"{where}: komponenty at poradi {poradi}"
+    at = f"{where}: komponenty s pořadím {poradi}"
     originals = [k for k in group if k.forma_uchovani == ORIGINAL]
     outputs = [k for k in group if k.forma_uchovani == OVDF]
     highest = group[-1].verze
     if len(originals) != 1:
         ids = ", ".join(k.id for k in originals) or "none"
         problems.append(
-            f"{at}: forma_uchovani must be 'originál' for exactly one komponenta, "
-            f"found {len(originals)} ({ids}) (obs103)"
+            f"{at}: forma_uchovani 'originál' musí mít právě jedna komponenta, "
+            f"mají ji {len(originals)} ({ids}) (obs103)"
         )
     elif not outputs and originals[0].verze != highest:
         problems.append(
-            f"{at}: the originál {originals[0].id} must have the highest verze {highest} (obs104)"
+            f"{at}: originál {originals[0].id} musí mít nejvyšší verzi {highest} (obs104)"
         )
     if outputs and (len(outputs) != 1 or outputs[0].verze != highest):
         problems.append(
-            f"{at}: exactly one komponenta 'originál ve výstupním datovém formátu' must have "
-            f"the highest verze {highest} (obs106)"
+            f"{at}: nejvyšší verzi {highest} musí mít právě jedna komponenta "
+            "'originál ve výstupním datovém formátu' (obs106)"
         )
     if not formats:
         return
     newest = outputs[-1] if outputs else None
     if newest is not None and newest.mime_type not in OUTPUT_FORMATS:
         problems.append(
-            f"komponenta {newest.id}: forma_uchovani is 'originál ve výstupním datovém "
-            f"formátu', but the content is {newest.mime_type}; allowed: {_ALLOWED} (obs107)"
+            f"komponenta {newest.id}: forma_uchovani je 'originál ve výstupním datovém "
+            f"formátu', ale obsah je {newest.mime_type}; povolené výstupní formáty: "
+            f"{_ALLOWED} (obs107)"
         )
     if not outputs and any(k.mime_type in WORD_PROCESSING for k in originals):
         problems.append(
-            f"{at}: the originál is {originals[0].mime_type}, which needs a komponenta "
-            f"'originál ve výstupním datovém formátu' ({_ALLOWED}) beside it (obs105)"
+            f"{at}: originál je {originals[0].mime_type}, k němu chybí komponenta "
+            f"'originál ve výstupním datovém formátu' ({_ALLOWED}) (obs105)"
         )
 
 
@@ -148,24 +149,30 @@ def _check_komponenty(
         _check_komponenta(problems, f"komponenta {komponenta.id}", komponenta, content=content)
     groups = _groups(dokument)
     if groups and sorted(groups) != list(range(1, len(groups) + 1)):
-        problems.append(f"{where}: komponenty poradi {sorted(groups)} are not 1..{len(groups)}")
+        problems.append(
+            f"{where}: pořadí komponent {sorted(groups)} nejsou 1..{len(groups)} (obs100)"
+        )
     for poradi, group in sorted(groups.items()):
         kinds = sorted({k.druh for k in group})
         if len(kinds) > 1:
-            problems.append(f"{where}: komponenty at poradi {poradi} differ in druh {kinds}")
+            problems.append(
+                f"{where}: komponenty s pořadím {poradi} mají různý druh {kinds} (obs101)"
+            )
         versions = [k.verze for k in group]
         if len(set(versions)) != len(versions):
-            problems.append(f"{where}: komponenty at poradi {poradi} repeat a verze {versions}")
+            problems.append(
+                f"{where}: komponenty s pořadím {poradi} opakují verzi {versions} (obs102)"
+            )
         elif not analog:
             _check_originals(problems, where, poradi, group, formats=formats)
     scans = [k.id for k in dokument.komponenty if k.forma_uchovani == "digitalizát"]
     if scans and not analog:
         problems.append(
-            f"{where}: analogovy is 'ne', but komponenty {', '.join(scans)} are a "
-            "digitalizát of paper (obs98a)"
+            f"{where}: analogovy je 'ne', ale komponenty {', '.join(scans)} jsou "
+            "digitalizát listinného dokumentu (obs98a)"
         )
     if not analog and not dokument.komponenty:
-        problems.append(f"{where}: analogovy is 'ne', but the dokument has no komponenta (obs60)")
+        problems.append(f"{where}: analogovy je 'ne', ale dokument nemá žádnou komponentu (obs60)")
 
 
 def is_analog(dokument: Dokument) -> bool:
@@ -182,7 +189,7 @@ def is_analog(dokument: Dokument) -> bool:
 
 def _check_dokumenty(problems: list[str], spis: Spis, *, content: bool) -> None:
     if not spis.dokumenty:
-        problems.append(f"spis {spis.id}: has no dokument")
+        problems.append(f"spis {spis.id}: nemá žádný dokument")
     seen: set[int] = set()
     formats = content and spis.datum_uzavreni > _FORMATS_FROM
     for dokument in spis.dokumenty:
@@ -190,16 +197,16 @@ def _check_dokumenty(problems: list[str], spis: Spis, *, content: bool) -> None:
         _text(problems, f"{where}: id", dokument.id, limit=_ID_MAX)
         _text(problems, f"{where}: cislo_jednaci", dokument.cislo_jednaci, limit=_ID_MAX)
         if dokument.puvod not in {"doruceny", "vlastni"}:
-            problems.append(f"{where}: puvod {dokument.puvod!r} is not doruceny/vlastni")
+            problems.append(f"{where}: puvod {dokument.puvod!r} není doruceny ani vlastni")
         if dokument.poradi < 1 or dokument.poradi in seen:
-            problems.append(f"{where}: poradi {dokument.poradi} is below 1 or repeated")
+            problems.append(f"{where}: poradi {dokument.poradi} je menší než 1 nebo se opakuje")
         seen.add(dokument.poradi)
         if (
             dokument.vyrizeni_zpusob is not None
             and dokument.vyrizeni_zpusob not in ZPUSOBY_VYRIZENI
         ):
             problems.append(
-                f"{where}: vyrizeni_zpusob {dokument.vyrizeni_zpusob!r} is not one of "
+                f"{where}: vyrizeni_zpusob {dokument.vyrizeni_zpusob!r} není jeden z: "
                 f"{', '.join(sorted(ZPUSOBY_VYRIZENI))}"
             )
         _check_komponenty(
@@ -222,32 +229,32 @@ def spis_problems(spis: Spis, obec: Obec, *, content: bool = True) -> list[str]:
     """
     problems: list[str] = []
     if not is_valid_ico(obec.ico):
-        problems.append(f"obec: IČO {obec.ico!r} is not a valid IČO")
+        problems.append(f"obec: IČO {obec.ico!r} není platné IČO")
     _text(problems, "obec: name", obec.name)
     where = f"spis {spis.id}"
     _text(problems, f"{where}: id", spis.id, limit=_ID_MAX)
     _text(problems, f"{where}: spisova_znacka", spis.spisova_znacka, limit=_ID_MAX)
     if len(spis.spisovy_znak) > _ZNAK_MAX or not _ZNAK.fullmatch(spis.spisovy_znak):
-        problems.append(f"{where}: spisovy_znak {spis.spisovy_znak!r} is not like 2.4.3.3")
+        problems.append(f"{where}: spisovy_znak {spis.spisovy_znak!r} nemá tvar 2.4.3.3")
     elif any(len(part) > _ID_MAX for part in spis.spisovy_znak.split(".")):
-        problems.append(f"{where}: spisovy_znak {spis.spisovy_znak!r} has a part over 50 chars")
+        problems.append(f"{where}: spisovy_znak {spis.spisovy_znak!r} má část delší než 50 znaků")
     if spis.skartacni_znak not in {"A", "S", "V"}:
-        problems.append(f"{where}: skartacni_znak {spis.skartacni_znak!r} is not A, S or V")
+        problems.append(f"{where}: skartacni_znak {spis.skartacni_znak!r} není A, S ani V")
     elif spis.skartacni_znak == "V" and spis.datum_uzavreni > _V_ABOLISHED_AFTER:
         problems.append(
-            f"{where}: skartacni_znak 'V' is not allowed for a spis closed after "
-            f"{_V_ABOLISHED_AFTER.isoformat()} (obs66)"
+            f"{where}: skartacni_znak 'V' nelze použít u spisu uzavřeného po "
+            f"{_V_ABOLISHED_AFTER:%d. %m. %Y} (obs66)"
         )
     if not 0 <= spis.skartacni_lhuta <= _LHUTA_MAX:
-        problems.append(f"{where}: skartacni_lhuta {spis.skartacni_lhuta} is not 0-999")
+        problems.append(f"{where}: skartacni_lhuta {spis.skartacni_lhuta} není 0 až 999")
     if spis.datum_otevreni > spis.datum_uzavreni:
         problems.append(
-            f"{where}: datum_otevreni {spis.datum_otevreni} is after "
+            f"{where}: datum_otevreni {spis.datum_otevreni} je po "
             f"datum_uzavreni {spis.datum_uzavreni} (obs71)"
         )
     if spis.vyrizeni_zpusob is not None and spis.vyrizeni_zpusob not in ZPUSOBY_VYRIZENI:
         problems.append(
-            f"{where}: vyrizeni_zpusob {spis.vyrizeni_zpusob!r} is not one of "
+            f"{where}: vyrizeni_zpusob {spis.vyrizeni_zpusob!r} není jeden z: "
             f"{', '.join(sorted(ZPUSOBY_VYRIZENI))}"
         )
     _check_dokumenty(problems, spis, content=content)
@@ -280,12 +287,11 @@ def format_notices(spis: Spis) -> list[str]:
             kept = group[-1]
             if kept.mime_type not in OUTPUT_FORMATS:
                 notices.append(
-                    f"komponenta {kept.id}: {kept.mime_type} is not an output format "
-                    f"(výstupní datový formát); allowed: {_ALLOWED}"
+                    f"komponenta {kept.id}: {kept.mime_type} není výstupní datový formát; "
+                    f"povolené: {_ALLOWED}"
                 )
             elif kept.mime_type == "application/pdf" and kept.pdfa is False:
                 notices.append(
-                    f"komponenta {kept.id}: the PDF does not declare PDF/A conformance "
-                    "(kom4 needs PDF/A)"
+                    f"komponenta {kept.id}: PDF neuvádí shodu s PDF/A (kom4 vyžaduje PDF/A)"
                 )
     return notices

@@ -48,7 +48,7 @@ class MissingMetadataError(InvalidSpisError):
     """
 
     def __init__(self, fields: Sequence[str]) -> None:
-        super().__init__(f"missing in the registry: {', '.join(fields)}", missing=fields)
+        super().__init__(f"v evidenci chybí: {', '.join(fields)}", missing=fields)
 
 
 class ComponentMismatchError(SipBuildError):

@@ -114,7 +114,7 @@ def make_spis(store: Store) -> Spis:
                 "5003",
                 3,
                 "foto ..\\..\\etc.jpg",
-                bytes(range(256)) * 40,
+                b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 40,
                 mime_type="image/jpeg",
             ),
         ),
@@ -129,7 +129,14 @@ def make_spis(store: Store) -> Spis:
         poradi=2,
         komponenty=(
             _komponenta(
-                store, "5004", 1, "výzva.docx", b"koncept", verze=1, forma_uchovani="koncept"
+                store,
+                "5004",
+                1,
+                "výzva.txt",
+                "koncept výzvy".encode(),
+                verze=1,
+                forma_uchovani="koncept",
+                mime_type="text/plain",
             ),
             _komponenta(store, "5005", 1, "výzva.pdf", b"%PDF-1.7 vyzva", verze=2),
         ),

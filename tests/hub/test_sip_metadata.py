@@ -286,7 +286,7 @@ def test_one_original_per_poradi_is_enforced(store: Store, formy: tuple[str, str
     with pytest.raises(InvalidSpisError) as caught:
         resolve(spis, OBEC)
     [problem] = caught.value.problems
-    assert problem.startswith("dokument 1002: komponenty at poradi 1:")
+    assert problem.startswith("dokument 1002: komponenty s pořadím 1:")
     assert "obs103" in problem
 
 
@@ -381,7 +381,9 @@ def test_original_not_in_output_format_is_reported(store: Store) -> None:
     )
     resolved = resolve(spis, OBEC)
     [notice] = resolved.notices
-    assert notice.startswith("komponenta 5003: application/octet-stream is not an output format")
+    assert notice.startswith(
+        "komponenta 5003: application/octet-stream není výstupní datový formát"
+    )
     assert ", ".join(OUTPUT_FORMATS) in notice
 
 
