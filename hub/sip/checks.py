@@ -165,6 +165,11 @@ def _check_komponenty(
             )
         elif not analog:
             _check_originals(problems, where, poradi, group, formats=formats)
+    formy = {k.forma_uchovani for k in dokument.komponenty}
+    if formy == {"kontejner"}:
+        problems.append(
+            f"{where}: komponenty jsou jen kontejner, chybí komponenty z kontejneru (obs111)"
+        )
     scans = [k.id for k in dokument.komponenty if k.forma_uchovani == "digitalizát"]
     if scans and not analog:
         problems.append(

@@ -505,3 +505,16 @@ def test_obec_and_orp_names_with_control_characters_still_build(store: Store) ->
     assert root.xpath("//mets:agent[@TYPE='ORGANIZATION']/mets:name/text()", namespaces=NS) == [
         "Městys Čachrov"
     ]
+
+
+def test_a_kontejner_needs_its_contents_beside_it(store: Store) -> None:
+    """obs111: a dokument whose only komponenta is a kontejner (a ZIP) refuses the spis naming the dokument."""
+    spis = make_spis(store)
+    rozhodnuti = _dokument(spis, "1003")
+    zipped = dataclasses.replace(
+        rozhodnuti.komponenty[0], mime_type="application/zip", forma_uchovani="kontejner"
+    )
+    spis = _replace_dokument(spis, dataclasses.replace(rozhodnuti, komponenty=(zipped,)))
+    with pytest.raises(InvalidSpisError) as caught:
+        resolve(spis, OBEC)
+    assert any(p.startswith("dokument 1003:") and "obs111" in p for p in caught.value.problems)
