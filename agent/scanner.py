@@ -15,12 +15,22 @@ from typing import TYPE_CHECKING
 
 from agent.problems import Problem
 from protocol.errors import UnsafePathError
-from protocol.paths import safe_relative_path
+from protocol.paths import collision_key, safe_relative_path
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from agent.config import FolderConfig
 
-__all__ = ["DiskFile", "Folder", "IgnoreRules", "ScanResult", "scan_folder"]
+__all__ = [
+    "DiskFile",
+    "Folder",
+    "IgnoreRules",
+    "ScanResult",
+    "case_collisions",
+    "scan_folder",
+    "sibling_collisions",
+]
 
 
 class IgnoreRules:
@@ -146,6 +156,43 @@ class Folder:
         return DiskFile(wire, disk_path, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+def sibling_collisions(
+    folder: Folder, disk: DiskFile, listings: dict[tuple[str, str], dict[str, list[str]]]
+) -> list[Problem]:
+    """Return `name_collision` problems of `disk` and the names beside it.
+
+    Args:
+        folder: The file's folder.
+        disk: The file.
+        listings: Directory listings by collision key, reused for the files of one
+            directory looked at together (one listing per directory, not per file).
+    """
+    directory, _, _ = disk.disk_path.rpartition("/")
+    listing = listings.get((folder.key, directory))
+    if listing is None:
+        listing = listings[(folder.key, directory)] = _keyed_listing(folder, directory)
+    twins = [
+        DiskFile(wire, disk_path, 0, 0, 0)
+        for disk_path in listing.get(collision_key(disk.path), [])
+        if disk_path != disk.disk_path and (wire := _safe_or_raw(folder, disk_path)) != disk.path
+    ]
+    return case_collisions([disk, *twins]) if twins else []
+
+
+def _keyed_listing(folder: Folder, directory: str) -> dict[str, list[str]]:
+    """Return the disk paths of one directory's entries by collision key."""
+    try:
+        with os.scandir(folder.absolute(directory) if directory else str(folder.root)) as it:
+            names = [e.name for e in it if not folder.ignore.ignores_name(e.name)]
+    except OSError:
+        return {}
+    listing: dict[str, list[str]] = {}
+    for name in names:
+        disk_path = f"{directory}/{name}" if directory else name
+        listing.setdefault(collision_key(_safe_or_raw(folder, disk_path)), []).append(disk_path)
+    return listing
+
+
 def scan_folder(folder: Folder) -> ScanResult:
     """Walk a folder and stat every file (blocking; run it in a thread)."""
     root = str(folder.root)
@@ -170,7 +217,36 @@ def scan_folder(folder: Folder) -> ScanResult:
             )
             for f in files
         )
+    result.problems.extend(case_collisions(result.files.values()))
     return result
+
+
+def case_collisions(files: Iterable[DiskFile]) -> list[Problem]:
+    """Return a `name_collision` problem for each file whose name another one shares on Windows.
+
+    Names that differ only in case or by compatibility characters (`case.txt`
+    and `CASE.TXT`) are two files here but one on an SMB share or in Windows.
+    Both are still sent under their own paths (the hub keeps them apart, so
+    neither overwrites the other); the problem asks the office to rename one.
+    """
+    groups: dict[str, list[DiskFile]] = {}
+    for file in files:
+        groups.setdefault(collision_key(file.path), []).append(file)
+    problems: list[Problem] = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        spellings = ", ".join(repr(f.path) for f in sorted(group, key=lambda f: f.path))
+        problems.extend(
+            Problem(
+                "name_collision",
+                file.path,
+                f"names {spellings} differ only in case or by compatibility characters: "
+                "Windows and SMB shares cannot hold them side by side; rename one",
+            )
+            for file in group
+        )
+    return problems
 
 
 def _scan_directory(

@@ -22,7 +22,7 @@ import structlog
 import watchfiles
 
 from agent.problems import Problem
-from agent.scanner import DiskFile, scan_folder
+from agent.scanner import DiskFile, scan_folder, sibling_collisions
 from agent.tracker import Look
 from protocol.errors import UnsafePathError
 
@@ -257,6 +257,7 @@ class FolderWatcher:
                 await self.scan(self._folders[folder_key])
         deletions: dict[str, list[str]] = {}
         quiet: list[_Quiet] = []
+        listings: dict[tuple[str, str], dict[str, list[str]]] = {}
         for key, pending in [(k, p) for k, p in self._pending.items() if p.due <= now]:
             folder = self._folders[key[0]]
             looked = folder.stat_file(key[1])
@@ -267,6 +268,7 @@ class FolderWatcher:
             elif pending.stat != (current := (looked.size, looked.mtime_ns)):
                 pending.stat, pending.due = current, now + self._quiet
             else:
+                self._report_twins(folder, looked, listings)
                 quiet.append((key, pending, Look(folder=folder, disk=looked, quiet_stat=current)))
         for batch in _look_batches(quiet):
             if stop.is_set():
@@ -300,6 +302,16 @@ class FolderWatcher:
             recorded |= not isinstance(outcome, OSError) and outcome.recorded
         if recorded:
             self._on_recorded()  # let the publisher start while the rest is still hashed
+
+    def _report_twins(
+        self,
+        folder: Folder,
+        looked: DiskFile,
+        listings: dict[tuple[str, str], dict[str, list[str]]],
+    ) -> None:
+        # A twin by case (case.txt beside CASE.TXT) is told now, not at the next scan.
+        for problem in sibling_collisions(folder, looked, listings):
+            self._problems.report(problem)
 
     def _handle_problem(self, key: tuple[str, str], pending: _Pending, problem: Problem) -> None:
         self._problems.report(problem)

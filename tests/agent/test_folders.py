@@ -190,6 +190,104 @@ async def test_unsafe_names_are_reported_with_the_reason_and_the_rest_flows(agen
     assert "ends with a space or dot" in reported["tecka."]
 
 
+async def test_names_windows_cannot_hold_are_reported_and_not_sent(agent_env):
+    """Reserved device names, look-alike slashes and dots that only NFKC reveals are reported by path; the rest flows."""
+    folder = agent_env.folder
+    names = {
+        "CON.txt": "reserves",
+        "nul": "reserves",
+        "COM\u00b9.pdf": "reserves",
+        "\uff0e\uff0e": "'..'",
+        "smlouva\u2215dodatek.pdf": "U+2215",
+        "rozpocet\u2044final.xlsx": "U+2044",
+        "zapis\uff0e": "NFKC",
+    }
+    for name in names:
+        (folder / name).write_bytes(b"cannot live on a Windows share")
+    (folder / "Console.txt").write_bytes(b"flows")
+    reader = await agent_env.reader()
+    with structlog.testing.capture_logs() as logs:
+        await agent_env.start()
+        await agent_env.eventually(lambda: set(reader.current()) == {"Console.txt"})
+        await agent_env.eventually(
+            lambda: (
+                reader.heartbeats
+                and reader.heartbeats[-1].errors_by_kind.get("unsafe_name") == len(names)
+            )
+        )
+    reported = {e["path"]: e["reason"] for e in logs if e["event"] == "problem_reported"}
+    for name, why in names.items():
+        assert why in reported[name], reported
+
+
+async def test_names_differing_only_in_case_are_reported_and_neither_overwrites_the_other(
+    agent_env,
+):
+    """Twins by case or compatibility characters are reported by path, and both arrive whole under their own paths."""
+    folder = agent_env.folder
+    (folder / "case.txt").write_bytes(b"lower")
+    (folder / "CASE.TXT").write_bytes(b"UPPER")
+    (folder / "Spisy").mkdir()
+    (folder / "spisy").mkdir()
+    (folder / "Spisy" / "zapis.pdf").write_bytes(b"first folder")
+    (folder / "spisy" / "zapis.pdf").write_bytes(b"second folder")
+    (folder / "\ufb01nance.txt").write_bytes(b"ligature")
+    (folder / "finance.txt").write_bytes(b"plain")
+    (folder / "alone.txt").write_bytes(b"no twin")
+    twins = {
+        "case.txt",
+        "CASE.TXT",
+        "Spisy/zapis.pdf",
+        "spisy/zapis.pdf",
+        "\ufb01nance.txt",
+        "finance.txt",
+    }
+    reader = await agent_env.reader()
+    with structlog.testing.capture_logs() as logs:
+        await agent_env.start()
+        await agent_env.eventually(lambda: reader.matches(agent_env.disk_files(folder)))
+        await agent_env.eventually(
+            lambda: (
+                reader.heartbeats
+                and reader.heartbeats[-1].errors_by_kind.get("name_collision") == len(twins)
+            )
+        )
+    assert reader.current()["case.txt"] == b"lower"
+    assert reader.current()["CASE.TXT"] == b"UPPER"
+    reported = {
+        e["path"]: e["reason"]
+        for e in logs
+        if e["event"] == "problem_reported" and e["kind"] == "name_collision"
+    }
+    assert set(reported) == twins
+    assert "'CASE.TXT'" in reported["case.txt"]
+    assert "'case.txt'" in reported["case.txt"]
+    assert not reader.violations
+
+
+async def test_a_twin_by_case_written_while_running_is_reported_before_any_rescan(agent_env):
+    """A file whose name differs from an existing one only in case is reported when it appears, not at the hourly rescan."""
+    folder = agent_env.folder
+    (folder / "dopis.txt").write_bytes(b"first")
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(rescan_interval_s=3600))
+    await agent_env.eventually(lambda: reader.current().get("dopis.txt") == b"first")
+    with structlog.testing.capture_logs() as logs:
+        (folder / "DOPIS.TXT").write_bytes(b"second")
+        await agent_env.eventually(lambda: reader.current().get("DOPIS.TXT") == b"second")
+        await agent_env.eventually(
+            lambda: (
+                {
+                    e["path"]
+                    for e in logs
+                    if e["event"] == "problem_reported" and e["kind"] == "name_collision"
+                }
+                == {"dopis.txt", "DOPIS.TXT"}
+            )
+        )
+    assert reader.current().get("dopis.txt") == b"first"
+
+
 async def test_symlinks_never_lead_outside_the_folder(agent_env):
     """A symlink out of the folder is reported and never read; one inside it is followed."""
     outside = agent_env.base / "outside"

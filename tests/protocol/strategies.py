@@ -10,6 +10,7 @@ import msgspec
 from hypothesis import strategies as st
 
 from protocol import codec
+from protocol.paths import is_windows_reserved
 
 __all__ = ["MESSAGE_TYPES", "messages", "safe_paths"]
 
@@ -17,7 +18,12 @@ MESSAGE_TYPES: tuple[type[msgspec.Struct], ...] = codec.AnyMessage.__args__  # t
 
 _NAME_CHARS = st.sampled_from(string.ascii_letters + string.digits + "áčďéěíňóřšťúůýžÁČŘŠŽ _-()")
 _component = st.text(_NAME_CHARS, min_size=1, max_size=20).filter(
-    lambda c: c.strip() == c and not c.endswith(".") and c not in {".", ".."}
+    lambda c: (
+        c.strip() == c
+        and not c.endswith(".")
+        and c not in {".", ".."}
+        and not is_windows_reserved(c)
+    )
 )
 safe_paths = st.lists(_component, min_size=1, max_size=4).map("/".join)
 

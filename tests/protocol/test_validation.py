@@ -16,6 +16,7 @@ from protocol import (
     safe_relative_path,
     validate_ico,
 )
+from protocol.paths import collision_key
 from tests.protocol.strategies import safe_paths
 
 
@@ -68,12 +69,61 @@ def test_exactly_one_check_digit_is_valid(ico: str) -> None:
         ("ž" * 128, "255 bytes"),
         ("a/b:c", "Windows"),
         ("zpráva. ", "space or dot"),
+        ("zpráva.", "space or dot"),
+        ("CON", "reserves"),
+        ("con.txt", "reserves"),
+        ("spisy/Nul.tar.gz", "reserves"),
+        ("aux", "reserves"),
+        ("PRN.pdf", "reserves"),
+        ("COM1", "reserves"),
+        ("lpt9.doc", "reserves"),
+        ("COM\u00b9.txt", "reserves"),
+        ("LPT\u00b3", "reserves"),
+        ("\uff23\uff2f\uff2e", "NFKC"),
+        ("\uff0e\uff0e/etc", "reads as '..'"),
+        ("a/\uff0e", "reads as '.'"),
+        ("a/\u2025", "reads as '..'"),
+        ("spisy\u2215tajne.pdf", "U+2215"),
+        ("spisy\u2044tajne.pdf", "U+2044"),
+        ("spisy\uff0ftajne.pdf", "U+FF0F"),
+        ("spisy\uff3ctajne.pdf", "U+FF3C"),
+        ("nazev\uff0e", "NFKC"),
     ],
 )
 def test_unsafe_paths_are_refused_with_the_reason(path: str, why: str) -> None:
     """Paths that could escape a folder or break a file system are refused, saying why."""
     with pytest.raises(UnsafePathError, match=re.escape(why)):
         safe_relative_path(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["Console.txt", "COM10.pdf", "CONTRACT/nul-hodnota.txt", "Auxiliary", "a.b.c", "Žádost.pdf"],
+)
+def test_names_that_merely_resemble_reserved_ones_are_kept(path: str) -> None:
+    """Names that only start like a device name, or contain dots inside, are legal on Windows and kept."""
+    assert safe_relative_path(path) == path
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("case.txt", "CASE.TXT"),
+        ("Spisy/Žádost.pdf", "spisy/ŽÁDOST.pdf"),
+        ("ﬁle.txt", "file.txt"),
+        ("Straße.doc", "STRASSE.doc"),
+        ("dokument\uff12.pdf", "dokument2.pdf"),
+    ],
+)
+def test_names_one_share_cannot_hold_both_have_one_collision_key(one: str, other: str) -> None:
+    """Names differing only in case or by compatibility characters share a collision key."""
+    assert collision_key(one) == collision_key(other)
+
+
+def test_different_names_have_different_collision_keys() -> None:
+    """Distinct names keep distinct keys, diacritics included."""
+    names = ["zadost.pdf", "žádost.pdf", "Žádost 2.pdf", "spisy/a.pdf", "spisy-a.pdf"]
+    assert len({collision_key(n) for n in names}) == len(names)
 
 
 def test_nfd_names_normalise_to_nfc() -> None:
