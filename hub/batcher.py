@@ -50,6 +50,7 @@ from hub.handlers import HandlerContext, apply
 from hub.inspection import ChunkItem, Delivery, Inspected, inspect_delivery
 from hub.verifier import ContentVerifier
 from protocol import FileVersion, utc_now
+from spisync.memory import MemoryReturner
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -142,10 +143,16 @@ class Batcher:
         never acknowledged, so the broker delivers them again.
         """
         self._input = deliveries
+        memory = MemoryReturner()
         try:
             while batch := await self._collect(deliveries, stop):
+                received = sum(len(delivery.message.body) for delivery in batch)
                 await self._process(batch, stop)
+                # The batch's bodies are garbage only once this reference goes.
+                batch = []
+                memory.received(received)
         finally:
+            memory.close()
             await self._verifier.close()
 
     async def _collect(
@@ -210,7 +217,7 @@ class Batcher:
         try:
             return _Outcome(delivery=delivery, item=inspect_delivery(delivery))
         except RejectDelivery as exc:
-            return _Outcome(delivery=delivery, reject=exc)
+            return _Outcome(delivery=delivery, reject=_detached(exc))
 
     async def _attempt(self, outcomes: list[_Outcome]) -> list[ReadySpis]:
         # Deliveries that passed inspection; a handler's verdict of an earlier,
@@ -348,7 +355,7 @@ class Batcher:
                 try:
                     await apply(ctx, item, chunk_verified=verified.get(id(outcome), False))
                 except RejectDelivery as exc:
-                    outcome.reject = exc
+                    outcome.reject = _detached(exc)
                     continue
                 outcome.replies = ctx.replies
                 outcome.verify = ctx.verify
@@ -404,6 +411,18 @@ class Batcher:
                 log.warning("reply_unroutable", ico=ico, kind=type(reply).__name__, error=str(exc))
                 continue
             self._metrics.replies_sent += 1
+
+
+def _detached(exc: RejectDelivery) -> RejectDelivery:
+    """Drop what `exc` holds of the frames it passed through, and so of the delivery.
+
+    A kept exception's traceback holds its frames, whose locals hold the
+    delivery and the exception itself: a cycle that only the cyclic garbage
+    collector frees, late, keeping a large body resident meanwhile.
+    """
+    exc.__context__ = None
+    exc.__cause__ = None
+    return exc.with_traceback(None)
 
 
 def _sha256(data: bytes) -> str:

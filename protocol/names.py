@@ -25,6 +25,7 @@ __all__ = [
     "HEADER_SCHEMA_VERSION",
     "INGEST_EXCHANGE",
     "MAX_CHUNK_SIZE",
+    "MAX_MESSAGE_BYTES",
     "MAX_METADATA_BYTES",
     "agent_queue",
     "agent_routing_key",
@@ -62,6 +63,8 @@ DEFAULT_CHUNK_SIZE = 1024 * 1024
 # The broker's own limit is 128 MiB in 3.x and 16 MiB in 4.x; we stay far below.
 MAX_CHUNK_SIZE = 8 * 1024 * 1024
 MAX_METADATA_BYTES = 1024 * 1024
+MAX_MESSAGE_BYTES = MAX_CHUNK_SIZE + 64 * 1024
+"""The broker's `max_message_size` (packaging/rabbitmq/spisync.conf): just above a chunk."""
 DEFAULT_DELIVERY_LIMIT = 20
 
 _AGENT_USER_STEM = "obec-"

@@ -48,7 +48,19 @@ ensure_venv() {
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# spisync's node-wide broker limits (packaging/rabbitmq/spisync.conf: max_message_size,
+# consumer_timeout) go into the node's config; a running node takes them at its next start.
+configure_rabbitmq_limits() {
+  local conf=/etc/rabbitmq/rabbitmq.conf
+  [ -d /etc/rabbitmq ] || return 0
+  if ! grep -q '^max_message_size' "$conf" 2>/dev/null; then
+    say "adding spisync's broker limits to $conf (in effect from the node's next start)"
+    cat "$ROOT/packaging/rabbitmq/spisync.conf" | as_root tee -a "$conf" >/dev/null
+  fi
+}
+
 ensure_rabbitmq() {
+  configure_rabbitmq_limits
   if ! port_open "$AMQP_HOST" "$AMQP_PORT"; then
     say "no RabbitMQ on $AMQP_HOST:$AMQP_PORT: starting the local node"
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

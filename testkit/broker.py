@@ -27,6 +27,7 @@ from spisync.config import BrokerConfig
 __all__ = ["PrivateNode", "SharedBroker", "free_port", "wait_for_amqp"]
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+SPISYNC_CONF = Path(__file__).resolve().parents[1] / "packaging" / "rabbitmq" / "spisync.conf"
 
 
 def free_port() -> int:
@@ -164,7 +165,8 @@ class PrivateNode:
             f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}\n"
             f"management.tcp.port = {self.management_port}\n"
             "management.tcp.ip = 127.0.0.1\n"
-            "loopback_users = none\n"
+            "loopback_users = none\n" + SPISYNC_CONF.read_text(encoding="utf-8")
+            # The node-wide limits that production brokers get (max_message_size, ...).
         )
         (self.base / "enabled_plugins").write_text("[rabbitmq_management].\n")
         log = (self.base / "server.log").open("ab")
