@@ -100,11 +100,15 @@ class ClosingWorker:
         self._store = store
         self._closer = closer
         self._queue: asyncio.Queue[ReadySpis] = asyncio.Queue()
+        # What waits in the queue: a spis offered by many batches is queued once.
+        self._queued: set[ReadySpis] = set()
 
     def submit(self, spisy: Iterable[ReadySpis]) -> None:
         """Queue spisy that just became complete (called after the batch commit)."""
         for spis in spisy:
-            self._queue.put_nowait(spis)
+            if spis not in self._queued:
+                self._queued.add(spis)
+                self._queue.put_nowait(spis)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Call the closer for each queued spis until `stop` is set."""
@@ -118,6 +122,7 @@ class ClosingWorker:
                 getter.cancel()
                 return
             spis = getter.result()
+            self._queued.discard(spis)
             try:
                 await self._closer.spis_complete(spis)
             except Exception as exc:
@@ -128,4 +133,4 @@ class ClosingWorker:
                     )
                     return
                 log.exception("closer_failed", ico=spis.ico, spis_id=spis.spis_id)
-                asyncio.get_running_loop().call_later(_RETRY_S, self._queue.put_nowait, spis)
+                asyncio.get_running_loop().call_later(_RETRY_S, self.submit, [spis])

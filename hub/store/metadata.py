@@ -144,7 +144,10 @@ class MetadataTransaction(Protocol):
         ...
 
     async def failed_closings(self, ico: str) -> list[SpisStateRow]:
-        """Return obec `ico`'s complete closed spisy whose SIP could not be built."""
+        """Return obec `ico`'s complete closed spisy whose SIP could not be built.
+
+        Only those with a registry record changed since the build failed.
+        """
         ...
 
     async def missing_komponenty(self, ico: str, spis_id: str) -> list[MissingKomponenta]:

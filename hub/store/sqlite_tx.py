@@ -400,13 +400,26 @@ class SqliteTransaction:
         return [spis_state_row(row) for row in rows]
 
     async def failed_closings(self, ico: str) -> list[SpisStateRow]:
-        """Return obec `ico`'s complete closed spisy whose SIP could not be built."""
+        """Return obec `ico`'s complete closed spisy whose SIP could not be built.
+
+        Only those with a registry record (the spis, a dokument, a komponenta)
+        changed since the build failed.
+        """
         columns = ", ".join(f"s.{c.strip()}" for c in SPIS_STATE_COLUMNS.split(","))
         rows = await self._db.execute_fetchall(
             f"SELECT {columns} FROM spis_state s JOIN sips p "  # noqa: S608 - constant columns
             "ON p.ico = s.ico AND p.spis_id = s.spis_id AND p.closing_seq = s.closing_seq "
             "WHERE s.ico = ? AND s.state = 'closed' AND s.complete_at IS NOT NULL "
-            "AND p.state = 'failed'",
+            "AND p.state = 'failed' AND ("
+            # Only when one of its registry records changed since the failure: a
+            # fix may have come; anything else would rebuild it at every batch.
+            "EXISTS (SELECT 1 FROM spisy r WHERE r.ico = s.ico AND r.id = s.spis_id "
+            "AND r.updated_at > p.updated_at) "
+            "OR EXISTS (SELECT 1 FROM dokumenty d WHERE d.ico = s.ico AND d.spis_id = s.spis_id "
+            "AND d.updated_at > p.updated_at) "
+            "OR EXISTS (SELECT 1 FROM komponenty k JOIN dokumenty d "
+            "ON d.ico = k.ico AND d.id = k.dokument_id "
+            "WHERE d.ico = s.ico AND d.spis_id = s.spis_id AND k.updated_at > p.updated_at))",
             (ico,),
         )
         return [spis_state_row(row) for row in rows]
