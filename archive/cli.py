@@ -12,7 +12,14 @@ import structlog
 from archive.check import check
 from archive.config import ArchiveConfig, load_archive_config
 from archive.service import run
-from archive.validation import format_report, validate_sip
+from archive.validation import (
+    PROFILES,
+    SPISOVNA,
+    ExternalTools,
+    format_report,
+    report_json,
+    validate_sip,
+)
 from spisync.check import print_findings
 from spisync.errors import EXIT_CONFIG, ConfigError, SpisyncError
 from spisync.logging import configure_logging
@@ -46,26 +53,31 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check a SIP (ZIP or folder) offline and print every failing rule"
     )
     validate.add_argument("path", type=Path, help="the SIP's .zip file or unpacked folder")
-    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    validate.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=SPISOVNA,
+        help="which rules apply (default: spisovna, the transfer at closing)",
+    )
+    validate.add_argument(
+        "--json", action="store_true", help="print the report as JSON, with every rule's result"
+    )
+    validate.add_argument(
+        "--vir1-command", default="", help="malware scanner for rule vir1, e.g. 'clamdscan {path}'"
+    )
+    validate.add_argument(
+        "--kom4-command", default="", help="PDF/A validator for rule kom4 ({path} = one PDF)"
+    )
     return parser
 
 
-def _validate(path: Path, *, as_json: bool) -> int:
+def _validate(path: Path, *, profile: str, as_json: bool, tools: ExternalTools) -> int:
     if not path.exists():
-        print(f"spisync archive validate: {path}: no such file or folder", file=sys.stderr)
+        print(f"spisync archive validate: {path}: soubor ani složka neexistuje", file=sys.stderr)
         return EXIT_USAGE
-    report = validate_sip(path)
+    report = validate_sip(path, profile, tools=tools)
     if as_json:
-        failures = [
-            {"code": f.code, "message": f.message, "location": f.location} for f in report.failures
-        ]
-        document = {
-            "sip_name": report.sip_name,
-            "sha256": report.sha256,
-            "ok": report.ok,
-            "failures": failures,
-        }
-        print(json.dumps(document, ensure_ascii=False, indent=2))
+        print(json.dumps(report_json(report), ensure_ascii=False, indent=2))
     else:
         print(format_report(report))
     return EXIT_OK if report.ok else EXIT_INVALID
@@ -87,7 +99,8 @@ def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per outcome
     except SystemExit as exc:  # argparse exits on --help and on usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command == "validate":
-        return _validate(args.path, as_json=args.json)
+        tools = ExternalTools(vir1=args.vir1_command, kom4=args.kom4_command)
+        return _validate(args.path, profile=args.profile, as_json=args.json, tools=tools)
     if args.command == "check":
         configure_logging("archive", level="critical")  # the findings are the output
         return print_findings(run_main(check(args.config)))

@@ -1,121 +1,149 @@
-"""Rules on ``mets:file``: attributes, and the real bytes behind each FLocat.
+"""National rules on the komponenty's real bytes (obs52, kom1, kom2, kom3).
 
-Components are hashed as streams, chunk by chunk, straight out of the ZIP.
+Each komponenta is streamed once, in chunks, hashing as it goes. Sizes are
+compared first: a member whose ZIP header already disagrees with SIZE is not
+read at all, and no member is read past the SIZE that mets.xml declares
+(reading stops there with spisync-zip), so a komponenta declared as 31 bytes
+costs 32 bytes of reading however large the ZIP says it is.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
 import zipfile
+from collections import Counter
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from archive.validation import codes
-from archive.validation.container import COMPONENTS_DIR, hash_file
-from archive.validation.report import RuleFailure
-from archive.validation.schemas import METS_NS
-from archive.validation.xmldoc import XLINK_NS, where
+from archive.validation.container import COMPONENTS_DIR, MemberTooLargeError
+from archive.validation.context import SPISYNC_ZIP, Context
+from archive.validation.link_rules import CHECKSUM_TYPES
+from archive.validation.model import M, MetsDoc
 
 if TYPE_CHECKING:
     from lxml import etree
 
     from archive.validation.container import Layout, Package
 
-__all__ = ["CHECKSUM_TYPES", "check_files"]
+__all__ = ["CODES", "SIGNATURES", "check_files"]
 
-CHECKSUM_TYPES = {"SHA-256": ("sha256", 64), "SHA-512": ("sha512", 128)}
-"""Allowed CHECKSUMTYPE values: hashlib name and hex length."""
-_HEX = re.compile(r"[0-9a-fA-F]+")
-_M = f"{{{METS_NS}}}"
-
-
-def _fail(failures: list[RuleFailure], message: str, location: str) -> None:
-    failures.append(RuleFailure(codes.FILE_ATTR, message, location))
-
-
-def _href(file: etree._Element, failures: list[RuleFailure]) -> str | None:
-    """Check the FLocat of `file`; return its href relative to the package folder."""
-    here = where(file)
-    locations = file.findall(f"{_M}FLocat")
-    if len(locations) != 1:
-        _fail(failures, f"soubor musí mít právě jeden mets:FLocat, má {len(locations)}", here)
-        return None
-    flocat = locations[0]
-    if flocat.get("LOCTYPE") != "URL":
-        _fail(failures, f"LOCTYPE musí být 'URL', je {flocat.get('LOCTYPE')!r}", here)
-    if flocat.get(f"{{{XLINK_NS}}}type") != "simple":
-        _fail(failures, "xlink:type musí být 'simple'", here)
-    href = unquote(flocat.get(f"{{{XLINK_NS}}}href") or "")
-    parts = href.split("/")
-    if (
-        not href.startswith(f"{COMPONENTS_DIR}/")
-        or "\\" in href
-        or any(part in {"", ".", ".."} for part in parts)
-    ):
-        _fail(failures, f"xlink:href {href!r} nevede do složky {COMPONENTS_DIR}/", here)
-        return None
-    return href
+CODES = frozenset({"obs52", "kom1", "kom2", "kom3"})
+_XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "application/pdf": (b"%PDF",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/tiff": (b"II*\x00", b"MM\x00*"),
+    "application/zip": _ZIP,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _ZIP,
+    "application/vnd.oasis.opendocument.text": _ZIP,
+    "application/vnd.etsi.asic-e+zip": _ZIP,
+    "application/vnd.etsi.asic-s+zip": _ZIP,
+    "application/msword": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+    "application/rtf": (b"{\\rtf",),
+}
+"""kom3: formats told by their first bytes. A type not listed here is not contradicted."""
+_PDF_HEADER_WINDOW = 1024  # PDF readers accept "%PDF" anywhere in the first 1 KiB.
 
 
-def _expected(file: etree._Element, failures: list[RuleFailure]) -> tuple[str, str, int] | None:
-    """Check the attributes; return (algorithm, checksum, size) when all usable."""
-    here = where(file)
-    for attribute in ("ID", "DMDID", "MIMETYPE", "CREATED"):
-        if not (file.get(attribute) or "").strip():
-            _fail(failures, f"chybí atribut {attribute}", here)
-    size_text = file.get("SIZE") or ""
-    if not size_text.isdigit():
-        _fail(failures, f"SIZE {size_text!r} není počet bajtů", here)
-    checksum_type = file.get("CHECKSUMTYPE") or ""
-    checksum = file.get("CHECKSUM") or ""
-    algorithm = CHECKSUM_TYPES.get(checksum_type)
-    if algorithm is None:
-        _fail(failures, f"CHECKSUMTYPE musí být SHA-256 nebo SHA-512, je {checksum_type!r}", here)
-    elif len(checksum) != algorithm[1] or not _HEX.fullmatch(checksum):
-        _fail(failures, f"CHECKSUM {checksum!r} není hash {checksum_type}", here)
-    elif size_text.isdigit():
-        return algorithm[0], checksum.lower(), int(size_text)
-    return None
+def _matches(mime: str, head: bytes) -> bool:
+    signatures = SIGNATURES.get(mime)
+    if signatures is None:
+        return True
+    if mime == "application/pdf":
+        return b"%PDF" in head[:_PDF_HEADER_WINDOW]
+    return head.startswith(signatures)
 
 
-def _compare(
-    package: Package,
-    path: str,
-    expected: tuple[str, str, int],
-    here: str,
-    failures: list[RuleFailure],
-) -> None:
-    algorithm, checksum, size = expected
-    try:
-        with package.open(path) as stream:
-            actual_checksum, actual_size = hash_file(stream, algorithm)
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        failures.append(RuleFailure(codes.SIP_CORRUPT, f"soubor nejde přečíst: {exc}", path))
-        return
-    if actual_size != size:
-        message = f"SIZE je {size}, soubor má {actual_size} B"
-        failures.append(RuleFailure(codes.FILE_SIZE, message, f"{here} -> {path}"))
-    if actual_checksum != checksum:
-        message = f"CHECKSUM {checksum} nesouhlasí se skutečným {actual_checksum}"
-        failures.append(RuleFailure(codes.FILE_CHECKSUM, message, f"{here} -> {path}"))
+def _href(file: etree._Element) -> str | None:
+    flocat = file.find(f"{M}FLocat")
+    return None if flocat is None else unquote(flocat.get(_XLINK_HREF) or "")
 
 
-def check_files(
-    tree: etree._ElementTree, package: Package, layout: Layout, failures: list[RuleFailure]
-) -> None:
-    """Record FILE-* failures: attributes, missing, wrong and unreferenced files."""
-    referenced: set[str] = set()
-    for file in tree.iter(f"{_M}file"):
-        expected = _expected(file, failures)
-        href = _href(file, failures)
+def _check_obs52(doc: MetsDoc, layout: Layout, ctx: Context) -> dict[str, etree._Element]:
+    """obs52: hrefs and files in komponenty/ correspond one to one; return file by path."""
+    hrefs = Counter(_href(file) for file in doc.files)
+    targets: dict[str, etree._Element] = {}
+    for file in doc.files:
+        href = _href(file)
         if href is None:
             continue
-        referenced.add(href)
-        if href not in layout.components:
-            message = f"odkazovaný soubor {href} v balíčku není"
-            failures.append(RuleFailure(codes.FILE_MISSING, message, where(file)))
-        elif expected is not None and layout.folder is not None:
-            _compare(package, f"{layout.folder}/{href}", expected, where(file), failures)
-    for path in sorted(layout.components - referenced):
-        message = "soubor není odkazován z mets.xml"
-        failures.append(RuleFailure(codes.FILE_UNREFERENCED, message, f"{layout.folder}/{path}"))
+        if not href.startswith(f"{COMPONENTS_DIR}/") or href not in layout.components:
+            ctx.fail("obs52", f"xlink:href {href!r} neodpovídá žádné komponentě ve složce", file)
+        elif hrefs[href] > 1:
+            ctx.fail("obs52", f"xlink:href {href!r} je uveden {hrefs[href]}x", file)
+        else:
+            targets[href] = file
+    for path in sorted(layout.components - set(targets)):
+        if hrefs[path] == 0:
+            ctx.fail(
+                "obs52", "soubor ve složce komponenty není odkazován", f"{layout.folder}/{path}"
+            )
+    return targets
+
+
+def _stream(package: Package, path: str, size: int, algorithm: str) -> tuple[str, int, bytes]:
+    """Hash at most `size` bytes of a member; return digest, bytes read and the head."""
+    digest = hashlib.new(algorithm)
+    head = b""
+    with package.open(path, size) as reader:
+        while chunk := reader.read():
+            if len(head) < _PDF_HEADER_WINDOW:
+                head += chunk[: _PDF_HEADER_WINDOW - len(head)]
+            digest.update(chunk)
+        return digest.hexdigest(), reader.count, head
+
+
+def _check_one(package: Package, member: str, file: etree._Element, ctx: Context) -> None:
+    here = file
+    size_text = (file.get("SIZE") or "").strip()
+    declared = int(size_text) if size_text.isdigit() else None
+    entry = package.entry(member)
+    stored = entry.size if entry is not None else None
+    if declared is None:
+        ctx.fail("kom1", f"SIZE {size_text!r} není počet bajtů", here)
+    elif stored is not None and stored != declared:
+        ctx.fail("kom1", f"SIZE je {declared}, komponenta má {stored} B", here)
+    algorithm = CHECKSUM_TYPES.get(file.get("CHECKSUMTYPE") or "")
+    checksum = (file.get("CHECKSUM") or "").strip().lower()
+    if declared is None or stored != declared:
+        ctx.fail("kom2", "celistvost nelze ověřit: velikost nesouhlasí", here)
+        return  # Never read a member whose size already disagrees.
+    try:
+        digest, count, head = _stream(package, member, declared, algorithm or "sha256")
+    except MemberTooLargeError:
+        ctx.fail(SPISYNC_ZIP, f"komponenta je větší než ohlášených {declared} B", member)
+        ctx.fail("kom1", f"komponenta je větší než SIZE {declared} B", here)
+        return
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        ctx.fail(SPISYNC_ZIP, f"komponentu nejde přečíst: {exc}", member)
+        return
+    if count != declared:
+        ctx.fail("kom1", f"SIZE je {declared}, komponenta má {count} B", here)
+    if algorithm is None:
+        ctx.fail("kom2", f"CHECKSUMTYPE {file.get('CHECKSUMTYPE')!r} nelze ověřit", here)
+    elif digest != checksum:
+        ctx.fail("kom2", f"CHECKSUM {checksum!r}, skutečný {digest}", here)
+    mime = (file.get("MIMETYPE") or "").split(";")[0].strip().lower()
+    if not _matches(mime, head):
+        ctx.fail("kom3", f"obsah neodpovídá MIMETYPE {mime!r}", here)
+
+
+def check_files(doc: MetsDoc, package: Package, layout: Layout, ctx: Context) -> None:
+    """Run obs52, kom1, kom2 and kom3 where the profile applies them."""
+    if not any(ctx.applies(code) for code in CODES) or layout.folder is None:
+        return
+    targets = _check_obs52(doc, layout, ctx)
+    ctx.ran.add("obs52")
+    if not any(ctx.applies(code) for code in ("kom1", "kom2", "kom3")):
+        return
+    for href, file in targets.items():
+        _check_one(package, f"{layout.folder}/{href}", file, ctx)
+    for file in doc.files:
+        link = _href(file)
+        if link is not None and link not in targets:
+            ctx.fail("kom1", "komponentu nelze najít, velikost nelze ověřit", file)
+            ctx.fail("kom2", "komponentu nelze najít, celistvost nelze ověřit", file)
+    ctx.ran.update({"kom1", "kom2", "kom3", SPISYNC_ZIP})

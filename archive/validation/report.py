@@ -1,20 +1,37 @@
-"""The outcome of validating a SIP and its human-readable form."""
+"""The outcome of validating a SIP: failures, per-rule results, and their printed forms."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["RuleFailure", "ValidationReport", "format_report"]
+__all__ = [
+    "FAILED",
+    "NOT_APPLICABLE",
+    "NOT_IMPLEMENTED",
+    "PASSED",
+    "RuleFailure",
+    "RuleResult",
+    "ValidationReport",
+    "format_report",
+    "report_json",
+]
+
+PASSED = "passed"
+FAILED = "failed"
+NOT_APPLICABLE = "not_applicable"
+NOT_IMPLEMENTED = "not_implemented"
 
 
 @dataclass(frozen=True, slots=True)
 class RuleFailure:
-    """One failed rule.
+    """One failure of one rule.
 
     Attributes:
-        code: Stable rule code (see `archive.validation.codes`).
-        message: What is wrong, in Czech, for the operator.
-        location: Where: a path in the package or ``mets.xml:<line> <element>``.
+        code: The national rule code (``obs54``, ``kom2``, ...) or spisync's own
+            (``spisync-doctype``, ...).
+        message: The rule's error text in Czech, with what was found.
+        location: Where: a path in the package, or ``mets.xml:<line> <XPath>``.
     """
 
     code: str
@@ -23,20 +40,43 @@ class RuleFailure:
 
 
 @dataclass(slots=True)
+class RuleResult:
+    """What one rule concluded.
+
+    Attributes:
+        code: The rule's code.
+        status: ``passed``, ``failed``, ``not_applicable`` (not in this profile,
+            or it could not run because an earlier rule failed) or
+            ``not_implemented``.
+        messages: The failure messages, or why the rule did not run.
+        locations: Where each failure is (same order as `messages` for failures).
+    """
+
+    code: str
+    status: str
+    messages: list[str] = field(default_factory=list)
+    locations: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class ValidationReport:
-    """Every rule a SIP failed.
+    """Every rule a SIP failed, and what each rule of the profile concluded.
 
     Attributes:
         sip_name: Name of the package (the ZIP's name without ``.zip``, or the
             folder's name).
         sha256: Lower-case hex SHA-256 of the ZIP; empty for a folder or a
             file that could not be read.
-        failures: Every failed rule, in the order they were checked.
+        profile: The validation profile the rules were chosen by.
+        failures: Every failure, in the order found; any failure rejects.
+        results: One result per national rule (document order), then spisync's own.
     """
 
     sip_name: str
     sha256: str
+    profile: str = "spisovna"
     failures: list[RuleFailure] = field(default_factory=list)
+    results: list[RuleResult] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -61,7 +101,7 @@ def _chyby(count: int) -> str:
 def format_report(report: ValidationReport) -> str:
     """Render a report for people: a summary line, then one line per failure.
 
-    Each failure line is ``CODE  location: message`` with the codes padded to
+    Each failure line is ``code  location: message`` with the codes padded to
     one width so the locations line up.
 
     Args:
@@ -71,12 +111,35 @@ def format_report(report: ValidationReport) -> str:
         Text without a trailing newline.
     """
     name = report.sip_name or "(bez názvu)"
+    head = f"SIP {name} (profil {report.profile})"
     if report.ok:
-        return f"SIP {name}: v pořádku, žádná chyba"
+        return f"{head}: v pořádku, žádná chyba"
     width = max(len(failure.code) for failure in report.failures)
-    lines = [f"SIP {name}: {_chyby(len(report.failures))}"]
+    lines = [f"{head}: {_chyby(len(report.failures))}"]
     lines.extend(
         f"{failure.code:<{width}}  {failure.location or '-'}: {failure.message}"
         for failure in report.failures
     )
     return "\n".join(lines)
+
+
+def report_json(report: ValidationReport) -> dict[str, Any]:
+    """The report as a JSON-ready dict: summary, failures and every rule's result."""
+    return {
+        "sip_name": report.sip_name,
+        "sha256": report.sha256,
+        "profile": report.profile,
+        "ok": report.ok,
+        "failures": [
+            {"code": f.code, "message": f.message, "location": f.location} for f in report.failures
+        ],
+        "rules": [
+            {
+                "code": r.code,
+                "status": r.status,
+                "messages": r.messages,
+                "locations": r.locations,
+            }
+            for r in report.results
+        ],
+    }

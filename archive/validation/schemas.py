@@ -97,7 +97,9 @@ def trp_schema() -> etree.XMLSchema:
     return etree.XMLSchema(_parse("nsesss-TrP.xsd"))
 
 
-def validate_against(schema: etree.XMLSchema, document: etree._ElementTree) -> list[SchemaError]:
+def validate_against(
+    schema: etree.XMLSchema, document: etree._ElementTree | etree._Element
+) -> list[SchemaError]:
     """Return every violation of `schema` in `document` (empty when valid)."""
     with _VALIDATION_LOCK:
         if schema.validate(document):

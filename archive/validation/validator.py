@@ -1,103 +1,178 @@
-"""`validate_sip`: run every rule and collect every failure."""
+"""`validate_sip`: run every rule the profile applies and collect every failure."""
 
 from __future__ import annotations
 
-import zipfile
+import hashlib
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from archive.validation import codes
+from archive.validation import (
+    entity_rules,
+    komponenta_rules,
+    link_rules,
+    mets_rules,
+    plan_rules,
+)
 from archive.validation.container import (
-    METS_FILE,
+    CHUNK_SIZE,
+    Layout,
+    Package,
     check_layout,
-    hash_file,
     open_package,
     package_name,
 )
+from archive.validation.container import CODES as CONTAINER_CODES
+from archive.validation.context import OWN_RULES, SPISYNC_ERROR, Context
+from archive.validation.external import ExternalTools, run_external
+from archive.validation.file_rules import CODES as FILE_CODES
 from archive.validation.file_rules import check_files
-from archive.validation.mets_rules import check_mets
-from archive.validation.nsesss_rules import check_nsesss
-from archive.validation.report import RuleFailure, ValidationReport
-from archive.validation.schemas import METS_NS
-from archive.validation.xmldoc import parse_mets
+from archive.validation.model import MetsDoc
+from archive.validation.report import (
+    FAILED,
+    NOT_APPLICABLE,
+    NOT_IMPLEMENTED,
+    PASSED,
+    RuleResult,
+    ValidationReport,
+)
+from archive.validation.ruleset import SPISOVNA, national_rules, profile_codes
+from archive.validation.xmldoc import CODES as XML_CODES
+from archive.validation.xmldoc import load_mets
 from archive.validation.xsd_rules import check_schemas
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from archive.validation.container import Layout, Package
+__all__ = ["IMPLEMENTED", "validate_sip"]
 
-__all__ = ["MAX_METS_SIZE", "validate_sip"]
-
-MAX_METS_SIZE = 512 * 1024 * 1024
-"""mets.xml is parsed in memory; anything larger is not a real spis."""
+_RULE_SETS = (
+    mets_rules.RULES,
+    link_rules.RULES,
+    entity_rules.RULES,
+    plan_rules.RULES,
+    komponenta_rules.RULES,
+)
+_EXTERNAL = frozenset({"vir1", "kom4"})
+IMPLEMENTED = (
+    CONTAINER_CODES
+    | XML_CODES
+    | FILE_CODES
+    | {"val1"}
+    | frozenset().union(*(rules.codes for rules in _RULE_SETS))
+)
+"""Codes of the rules this validator decides by itself (vir1 and kom4 need a tool)."""
 
 
 def _zip_sha256(path: Path) -> str:
     if not path.is_file():
         return ""
+    digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
-            return hash_file(handle)[0]
+            while chunk := handle.read(CHUNK_SIZE):
+                digest.update(chunk)
     except OSError:
         return ""
+    return digest.hexdigest()
 
 
-def _read_mets(package: Package, layout: Layout, failures: list[RuleFailure]) -> bytes | None:
-    path = f"{layout.folder}/{METS_FILE}"
+def _content(doc: MetsDoc, package: Package, layout: Layout, ctx: Context) -> None:
+    check_schemas(doc.tree, ctx)
+    for rules in _RULE_SETS:
+        rules.run(doc, ctx)
+    check_files(doc, package, layout, ctx)
+
+
+def _check(path: Path, name: str, tools: ExternalTools, ctx: Context) -> None:
+    doc: MetsDoc | None = None
+    layout: Layout | None = None
+    package = open_package(path, ctx)
     try:
-        with package.open(path) as stream:
-            data = stream.read(MAX_METS_SIZE + 1)
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        failures.append(RuleFailure(codes.SIP_CORRUPT, f"soubor nejde přečíst: {exc}", path))
-        return None
-    if len(data) > MAX_METS_SIZE:
-        message = f"mets.xml je větší než {MAX_METS_SIZE} B"
-        failures.append(RuleFailure(codes.SIP_CORRUPT, message, path))
-        return None
-    return data
-
-
-def _check(path: Path, report: ValidationReport) -> None:
-    failures = report.failures
-    package = open_package(path, failures)
-    if package is None:
-        return
-    try:
-        layout = check_layout(report.sip_name, package, failures)
-        if not layout.has_mets:
-            return
-        data = _read_mets(package, layout, failures)
-        tree = None if data is None else parse_mets(data, failures)
-        if tree is None:
-            return
-        check_schemas(tree, failures)
-        if tree.getroot().tag != f"{{{METS_NS}}}mets":
-            return  # Not METS at all: XSD-METS says so, the other rules would only add noise.
-        check_mets(tree, failures)
-        check_files(tree, package, layout, failures)
-        check_nsesss(tree, failures)
+        if package is not None:
+            layout = check_layout(name, package, not path.is_dir(), ctx)
+            tree = None if layout.mets is None else load_mets(package, layout.mets, ctx)
+            if tree is not None:
+                doc = MetsDoc(tree)
+                _content(doc, package, layout, ctx)
+        run_external(path, tools, doc=doc, package=package, layout=layout, ctx=ctx)
     finally:
-        package.close()
+        if package is not None:
+            package.close()
+    if doc is None:
+        ctx.skip(IMPLEMENTED, "nelze ověřit: balíček nebo mets.xml nelze přečíst")
 
 
-def validate_sip(path: Path) -> ValidationReport:
-    """Validate a SIP (a ZIP, or an unpacked folder) against NSESSS annex 2.
+def _results(ctx: Context, tools: ExternalTools) -> list[RuleResult]:
+    active = profile_codes(ctx.profile)
+    failures: dict[str, list[tuple[str, str]]] = {}
+    for failure in ctx.failures:
+        failures.setdefault(failure.code, []).append((failure.message, failure.location))
+    results = []
+    codes = [rule.code for rule in national_rules()] + [rule.code for rule in OWN_RULES]
+    for code in codes:
+        found = failures.get(code, [])
+        is_own = code.startswith("spisync-")
+        if found:
+            status = FAILED
+        elif not is_own and code not in active:
+            status = NOT_APPLICABLE
+            found = [(f"pravidlo v profilu {ctx.profile} neplatí", "")]
+        elif code in ctx.ran:
+            status = PASSED
+        elif code in _EXTERNAL and not getattr(tools, code):
+            status = NOT_IMPLEMENTED
+            found = [("vyžaduje externí nástroj; není nastaven", "")]
+        elif code not in IMPLEMENTED and not is_own:
+            status = NOT_IMPLEMENTED
+        else:
+            status = NOT_APPLICABLE
+            found = [(ctx.not_run.get(code, "nelze ověřit"), "")]
+        results.append(
+            RuleResult(
+                code,
+                status,
+                [message for message, _ in found],
+                [location for _, location in found if location],
+            )
+        )
+    return results
 
-    Every rule runs that can run, so the report lists every failure, not just
-    the first; rules that depend on an unreadable part are skipped. The rules
-    and their codes are listed in `archive.validation.codes`. Bad input never
-    raises: even an unreadable or non-ZIP file gives a report.
+
+def validate_sip(
+    path: Path,
+    profile: str = SPISOVNA,
+    *,
+    tools: ExternalTools | None = None,
+    today: date | None = None,
+) -> ValidationReport:
+    """Validate a SIP (a ZIP, or an unpacked folder) by the national rules of `profile`.
+
+    Every rule of the profile runs that can run, so the report lists every
+    failure, not just the first. Bad input never raises: even an unreadable
+    or non-ZIP file gives a report.
 
     Args:
         path: The ``.zip`` file or the package folder.
+        profile: ``spisovna`` (default), ``skartacni-rizeni``,
+            ``skartacni-rizeni-komponenty`` or ``prejimka``.
+        tools: Commands for vir1 and kom4 (see `archive.validation.external`).
+        today: The date "the current year" means (default: today, UTC).
 
     Returns:
         The report; ``report.ok`` is True when nothing failed.
+
+    Raises:
+        ValueError: If `profile` is unknown.
     """
-    report = ValidationReport(sip_name=package_name(path), sha256=_zip_sha256(path))
+    profile_codes(profile)  # Fails early on an unknown profile.
+    tools = tools or ExternalTools()
+    ctx = Context(profile, today or datetime.now(UTC).date())
+    report = ValidationReport(package_name(path), _zip_sha256(path), profile)
     try:
-        _check(path, report)
+        _check(path, report.sip_name, tools, ctx)
     except Exception as exc:  # A validator bug must still reject, never crash the caller.
-        message = f"validátor selhal: {type(exc).__name__}: {exc}"
-        report.failures.append(RuleFailure(codes.VALIDATOR_ERROR, message, path.name))
+        ctx.fail(SPISYNC_ERROR, f"{type(exc).__name__}: {exc}", path.name)
+    ctx.ran.add(SPISYNC_ERROR)
+    report.failures = ctx.failures
+    report.results = _results(ctx, tools)
     return report

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import TYPE_CHECKING
 
 import aio_pika
 from lxml import etree
 
 from archive.inbox import declare_inbox
-from hub.sip import Dokument, Komponenta, Obec, Spis, write_sip
 from protocol import (
     ChunkMeta,
     Placeholder,
@@ -30,6 +28,7 @@ from protocol import (
     utc_now,
 )
 from spisync.broker import open_connection
+from testkit.nsesss_sip import Component, SipSpec, write_package
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -78,70 +77,26 @@ class Sip:
 
 
 def build_sip(out_dir: Path, ico: str, *, spis_id: str = "s1", subject: str = "Kácení") -> Sip:
-    """Build a valid SIP with hub.sip (some tens of KB of components, several chunks).
-
-    The spis has only the registry's core fields, so the package holds
-    placeholders for the rest (`missing_metadata="placeholder"`).
-    """
+    """Build a valid SIP, written from the standard (testkit), not by hub.sip; several chunks."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    blobs: dict[str, bytes] = {}
-
-    def komponenta(kid: str, poradi: int, data: bytes) -> Komponenta:
-        blobs[kid] = data
-        return Komponenta(
-            id=kid,
-            poradi=poradi,
-            verze=1,
-            druh="hlavní dokument" if poradi == 1 else "příloha",
-            forma_uchovani="originál",
-            file_name=f"{kid}.pdf",
-            mime_type="application/pdf",
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            created=datetime(2024, 3, 1, 8, 0, tzinfo=CET),
-        )
-
-    noise = hashlib.sha256(subject.encode()).digest() * 200  # incompressible-ish bytes
-    spis = Spis(
-        id=spis_id,
-        spisova_znacka="OU/12/2024",
-        nazev=subject,
-        spisovy_znak="1.5.2",
-        skartacni_znak="S",
-        skartacni_lhuta=5,
-        datum_otevreni=date(2024, 3, 1),
-        datum_uzavreni=date(2024, 4, 2),
-        zpracovatel="Eva Černá",
-        dokumenty=(
-            Dokument(
-                id="d1",
-                cislo_jednaci="OU/13/2024",
-                nazev=subject,
-                puvod="doruceny",
-                datum=date(2024, 3, 1),
-                odesilatel_autor="Jan Novák",
-                poradi=1,
-                komponenty=(
-                    komponenta("k1", 1, b"%PDF-1.7 " + noise),
-                    komponenta("k2", 2, b"%PDF-1.7 priloha " + noise[::-1]),
-                ),
-            ),
-        ),
+    # Incompressible and never repeating, so every chunk of the ZIP is different.
+    noise = b"".join(hashlib.sha256(f"{subject}{i}".encode()).digest() for i in range(200))
+    main = b"%PDF-1.7 " + noise
+    annex = b"%PDF-1.7 priloha " + noise[::-1]
+    spec = SipSpec(
+        name=f"SIP_{ico}_{spis_id}_0",
+        dokumenty=[
+            [
+                Component(1, 1, len(main), lambda: iter([main])),
+                Component(2, 1, len(annex), lambda: iter([annex]), druh="příloha"),
+            ]
+        ],
     )
-    built = write_sip(
-        spis,
-        Obec(ico=ico, name="Obec Zkušebná"),
-        orp_name="Testov",
-        closing_seq=0,
-        open_component=lambda k: io.BytesIO(blobs[k.id]),
-        out_dir=out_dir,
-        created=datetime(2024, 4, 3, 7, 0, tzinfo=CET),
-        missing_metadata="placeholder",
-    )
-    placeholders = tuple(Placeholder(field=p.field, value=p.value) for p in built.placeholders)
-    return Sip(
-        name=built.name, ico=ico, path=built.path, sha256=built.sha256, placeholders=placeholders
-    )
+    path = write_package(out_dir, spec)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    # What a hub would declare in the manifest for a field its registry lacked.
+    placeholders = (Placeholder(field="zpracovatel.pracovni_pozice", value="neuvedeno"),)
+    return Sip(name=spec.name, ico=ico, path=path, sha256=digest, placeholders=placeholders)
 
 
 def with_wrong_checksum(sip: Sip, out_dir: Path) -> Sip:

@@ -22,18 +22,19 @@ if TYPE_CHECKING:
 def test_validate_good_package_exits_0(sip: Sip, capsys: pytest.CaptureFixture[str]) -> None:
     """`spisync archive validate` on a valid SIP prints that it is fine and exits 0."""
     assert spisync_cli.main(["archive", "validate", str(sip.path)]) == 0
-    assert capsys.readouterr().out.strip() == f"SIP {sip.name}: v pořádku, žádná chyba"
+    expected = f"SIP {sip.name} (profil spisovna): v pořádku, žádná chyba"
+    assert capsys.readouterr().out.strip() == expected
 
 
 def test_validate_bad_package_exits_1_listing_rules(
     sip: Sip, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A SIP with a wrong checksum exits 1 and its report names FILE-CHECKSUM with the location."""
+    """A SIP with a wrong checksum exits 1 and its report names kom2 with the location."""
     bad = with_wrong_checksum(sip, tmp_path / "bad")
     assert main(["validate", str(bad.path)]) == 1
     out = capsys.readouterr().out
-    assert out.startswith(f"SIP {sip.name}: ")
-    assert "FILE-CHECKSUM" in out
+    assert out.startswith(f"SIP {sip.name} (profil spisovna): ")
+    assert "kom2" in out
     assert "mets.xml:" in out
 
 
@@ -44,7 +45,22 @@ def test_validate_json_report(sip: Sip, tmp_path: Path, capsys: pytest.CaptureFi
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     assert report["sha256"] == bad.sha256
-    assert "FILE-CHECKSUM" in {failure["code"] for failure in report["failures"]}
+    assert "kom2" in {failure["code"] for failure in report["failures"]}
+    rules = {rule["code"]: rule for rule in report["rules"]}
+    assert rules["kom2"]["status"] == "failed"
+    assert rules["kom2"]["locations"][0].startswith("mets.xml:")
+    assert rules["obs1"]["status"] == "passed"
+    assert rules["obs3"]["status"] == "not_applicable"  # přejímka only
+    assert rules["vir1"]["status"] == "not_implemented"  # no scanner configured
+
+
+def test_validate_profile_option(sip: Sip, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--profile prejimka` applies přejímka's rules: a package without skartační řízení fails obs78."""
+    assert main(["validate", "--profile", "prejimka", str(sip.path)]) == 1
+    out = capsys.readouterr().out
+    assert "(profil prejimka)" in out
+    assert "obs78" in out
+    assert main(["validate", "--profile", "skartacni-rizeni", str(sip.path)]) == 0
 
 
 @pytest.mark.parametrize("argv", [[], ["validate"], ["frobnicate"], ["run"]])
@@ -57,7 +73,7 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
 def test_validate_missing_path_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A path that does not exist is a usage error (2), not an invalid package."""
     assert main(["validate", str(tmp_path / "SIP_nic.zip")]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert "neexistuje" in capsys.readouterr().err
 
 
 GOOD = """

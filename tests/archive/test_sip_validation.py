@@ -1,490 +1,347 @@
-"""Validating NSESSS SIP packages (archive.validation)."""
+"""Package-level rules (dat1-dat3, kod1, wf1, ns1), safety (DOCTYPE, zip bombs), reports and profiles."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import re
+import json
+import socket
+import subprocess
+import sys
 import zipfile
-from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from datetime import date
+from pathlib import Path
 
 import pytest
-from lxml import etree
 
-from archive.validation import ALL_CODES, RuleFailure, ValidationReport, format_report, validate_sip
-from archive.validation import codes as codes_module
-from hub.sip import Dokument, Komponenta, Obec, Spis, write_sip
+from archive.validation import (
+    ALL_CODES,
+    IMPLEMENTED,
+    PROFILES,
+    ExternalTools,
+    RuleFailure,
+    ValidationReport,
+    format_report,
+    report_json,
+    validate_sip,
+)
+from archive.validation.rules_doc import render
+from archive.validation.ruleset import SPISOVNA_EXCLUDED, national_rules, profile_codes
+from testkit.nsesss_sip import SipSpec, build_sip, write_package
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from pathlib import Path
-
-CET = timezone(timedelta(hours=1))
-NS = {
-    "mets": "http://www.loc.gov/METS/",
-    "nsesss": "http://www.mvcr.cz/nsesss/v4",
-    "tp": "http://www.mvcr.cz/nsesss/2023/log",
-}
+TODAY = date(2026, 11, 29)
+ROOT = Path(__file__).resolve().parents[2]
 Files = dict[str, bytes]
 
 
-def _komponenta(
-    blobs: Files,
-    kid: str,
-    poradi: int,
-    name: str,
-    data: bytes,
-    verze: int = 1,
-    forma: str = "originál",
-) -> Komponenta:
-    blobs[kid] = data
-    return Komponenta(
-        id=kid,
-        poradi=poradi,
-        verze=verze,
-        druh="hlavní dokument" if poradi == 1 else "příloha",
-        forma_uchovani=forma,
-        file_name=name,
-        mime_type="application/pdf",
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        created=datetime(2023, 9, 1, 8, 0, tzinfo=CET),
-    )
-
-
 @pytest.fixture(scope="module")
-def good_sip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A valid SIP of Obec Vlkava: 3 dokumenty, 1-3 komponenty each."""
-    blobs: Files = {}
-    dokumenty = (
-        Dokument(
-            id="d1",
-            cislo_jednaci="MEpL-taj/2023/500",
-            nazev="Žádost o kácení dřevin",
-            puvod="doruceny",
-            datum=date(2023, 9, 1),
-            odesilatel_autor="Zdeněk Šťastný",
-            poradi=1,
-            komponenty=(
-                _komponenta(blobs, "k1", 1, "žádost.pdf", b"%PDF zadost" * 100),
-                _komponenta(blobs, "k2", 2, "snímek katastru.pdf", b"%PDF katastr" * 50),
-            ),
-        ),
-        Dokument(
-            id="d2",
-            cislo_jednaci="MEpL-taj/2023/511",
-            nazev="Oznámení o zahájení řízení",
-            puvod="vlastni",
-            datum=date(2023, 9, 10),
-            odesilatel_autor="Eva Černá",
-            poradi=2,
-            komponenty=(
-                _komponenta(blobs, "k3", 1, "oznámení.pdf", b"%PDF oznameni", forma="koncept"),
-                _komponenta(blobs, "k4", 1, "oznámení v2.pdf", b"%PDF oznameni 2", verze=2),
-                _komponenta(blobs, "k5", 2, "doručenka.pdf", b"%PDF dorucenka"),
-            ),
-        ),
-        Dokument(
-            id="d3",
-            cislo_jednaci="MEpL-taj/2023/540",
-            nazev="Rozhodnutí o povolení kácení",
-            puvod="vlastni",
-            datum=date(2023, 10, 2),
-            odesilatel_autor="Eva Černá",
-            poradi=3,
-            komponenty=(_komponenta(blobs, "k6", 1, "rozhodnutí.pdf", b"%PDF rozhodnuti"),),
-        ),
-    )
-    spis = Spis(
-        id="777",
-        spisova_znacka="MEpL-taj/2023/77",
-        nazev="Kácení dřevin na pozemku p. č. 123/4",
-        spisovy_znak="1.5.2",
-        skartacni_znak="S",
-        skartacni_lhuta=5,
-        datum_otevreni=date(2023, 9, 1),
-        datum_uzavreni=date(2023, 10, 20),
-        zpracovatel="Eva Černá",
-        dokumenty=dokumenty,
-    )
-    out = tmp_path_factory.mktemp("good")
-    built = write_sip(
-        spis,
-        Obec(ico="00509001", name="Obec Vlkava"),
-        orp_name="Mladá Boleslav",
-        closing_seq=0,
-        open_component=lambda k: io.BytesIO(blobs[k.id]),
-        out_dir=out,
-        created=datetime(2023, 11, 1, 7, 0, tzinfo=CET),
-        missing_metadata="placeholder",
-    )
-    return built.path
+def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference package (skartační řízení variant)."""
+    return build_sip(tmp_path_factory.mktemp("good"))
 
 
 def _read(path: Path) -> Files:
     with zipfile.ZipFile(path) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
+        return {info.filename: archive.read(info) for info in archive.infolist()}
 
 
 def _write(path: Path, files: Files) -> Path:
-    with zipfile.ZipFile(path, "w") as archive:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
     return path
 
 
-def _folder(good: Path) -> str:
-    return good.stem
-
-
-def _mutate_mets(files: Files, folder: str, change: Callable[[etree._Element], None]) -> None:
-    key = f"{folder}/mets.xml"
-    root = etree.fromstring(files[key])
-    change(root)
-    files[key] = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
-def _bad(
-    good: Path,
-    tmp_path: Path,
-    change: Callable[[etree._Element], None] | None = None,
-    name: str | None = None,
-) -> tuple[Path, Files]:
+def _with_mets(good: Path, tmp_path: Path, mets: bytes) -> Path:
     files = _read(good)
-    if change is not None:
-        _mutate_mets(files, _folder(good), change)
-    return tmp_path / (name or good.name), files
+    files[f"{good.stem}/mets.xml"] = mets
+    return _write(tmp_path / good.name, files)
 
 
-def _validate(path: Path, files: Files) -> ValidationReport:
-    return validate_sip(_write(path, files))
+def _mets(good: Path) -> bytes:
+    return _read(good)[f"{good.stem}/mets.xml"]
 
 
-def _first(root: etree._Element, xpath: str) -> etree._Element:
-    found = root.xpath(xpath, namespaces=NS)
-    assert found, xpath
-    return found[0]
-
-
-def test_good_sip_has_no_failures(good_sip: Path) -> None:
-    """The fixture package (built by hub.sip) passes every rule."""
-    report = validate_sip(good_sip)
-    assert report.ok, format_report(report)
-    assert report.sha256 == hashlib.sha256(good_sip.read_bytes()).hexdigest()
-
-
-def test_unpacked_folder_is_accepted(good_sip: Path, tmp_path: Path) -> None:
-    """The same package unpacked into a folder passes too."""
-    with zipfile.ZipFile(good_sip) as archive:
+def test_folder_package_passes(good: Path, tmp_path: Path) -> None:
+    """An unpacked package folder is a SIP too (dat1) and passes like its ZIP."""
+    with zipfile.ZipFile(good) as archive:
         archive.extractall(tmp_path)
-    report = validate_sip(tmp_path / _folder(good_sip))
+    report = validate_sip(tmp_path / good.stem, "skartacni-rizeni-komponenty", today=TODAY)
     assert report.ok, format_report(report)
-    assert report.sha256 == ""
 
 
-def test_wrong_checksum(good_sip: Path, tmp_path: Path) -> None:
-    """A CHECKSUM differing from the file's real hash fails FILE-CHECKSUM."""
-
-    def change(root: etree._Element) -> None:
-        _first(root, "//mets:file").set("CHECKSUM", "0" * 64)
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    assert "FILE-CHECKSUM" in report.codes
-    assert "FILE-SIZE" not in report.codes
-
-
-def test_wrong_size(good_sip: Path, tmp_path: Path) -> None:
-    """A SIZE differing from the file's real size fails FILE-SIZE."""
-
-    def change(root: etree._Element) -> None:
-        file = _first(root, "//mets:file")
-        file.set("SIZE", str(int(file.get("SIZE")) + 1))
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    assert report.codes >= {"FILE-SIZE"}
-    assert "FILE-CHECKSUM" not in report.codes
-
-
-def test_changed_component_bytes(good_sip: Path, tmp_path: Path) -> None:
-    """A component whose bytes changed after packing fails FILE-CHECKSUM."""
-    path, files = _bad(good_sip, tmp_path)
-    name = next(n for n in files if "/komponenty/" in n and not n.endswith("/"))
-    files[name] = files[name].upper()
-    report = _validate(path, files)
-    assert "FILE-CHECKSUM" in report.codes
-
-
-def test_missing_component(good_sip: Path, tmp_path: Path) -> None:
-    """A referenced component absent from the ZIP fails FILE-MISSING."""
-    path, files = _bad(good_sip, tmp_path)
-    del files[next(n for n in files if "/komponenty/" in n and not n.endswith("/"))]
-    report = _validate(path, files)
-    assert "FILE-MISSING" in report.codes
-
-
-def test_extra_unreferenced_file(good_sip: Path, tmp_path: Path) -> None:
-    """A file in komponenty/ that mets.xml does not reference fails FILE-UNREFERENCED."""
-    path, files = _bad(good_sip, tmp_path)
-    files[f"{_folder(good_sip)}/komponenty/navic.pdf"] = b"%PDF extra"
-    report = _validate(path, files)
-    assert [f.location for f in report.failures if f.code == "FILE-UNREFERENCED"] == [
-        f"{_folder(good_sip)}/komponenty/navic.pdf"
-    ]
-
-
-def test_extra_file_beside_mets(good_sip: Path, tmp_path: Path) -> None:
-    """Anything but mets.xml and komponenty/ in the folder fails SIP-CONTENT."""
-    path, files = _bad(good_sip, tmp_path)
-    files[f"{_folder(good_sip)}/readme.txt"] = b"ahoj"
-    assert "SIP-CONTENT" in _validate(path, files).codes
-
-
-def test_bom_in_mets(good_sip: Path, tmp_path: Path) -> None:
-    """mets.xml starting with a UTF-8 BOM fails XML-BOM."""
-    path, files = _bad(good_sip, tmp_path)
-    key = f"{_folder(good_sip)}/mets.xml"
-    files[key] = b"\xef\xbb\xbf" + files[key]
-    assert "XML-BOM" in _validate(path, files).codes
-
-
-def test_not_utf8(good_sip: Path, tmp_path: Path) -> None:
-    """mets.xml in another encoding fails XML-ENCODING."""
-    path, files = _bad(good_sip, tmp_path)
-    key = f"{_folder(good_sip)}/mets.xml"
-    root = etree.fromstring(files[key])
-    files[key] = etree.tostring(root, xml_declaration=True, encoding="windows-1250")
-    assert "XML-ENCODING" in _validate(path, files).codes
-
-
-def test_not_well_formed(good_sip: Path, tmp_path: Path) -> None:
-    """A truncated mets.xml fails XML-WELLFORMED and nothing raises."""
-    path, files = _bad(good_sip, tmp_path)
-    key = f"{_folder(good_sip)}/mets.xml"
-    files[key] = files[key][: len(files[key]) // 2]
-    assert "XML-WELLFORMED" in _validate(path, files).codes
-
-
-def test_bad_zip_name(good_sip: Path, tmp_path: Path) -> None:
-    """A ZIP name with characters outside A-Za-z0-9_- fails SIP-NAME."""
-    path, files = _bad(good_sip, tmp_path, name="SIP Čachrov!.zip")
-    report = _validate(path, files)
-    assert "SIP-NAME" in report.codes
-    assert report.sip_name == "SIP Čachrov!"
-
-
-def test_too_long_zip_name(good_sip: Path, tmp_path: Path) -> None:
-    """A ZIP name over 64 characters fails SIP-NAME."""
-    path, files = _bad(good_sip, tmp_path, name=f"{'S' * 65}.zip")
-    assert "SIP-NAME" in _validate(path, files).codes
-
-
-def test_folder_name_differs_from_zip_name(good_sip: Path, tmp_path: Path) -> None:
-    """A ZIP renamed so its folder no longer matches fails SIP-FOLDER-NAME."""
-    path, files = _bad(good_sip, tmp_path, name="SIP_00509001_jiny_0.zip")
-    report = _validate(path, files)
-    assert "SIP-FOLDER-NAME" in report.codes
-    assert "SIP-NAME" not in report.codes
-
-
-def test_two_top_folders(good_sip: Path, tmp_path: Path) -> None:
-    """A second top-level folder fails SIP-FOLDER."""
-    path, files = _bad(good_sip, tmp_path)
-    files["druha_slozka/mets.xml"] = b"<x/>"
-    assert "SIP-FOLDER" in _validate(path, files).codes
-
-
-def test_file_outside_folder(good_sip: Path, tmp_path: Path) -> None:
-    """A file at the top level of the ZIP fails SIP-FOLDER."""
-    path, files = _bad(good_sip, tmp_path)
-    files["mets.xml"] = b"<x/>"
-    assert "SIP-FOLDER" in _validate(path, files).codes
-
-
-def test_missing_mets(good_sip: Path, tmp_path: Path) -> None:
-    """A package without mets.xml fails SIP-METS-MISSING."""
-    path, files = _bad(good_sip, tmp_path)
-    del files[f"{_folder(good_sip)}/mets.xml"]
-    report = _validate(path, files)
-    assert "SIP-METS-MISSING" in report.codes
-
-
-def test_schema_error_in_spis(good_sip: Path, tmp_path: Path) -> None:
-    """Removing the spis's required Popis fails XSD-METS and XSD-NSESSS."""
-
-    def change(root: etree._Element) -> None:
-        popis = _first(root, "//nsesss:Spis/nsesss:EvidencniUdaje/nsesss:Popis")
-        popis.getparent().remove(popis)
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    assert report.codes >= {"XSD-METS", "XSD-NSESSS"}
-    assert any("Popis" in f.message for f in report.failures if f.code == "XSD-NSESSS")
-
-
-def test_schema_error_in_transaction_log(good_sip: Path, tmp_path: Path) -> None:
-    """Removing a log's required DatumCasOd fails XSD-TRP."""
-
-    def change(root: etree._Element) -> None:
-        element = _first(root, "//tp:TransLogInfo/tp:DatumCasOd")
-        element.getparent().remove(element)
-
-    assert "XSD-TRP" in _validate(*_bad(good_sip, tmp_path, change)).codes
-
-
-def test_schema_error_in_mets_structure(good_sip: Path, tmp_path: Path) -> None:
-    """Removing the required structMap fails XSD-METS."""
-
-    def change(root: etree._Element) -> None:
-        root.remove(_first(root, "/mets:mets/mets:structMap"))
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    assert "XSD-METS" in report.codes
-    assert "STRUCT-DIV" in report.codes
-
-
-def test_invalid_ico(good_sip: Path, tmp_path: Path) -> None:
-    """An identifier with zdroj IČ and a wrong check digit fails ICO-CHECK."""
-
-    def change(root: etree._Element) -> None:
-        _first(root, "//nsesss:IdentifikatorOrganizace[@zdroj='IČ']").text = "00509002"
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    assert "ICO-CHECK" in report.codes
-    assert "XSD-METS" not in report.codes
-
-
-def test_opened_after_closed(good_sip: Path, tmp_path: Path) -> None:
-    """A spis with DatumOtevreni after DatumUzavreni fails DATE-ORDER."""
-
-    def change(root: etree._Element) -> None:
-        _first(
-            root, "//nsesss:Spis/nsesss:EvidencniUdaje/nsesss:Manipulace/nsesss:DatumOtevreni"
-        ).text = "2024-01-01"
-
-    assert "DATE-ORDER" in _validate(*_bad(good_sip, tmp_path, change)).codes
-
-
-def test_not_a_zip(tmp_path: Path) -> None:
-    """A file that is not a ZIP gives SIP-OPEN, not an exception."""
-    path = tmp_path / "SIP_00509001_1_0.zip"
-    path.write_bytes(b"PK\x03\x04 this is no zip at all")
-    report = validate_sip(path)
-    assert [f.code for f in report.failures] == ["SIP-OPEN"]
-    assert not report.ok
-
-
-def test_missing_path(tmp_path: Path) -> None:
-    """A path that does not exist gives SIP-OPEN, not an exception."""
-    report = validate_sip(tmp_path / "SIP_nic.zip")
-    assert report.codes == {"SIP-OPEN"}
-
-
-def test_komponenty_rules(good_sip: Path, tmp_path: Path) -> None:
-    """Gaps in poradi, mixed druh and repeated verze fail KOMP-PORADI, KOMP-DRUH, KOMP-VERZE."""
-
-    def change(root: etree._Element) -> None:
-        dokumenty = root.xpath("//nsesss:Dokument", namespaces=NS)
-        first = dokumenty[0].xpath(".//nsesss:Komponenta", namespaces=NS)
-        first[1].set("poradi", "3")  # 1, 3: a gap.
-        second = dokumenty[1].xpath(".//nsesss:Komponenta", namespaces=NS)
-        second[1].set("druh", "jiný druh")  # poradi 1 now has two druhy.
-        second[1].set("verze", "1")  # poradi 1 now repeats verze 1.
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    assert report.codes >= {"KOMP-PORADI", "KOMP-DRUH", "KOMP-VERZE"}
-
-
-def test_mets_header_and_root_rules(good_sip: Path, tmp_path: Path) -> None:
-    """Wrong LABEL, schemaLocation, missing OBJID and INDIVIDUAL agent each fail their rule."""
-
-    def change(root: etree._Element) -> None:
-        root.set("LABEL", "Balíček")
-        del root.attrib["OBJID"]
-        root.set(
-            "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
-            "http://www.loc.gov/METS/ http://www.loc.gov/standards/mets/mets.xsd",
-        )
-        agent = _first(root, "//mets:agent[@TYPE='INDIVIDUAL']")
-        agent.getparent().remove(agent)
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    assert report.codes >= {"METS-LABEL", "METS-OBJID", "METS-SCHEMALOCATION", "METS-AGENT"}
-
-
-def test_broken_references(good_sip: Path, tmp_path: Path) -> None:
-    """Dangling FILEID, DMDID and ADMID fail REF-FILEID, REF-DMDID and REF-ADMID."""
-
-    def change(root: etree._Element) -> None:
-        _first(root, "//mets:fptr").set("FILEID", "neni")
-        _first(root, "//mets:file").set("DMDID", "dok-1")
-        _first(root, "//mets:div").set("ADMID", "nikde")
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    assert report.codes >= {"REF-FILEID", "REF-DMDID", "REF-ADMID"}
-
-
-def test_file_attributes(good_sip: Path, tmp_path: Path) -> None:
-    """An MD5 checksum type and an href outside komponenty/ fail FILE-ATTR."""
-
-    def change(root: etree._Element) -> None:
-        files = root.xpath("//mets:file", namespaces=NS)
-        files[0].set("CHECKSUMTYPE", "MD5")
-        files[1][0].set("{http://www.w3.org/1999/xlink}href", "../etc/passwd")
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    messages = [f.message for f in report.failures if f.code == "FILE-ATTR"]
-    assert len(messages) == 2
-    assert "FILE-UNREFERENCED" in report.codes
-
-
-def test_empty_nazev_and_identifikator(good_sip: Path, tmp_path: Path) -> None:
-    """An empty Nazev and an empty Identifikator fail EMPTY-NAZEV and EMPTY-IDENTIFIKATOR."""
-
-    def change(root: etree._Element) -> None:
-        _first(root, "//nsesss:Dokument//nsesss:Popis/nsesss:Nazev").text = " "
-        _first(root, "//nsesss:Dokument//nsesss:Identifikace/nsesss:Identifikator").text = ""
-
-    report = _validate(*_bad(good_sip, tmp_path, change))
-    assert report.codes >= {"EMPTY-NAZEV", "EMPTY-IDENTIFIKATOR"}
-
-
-def test_every_failure_is_listed(good_sip: Path, tmp_path: Path) -> None:
-    """Independent defects are all reported, not just the first."""
-
-    def change(root: etree._Element) -> None:
-        _first(root, "//mets:file").set("CHECKSUM", "f" * 64)
-        _first(root, "//nsesss:IdentifikatorOrganizace[@zdroj='IČ']").text = "12345678"
-
-    path, files = _bad(good_sip, tmp_path, change, name="bad name.zip")
-    files[f"{_folder(good_sip)}/komponenty/navic.bin"] = b"?"
-    report = _validate(path, files)
-    assert report.codes >= {
-        "SIP-NAME",
-        "SIP-FOLDER-NAME",
-        "FILE-CHECKSUM",
-        "ICO-CHECK",
-        "FILE-UNREFERENCED",
-    }
-
-
-def test_format_report_lines() -> None:
-    """format_report gives a Czech summary and one `CODE  location: message` line per failure."""
-    report = ValidationReport(
-        sip_name="SIP_x",
-        sha256="",
-        failures=[
-            RuleFailure("FILE-SIZE", "SIZE je 3, soubor má 4 B", "mets.xml:10 mets:file"),
-            RuleFailure("ICO-CHECK", "'1' není platné IČO", "mets.xml:20 nsesss:X"),
-        ],
+def test_dat1_not_a_zip(tmp_path: Path) -> None:
+    """A file that is neither a ZIP nor a folder fails dat1, and the content rules are not applicable."""
+    path = tmp_path / "SIP_x.zip"
+    path.write_bytes(b"%PDF-1.7 not a zip")
+    report = validate_sip(path, today=TODAY)
+    assert report.codes == {"dat1"}
+    statuses = {r.code: r.status for r in report.results}
+    assert statuses["obs1"] == "not_applicable"
+
+
+def test_dat1a_name(good: Path, tmp_path: Path) -> None:
+    """A package name with diacritics fails dat1a (and dat2, as the folder inside differs)."""
+    path = tmp_path / "SIP_Klášter.zip"
+    path.write_bytes(good.read_bytes())
+    assert {"dat1a", "dat2"} <= validate_sip(path, today=TODAY).codes
+
+
+def test_dat2_folder_named_otherwise(good: Path, tmp_path: Path) -> None:
+    """A ZIP whose one folder has another name fails dat2."""
+    path = tmp_path / "SIP_jiny.zip"
+    path.write_bytes(good.read_bytes())
+    assert validate_sip(path, today=TODAY).codes == {"dat2"}
+
+
+def test_dat3_extra_file(good: Path, tmp_path: Path) -> None:
+    """A file beside mets.xml and komponenty fails dat3."""
+    files = _read(good)
+    files[f"{good.stem}/poznamka.txt"] = b"x"
+    assert validate_sip(_write(tmp_path / good.name, files), today=TODAY).codes == {"dat3"}
+
+
+def test_kod1_bom_and_invalid_utf8(good: Path, tmp_path: Path) -> None:
+    """mets.xml starting with a BOM, or with bytes that are not UTF-8, fails kod1."""
+    with_bom = validate_sip(_with_mets(good, tmp_path, b"\xef\xbb\xbf" + _mets(good)), today=TODAY)
+    assert "kod1" in with_bom.codes
+    broken = _mets(good).replace("Klášter".encode(), "Kl\xe1\x9aster".encode("latin-1"), 1)
+    assert "kod1" in validate_sip(_with_mets(good, tmp_path, broken), today=TODAY).codes
+
+
+def test_wf1_not_well_formed(good: Path, tmp_path: Path) -> None:
+    """A truncated mets.xml fails wf1 with its line."""
+    report = validate_sip(_with_mets(good, tmp_path, _mets(good)[:5000]), today=TODAY)
+    assert report.codes == {"wf1"}
+    assert report.failures[0].location.startswith("mets.xml:")
+
+
+def test_ns1_root_is_not_mets(good: Path, tmp_path: Path) -> None:
+    """A document whose root is not mets:mets fails ns1."""
+    mets = b'<?xml version="1.0" encoding="UTF-8"?><Spis xmlns="http://www.mvcr.cz/nsesss/v4"/>'
+    assert validate_sip(_with_mets(good, tmp_path, mets), today=TODAY).codes == {"ns1"}
+
+
+def test_doctype_with_external_parameter_entity_is_refused_unresolved(
+    good: Path, tmp_path: Path
+) -> None:
+    """A DOCTYPE declaring an external parameter entity is refused (spisync-doctype); the entity is never fetched."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        secret = tmp_path / "secret.txt"
+        secret.write_text("TAJNE")
+        doctype = (
+            f'<!DOCTYPE mets:mets [<!ENTITY % remote SYSTEM "http://127.0.0.1:{port}/x.dtd"> '
+            f'%remote; <!ENTITY local SYSTEM "{secret.as_uri()}">]>'
+        ).encode()
+        mets = _mets(good).replace(b"?>", b"?>" + doctype, 1)
+        report = validate_sip(_with_mets(good, tmp_path, mets), today=TODAY)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # Nobody connected: the external entity was not fetched.
+    assert report.codes == {"spisync-doctype"}
+    assert "TAJNE" not in format_report(report)
+
+
+def test_unsafe_entry_path(good: Path, tmp_path: Path) -> None:
+    """A ZIP entry with '..' fails spisync-path."""
+    files = _read(good)
+    files[f"{good.stem}/../evil.txt"] = b"x"
+    assert "spisync-path" in validate_sip(_write(tmp_path / good.name, files), today=TODAY).codes
+
+
+_BOMB_SCRIPT = """
+import json, resource, sys
+from pathlib import Path
+from archive.validation import validate_sip
+report = validate_sip(Path(sys.argv[1]), "skartacni-rizeni-komponenty")
+print(json.dumps({
+    "codes": sorted(report.codes),
+    "failures": [[f.code, f.message, f.location] for f in report.failures],
+    "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+}))
+"""
+
+
+def _bomb_member(archive: zipfile.ZipFile, name: str, size: int, unit: bytes) -> None:
+    """Write `size` bytes repeating `unit` deflated at the highest ratio, streaming."""
+    info = zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    block = unit * (1024 * 1024 // len(unit))
+    with archive.open(info, "w", force_zip64=True) as sink:
+        for _ in range(size // len(block)):
+            sink.write(block)
+
+
+def _validate_in_subprocess(path: Path) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", _BOMB_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=True,
     )
+    result = json.loads(done.stdout)
+    assert isinstance(result, dict)
+    return result
+
+
+@pytest.fixture(scope="module")
+def bomb(good: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ~1 MiB ZIP: mets.xml inflating to 512 MiB of elements, and a komponenta inflating to 512 MiB declared as 31 bytes."""
+    out = tmp_path_factory.mktemp("bomb") / good.name
+    files = _read(good)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, data in files.items():
+            if name.endswith(("mets.xml", "komponenty/1_1.pdf")):
+                continue
+            archive.writestr(name, data)
+        head = _mets(good).split(b"<mets:metsHdr", 1)[0]
+        info = zipfile.ZipInfo(f"{good.stem}/mets.xml")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=True) as sink:
+            sink.write(head)
+            block = b"<mets:x/>" * (1024 * 1024 // 9)
+            for _ in range(512):
+                sink.write(block)
+        _bomb_member(archive, f"{good.stem}/komponenty/1_1.pdf", 512 * 1024 * 1024, b"\0")
+    return out
+
+
+def test_zip_bomb_stays_under_200_mb(bomb: Path) -> None:
+    """A zip bomb is cut off (spisync-zip) with peak memory under 200 MB, measured in a subprocess."""
+    assert bomb.stat().st_size < 4 * 1024 * 1024
+    result = _validate_in_subprocess(bomb)
+    assert "spisync-zip" in result["codes"]
+    maxrss_kib = result["maxrss_kib"]
+    assert isinstance(maxrss_kib, int)
+    assert maxrss_kib < 200 * 1024, maxrss_kib
+
+
+def test_komponenta_bigger_than_declared_is_not_read(good: Path, tmp_path: Path) -> None:
+    """A komponenta whose ZIP size disagrees with SIZE fails kom1 and kom2 without being read (its broken CRC stays unnoticed)."""
+    files = _read(good)
+    target = f"{good.stem}/komponenty/1_1.pdf"
+    path = tmp_path / good.name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            if name != target:
+                archive.writestr(name, data)
+        _bomb_member(archive, target, 64 * 1024 * 1024, b"\0")
+        archive.getinfo(target).CRC ^= 0xFFFF  # Reading it to the end would fail the CRC check.
+    report = validate_sip(path, "skartacni-rizeni-komponenty", today=TODAY)
+    assert {"kom1", "kom2"} <= report.codes
+    assert "spisync-zip" not in report.codes, format_report(report)
+
+
+def test_komponenta_with_lying_zip_header_stops_at_declared_size(
+    good: Path, tmp_path: Path
+) -> None:
+    """A ZIP header that claims the declared size for a longer member fails safely: reading stops there."""
+    files = _read(good)
+    target = f"{good.stem}/komponenty/1_1.pdf"
+    data = files[target]
+    path = tmp_path / good.name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, content in files.items():
+            if name != target:
+                archive.writestr(name, content)
+        archive.writestr(target, data + b"X" * 4096)
+        archive.getinfo(target).file_size = len(data)  # The central directory now lies.
+    report = validate_sip(path, "skartacni-rizeni-komponenty", today=TODAY)
+    assert not report.ok
+    assert report.codes <= {"kom1", "kom2", "spisync-zip"}
+
+
+def test_profiles_follow_the_national_rule_set() -> None:
+    """The three national profiles take exactly the rules the adoc marks active; spisovna all but the documented exclusions."""
+    rules = national_rules()
+    assert len(rules) == 116
+    assert profile_codes("prejimka") == {r.code for r in rules if "přejímka" in r.active}
+    assert "obs2" not in profile_codes("prejimka")
+    assert "kom1" not in profile_codes("skartacni-rizeni")
+    assert profile_codes("spisovna") == {r.code for r in rules} - set(SPISOVNA_EXCLUDED)
+    assert set(SPISOVNA_EXCLUDED) <= {r.code for r in rules}
+    with pytest.raises(ValueError, match="unknown profile"):
+        validate_sip(Path("x.zip"), "archiv")
+
+
+def test_shipped_rule_set_is_the_national_one() -> None:
+    """archive/validation's copy of the rule set is byte-identical to shared/nsesss (when present)."""
+    for shared in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
+        source = shared / "nsesss" / "rules-NSESSS2024.adoc"
+        if source.is_file():
+            shipped = ROOT / "archive" / "validation" / "rules-NSESSS2024.adoc"
+            assert shipped.read_bytes() == source.read_bytes()
+            return
+    pytest.fail("shared/nsesss/rules-NSESSS2024.adoc not found beside the repository")
+
+
+def test_shipped_schemas_are_the_national_ones() -> None:
+    """archive/schemas holds the schema revision of shared/nsesss/schema."""
+    for shared in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
+        source = shared / "nsesss" / "schema"
+        if source.is_dir():
+            for file in source.iterdir():
+                assert (ROOT / "archive" / "schemas" / file.name).read_bytes() == file.read_bytes()
+            return
+    pytest.fail("shared/nsesss/schema not found beside the repository")
+
+
+def test_rules_md_is_generated_from_the_table() -> None:
+    """archive/validation/RULES.md is what `python -m archive.validation.rules_doc` writes."""
+    assert (ROOT / "archive" / "validation" / "RULES.md").read_text(encoding="utf-8") == render()
+
+
+def test_every_profile_reports_every_rule(good: Path) -> None:
+    """Each report has one result per national rule and own rule, with a known status."""
+    for profile in PROFILES:
+        report = validate_sip(good, profile, today=TODAY)
+        assert [r.code for r in report.results][: len(national_rules())] == [
+            r.code for r in national_rules()
+        ]
+        assert {r.code for r in report.results} == ALL_CODES
+        assert {r.status for r in report.results} <= {
+            "passed",
+            "failed",
+            "not_applicable",
+            "not_implemented",
+        }
+        implemented = {r.code for r in report.results if r.status == "passed"}
+        assert implemented <= IMPLEMENTED | {"spisync-error"}
+
+
+def test_external_tools_plug_in(good: Path, tmp_path: Path) -> None:
+    """vir1 and kom4 run the configured commands: exit 0 passes, 1 fails the rule, anything else fails spisync-error."""
+    clean = ExternalTools(vir1="true {path}", kom4="true {path}")
+    report = validate_sip(good, "skartacni-rizeni-komponenty", tools=clean, today=TODAY)
+    statuses = {r.code: r.status for r in report.results}
+    assert report.ok
+    assert statuses["vir1"] == "passed"
+    assert statuses["kom4"] == "passed"
+    found = ExternalTools(vir1="false {path}", kom4="false {path}")
+    assert {"vir1", "kom4"} <= validate_sip(good, "prejimka", tools=found, today=TODAY).codes
+    broken = ExternalTools(vir1="no-such-scanner {path}")
+    assert validate_sip(good, tools=broken, today=TODAY).codes == {"spisync-error"}
+
+
+def test_report_formats() -> None:
+    """format_report gives a Czech summary and `code  location: message` lines; report_json lists rules."""
+    report = ValidationReport("SIP_x", "ab", "spisovna")
+    assert format_report(report) == "SIP SIP_x (profil spisovna): v pořádku, žádná chyba"
+    report.failures.append(RuleFailure("obs1", "Chybí identifikátor.", "mets.xml:2 /mets:mets"))
     lines = format_report(report).splitlines()
-    assert lines[0] == "SIP SIP_x: 2 chyby"
-    assert lines[1] == "FILE-SIZE  mets.xml:10 mets:file: SIZE je 3, soubor má 4 B"
-    assert re.fullmatch(r"ICO-CHECK  mets\.xml:20 nsesss:X: .*", lines[2])
-    assert format_report(ValidationReport("SIP_x", "")) == "SIP SIP_x: v pořádku, žádná chyba"
+    assert lines == [
+        "SIP SIP_x (profil spisovna): 1 chyba",
+        "obs1  mets.xml:2 /mets:mets: Chybí identifikátor.",
+    ]
+    assert report_json(report)["failures"][0]["code"] == "obs1"
 
 
-def test_codes_are_documented() -> None:
-    """Every rule code appears in the table of archive.validation.codes."""
-    doc = codes_module.__doc__ or ""
-    assert all(re.search(rf"^{re.escape(code)}\s", doc, re.MULTILINE) for code in ALL_CODES)
+def test_spec_writes_large_packages_streaming(tmp_path: Path) -> None:
+    """The fixture builder streams komponenty: a package of many komponenty is written and validates."""
+    spec = SipSpec.small()
+    spec.dokumenty = spec.dokumenty * 5
+    path = write_package(tmp_path, spec)
+    assert validate_sip(path, "skartacni-rizeni-komponenty", today=TODAY).ok
