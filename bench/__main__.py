@@ -27,6 +27,7 @@ from bench.latency import latency
 from bench.registry import registry
 from bench.results import BenchResult, Report
 from bench.transfer import initial_sync, large_file
+from bench.validate import validate
 from spisync.logging import configure_logging
 from testkit.broker import SharedBroker
 
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "fan_in": ("5. fan-in: 100 simulated agents against one hub", fan_in),
     "footprint": ("6. idle agent with 10,000 and 100,000 files; rescan", footprint),
     "closing": ("7. closing a spis of 20 dokumenty x 3 komponenty -> archived", closing),
+    "validate": ("8. validating a 2 GB SIP of 5,000 komponenty: time and peak memory", validate),
 }
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -245,11 +245,13 @@ def _obs69(doc: MetsDoc, ctx: Context) -> None:
 
 @RULES.rule("obs70")
 def _obs70(doc: MetsDoc, ctx: Context) -> None:
-    for data in doc.xml_data:
-        for parent in data.iter():
-            found = parent.findall(f"{N}Identifikator")
-            if len(found) < 2:
-                continue
+    parents: dict[etree._Element, int] = {}
+    for identifier in _all(doc, "Identifikator"):
+        parent = identifier.getparent()
+        if parent is not None:
+            parents[parent] = parents.get(parent, 0) + 1
+    for parent, count in parents.items():
+        if count > 1:
             holder = parent.getparent()
             owner = None if holder is None else holder.getparent()
             in_komponenta = (
@@ -258,7 +260,7 @@ def _obs70(doc: MetsDoc, ctx: Context) -> None:
                 and local(owner) == "Komponenta"
             )
             if not in_komponenta:
-                ctx.fail("obs70", f"nsesss:Identifikator {len(found)}x", parent)
+                ctx.fail("obs70", f"nsesss:Identifikator {count}x", parent)
 
 
 def _order(

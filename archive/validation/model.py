@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import date
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from archive.validation.schemas import METS_NS, NSESSS_NS, TRP_NS
 
@@ -20,6 +19,9 @@ __all__ = [
     "parse_date",
     "text",
 ]
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 M = f"{{{METS_NS}}}"
 N = f"{{{NSESSS_NS}}}"
@@ -45,7 +47,8 @@ _MOTHER_PATHS = (
 
 def local(element: etree._Element) -> str:
     """The element's name without its namespace."""
-    return etree.QName(element).localname
+    tag = element.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def text(element: etree._Element | None) -> str:
@@ -168,10 +171,12 @@ class MetsDoc:
     def descendants(self, entity: etree._Element) -> list[etree._Element]:
         """Every entity below `entity` in the hierarchy."""
         found: list[etree._Element] = []
+        seen: set[etree._Element] = set()
         stack = list(self.child_entities(entity))
         while stack:
             child = stack.pop()
-            if child not in found:
+            if child not in seen:
+                seen.add(child)
                 found.append(child)
                 stack.extend(self.child_entities(child))
         return found
@@ -186,8 +191,7 @@ class MetsDoc:
     @staticmethod
     def evidencni(entity: etree._Element, path: str) -> etree._Element | None:
         """``EvidencniUdaje/<path>`` of an entity, `path` in local names joined by ``/``."""
-        steps = "/".join(f"{N}{step}" for step in path.split("/"))
-        return entity.find(f"{N}EvidencniUdaje/{steps}")
+        return entity.find(_evidencni_path(path))
 
     def analog(self, entity: etree._Element) -> str:
         """The entity's AnalogovyDokument value (``ano``, ``ne`` or '')."""
@@ -214,6 +218,12 @@ class MetsDoc:
                         by_poradi.setdefault(poradi, []).append(komponenta)
                 groups.append((holder, by_poradi))
         return groups
+
+
+@functools.cache
+def _evidencni_path(path: str) -> str:
+    steps = "/".join(f"{N}{step}" for step in path.split("/"))
+    return f"{N}EvidencniUdaje/{steps}"
 
 
 def _number(value: str | None) -> int | None:

@@ -22,8 +22,6 @@ __all__ = [
     "TRP_NS",
     "SchemaError",
     "mets_schema",
-    "nsesss_schema",
-    "trp_schema",
     "validate_against",
 ]
 
@@ -83,18 +81,6 @@ def _mets_with_imports() -> etree._ElementTree:
 def mets_schema() -> etree.XMLSchema:
     """METS 1.12 with nsesss v4 and nsesss-TrP, for the whole ``mets.xml``."""
     return etree.XMLSchema(_mets_with_imports())
-
-
-@functools.cache
-def nsesss_schema() -> etree.XMLSchema:
-    """nsesss.xsd alone, for the descriptive metadata of an entity."""
-    return etree.XMLSchema(_parse("nsesss.xsd"))
-
-
-@functools.cache
-def trp_schema() -> etree.XMLSchema:
-    """nsesss-TrP.xsd alone, for a transaction log."""
-    return etree.XMLSchema(_parse("nsesss-TrP.xsd"))
 
 
 def validate_against(
