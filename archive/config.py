@@ -30,6 +30,10 @@ class ArchiveSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         instance: Name of this process in the connection name and logs; by
             default `<host>-<pid>`.
         log_level: Minimum log level (`debug` adds tracebacks); `--log-level` overrides it.
+        vir1_command: Malware scanner for rule vir1, `{path}` standing for the SIP
+            (e.g. `clamdscan --no-summary --fdpass {path}`); empty: vir1 is not checked.
+        kom4_command: PDF/A validator for rule kom4, `{path}` standing for one PDF;
+            empty: kom4 is not checked. Both exit 0 for fine and 1 for a finding.
     """
 
     data_dir: Annotated[str, msgspec.Meta(min_length=1)]
@@ -39,6 +43,8 @@ class ArchiveSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     drain_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 8.0
     instance: str = ""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    vir1_command: str = ""
+    kom4_command: str = ""
 
     @property
     def data_path(self) -> Path:

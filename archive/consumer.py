@@ -32,7 +32,7 @@ from archive.errors import (
     RejectedSipError,
 )
 from archive.inbox import Route, parse_routing_key
-from archive.validation import validate_sip
+from archive.validation import ExternalTools, validate_sip
 from protocol import (
     DecodeError,
     RuleFailure,
@@ -86,6 +86,7 @@ class ArchiveConsumer:
         staging: The chunk staging area (prepared).
         user_id: The archive's broker user, stamped on what it publishes.
         stopping: Set when the service shuts down; ends waits for a retry.
+        tools: The commands for rules vir1 and kom4 (none: not checked).
     """
 
     def __init__(
@@ -96,8 +97,10 @@ class ArchiveConsumer:
         staging: Staging,
         user_id: str,
         stopping: asyncio.Event,
+        tools: ExternalTools | None = None,
     ) -> None:
         self._channel = channel
+        self._tools = tools or ExternalTools()
         self._store = store
         self._staging = staging
         self._user_id = user_id
@@ -265,7 +268,7 @@ class ArchiveConsumer:
         """Reassemble, verify, validate and store; blocking, runs in a worker thread."""
         with self._store.work_file(manifest.sip_name) as path:
             self._staging.reassemble(manifest, path)
-            report = validate_sip(path)
+            report = validate_sip(path, tools=self._tools)
             if not report.ok:
                 raise InvalidSipError([_wire_failure(f) for f in report.failures])
             return self._store.store(

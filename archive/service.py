@@ -22,6 +22,7 @@ from archive.consumer import ArchiveConsumer
 from archive.inbox import declare_inbox
 from archive.staging import Staging
 from archive.store import PackageStore
+from archive.validation import ExternalTools
 from spisync.broker import run_sessions
 from spisync.systemd import notifier
 
@@ -54,6 +55,7 @@ async def _session(
         staging=staging,
         user_id=config.broker.username,
         stopping=stopping,
+        tools=ExternalTools(vir1=config.archive.vir1_command, kom4=config.archive.kom4_command),
     )
     await consumer.consume(queue)
 

@@ -6,9 +6,13 @@ import asyncio
 import hashlib
 from typing import TYPE_CHECKING
 
+import msgspec
+
+from archive.service import run
 from archive.validation import validate_sip
 from protocol import SipAccepted, SipRejected, encode, names
 from testkit.waiting import wait_for
+from tests.archive.conftest import wait_for_consumer
 from tests.archive.hub_double import ORP, HubDouble, Sip, build_sip, with_wrong_checksum
 
 if TYPE_CHECKING:
@@ -187,3 +191,23 @@ async def test_unroutable_reply_holds_the_manifest_until_a_hub_queue_is_bound(
     reply = await hub.reply()
     assert isinstance(reply, SipAccepted), reply
     assert len(stored_files(archive)) == 1
+
+
+async def test_configured_malware_scanner_rejects_with_vir1(
+    archive_config: ArchiveConfig, hub: HubDouble, sip: Sip
+) -> None:
+    """With `[archive] vir1_command` set, a scanner reporting a threat (exit 1) rejects the SIP under vir1 and nothing is stored."""
+    section = msgspec.structs.replace(archive_config.archive, vir1_command="false {path}")
+    config = msgspec.structs.replace(archive_config, archive=section)
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(run(config, shutdown))
+    try:
+        await wait_for_consumer(hub)
+        await hub.send_sip(sip)
+        reply = await hub.reply()
+        assert isinstance(reply, SipRejected), reply
+        assert [f.code for f in reply.failures] == ["vir1"]
+        assert stored_files(config) == []
+    finally:
+        shutdown.set()
+        await asyncio.wait_for(task, 10)
