@@ -47,6 +47,30 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument(
         "--revoke", action="store_true", help="delete the obec's user and close its connections"
     )
+    provision.add_argument(
+        "--tls",
+        action="store_true",
+        help="log the agent in with a client certificate from the hub's CA instead of a password",
+    )
+    provision.add_argument(
+        "--tls-dir",
+        default="/etc/spisync",
+        help="where the certificate files will be at the town hall (named in AGENT.toml)",
+    )
+    provision.add_argument(
+        "--rotate-cert",
+        action="store_true",
+        help="issue a new certificate now; the old one stays valid until it expires",
+    )
+
+    ca = sub.add_parser("ca", help="the ORP's certificate authority for agents and the broker")
+    ca_sub = ca.add_subparsers(dest="ca_command", required=True)
+    ca_init = ca_sub.add_parser("init", help="create the CA in <data_dir>/ca")
+    ca_init.add_argument("--config", type=Path, required=True, help="HUB.toml")
+    server = ca_sub.add_parser("server-cert", help="issue the broker's TLS server certificate")
+    server.add_argument("--config", type=Path, required=True, help="HUB.toml")
+    server.add_argument("--host", required=True, help="the broker's host name or IP address")
+    server.add_argument("--out-dir", type=Path, required=True, help="where to write it")
 
     run = sub.add_parser("run", help="run the hub: ingest every provisioned obec's changes")
     run.add_argument("--config", type=Path, required=True, help="HUB.toml")
@@ -97,7 +121,14 @@ async def _provision(args: argparse.Namespace) -> int:
         print("spisync hub provision-agent: --name and --out are required", file=sys.stderr)
         return 2
     result = await provision_agent(
-        config, ico=args.ico, name=args.name, out=args.out, rotate_password=args.rotate_password
+        config,
+        ico=args.ico,
+        name=args.name,
+        out=args.out,
+        rotate_password=args.rotate_password,
+        tls=args.tls,
+        tls_dir=args.tls_dir,
+        rotate_cert=args.rotate_cert,
     )
     what = "created" if result.created_user else "refreshed"
     if result.rotated_password:
@@ -197,6 +228,39 @@ async def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+_BROKER_TLS_CONF = """\
+Broker (rabbitmq.conf), with `rabbitmq-plugins enable rabbitmq_auth_mechanism_ssl`:
+  listeners.ssl.default = 5671
+  ssl_options.cacertfile = {ca}
+  ssl_options.certfile = /etc/rabbitmq/server.crt
+  ssl_options.keyfile = /etc/rabbitmq/server.key
+  ssl_options.verify = verify_peer
+  ssl_options.fail_if_no_peer_cert = true
+  ssl_cert_login_from = common_name
+  auth_mechanisms.1 = PLAIN
+  auth_mechanisms.2 = EXTERNAL"""
+
+
+def _ca(args: argparse.Namespace) -> int:
+    from hub.tls import ca_dir, init_ca, load_ca  # noqa: PLC0415 - cryptography only here
+
+    config = load_hub_config(args.config)
+    folder = ca_dir(config)
+    if args.ca_command == "init":
+        init_ca(folder, f"spisync {config.hub.name or config.hub.orp} CA")
+        print(f"CA created: {folder / 'ca.pem'} (its key {folder / 'ca.key'}, mode 0600)")
+        print(_BROKER_TLS_CONF.format(ca=folder / "ca.pem"))
+        return 0
+    issued = load_ca(folder).issue_server(args.host)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "server.crt").write_bytes(issued.cert_pem)
+    key = args.out_dir / "server.key"
+    key.touch(mode=0o600)
+    key.write_bytes(issued.key_pem)
+    print(f"server certificate for {args.host}: {args.out_dir / 'server.crt'}, key {key}")
+    return 0
+
+
 def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one return per subcommand
     if args.command == "provision-agent":
         return run_main(_provision(args))
@@ -217,6 +281,8 @@ def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one return per
             return 1
     if args.command in {"files", "spisy"}:
         return run_main(_query(args))
+    if args.command == "ca":
+        return _ca(args)
     if args.command in console_cli.COMMANDS:
         return run_main(console_cli.run_command(args))
     if args.command == "export-definitions":

@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import msgspec
 import structlog
 
+from hub.tls import AgentTlsFiles, write_agent_tls
 from protocol import names, validate_ico
 from spisync.broker import ManagementClient, declare_core, declare_obec, open_connection
 from spisync.errors import SpisyncError
@@ -117,13 +118,18 @@ def load_obce(config: HubConfig) -> dict[str, ObecRecord]:
     return records
 
 
-def _agent_url(config: HubConfig, username: str, password: str) -> str:
+def _agent_url(config: HubConfig, username: str, password: str | None) -> str:
+    """The agent's broker URL: with its password, or for a certificate login (EXTERNAL)."""
     base = config.hub.agent_broker_url or config.broker.url
     parts = urlsplit(base)
-    netloc = f"{quote(username, safe='')}:{quote(password, safe='')}@{parts.hostname}"
+    user = quote(username, safe="")
+    if password is not None:
+        user += f":{quote(password, safe='')}"
+    netloc = f"{user}@{parts.hostname}"
     if parts.port is not None:
         netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", "", ""))
+    query = "" if password is not None else "auth=external"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
 
 
 def _existing_login(out: Path, ico: str) -> tuple[str, str] | None:
@@ -155,11 +161,24 @@ async def _ensure_ours(api: ManagementClient, username: str, vhost: str) -> None
         )
 
 
-def _agent_toml(ico: str, name: str, url: str) -> str:
+def _agent_toml(ico: str, name: str, url: str, tls: AgentTlsFiles | None = None) -> str:
     escaped_name = name.replace("\\", "\\\\").replace('"', '\\"')
+    tls_lines = (
+        '# ca_file = "/etc/spisync/ca.pem"      # for amqps:// with a private CA'
+        if tls is None
+        else "\n".join(
+            f'{key} = "{value}"'
+            for key, value in (
+                ("ca_file", tls.ca_file),
+                ("cert_file", tls.cert_file),
+                ("key_file", tls.key_file),
+            )
+        )
+    )
+    secret = "the broker password" if tls is None else "where its private key is"
     return f"""# spisync agent of {escaped_name} (IČO {ico}).
 # Written by `spisync hub provision-agent`.
-# Keep this file readable only by the service's user: it holds the broker password.
+# Keep this file readable only by the service's user: it names {secret}.
 
 [agent]
 ico = "{ico}"
@@ -168,7 +187,7 @@ state_dir = "/var/lib/spisync-agent"
 
 [broker]
 url = "{url}"
-# ca_file = "/etc/spisync/ca.pem"      # for amqps:// with a private CA
+{tls_lines}
 
 # One [[folders]] per watched folder; with more than one, give each a name.
 # [[folders]]
@@ -187,15 +206,31 @@ async def provision_agent(
     name: str,
     out: Path,
     rotate_password: bool = False,
+    tls: bool = False,
+    tls_dir: str = "/etc/spisync",
+    rotate_cert: bool = False,
 ) -> ProvisionResult:
     """Create or refresh obec `ico`'s broker user, permissions, queues and agent config.
 
     Running it again changes no password unless `rotate_password`; it needs the
     previous agent config at `out` to know the password (the hub stores none).
+    With `tls` the user has no password at all: the agent logs in with a client
+    certificate (EXTERNAL) that the hub's CA issues next to `out`.
+
+    Args:
+        config: The hub's configuration.
+        ico: The obec's IČO.
+        name: The obec's name.
+        out: Where to write the agent's AGENT.toml.
+        rotate_password: Issue a new password even if one exists.
+        tls: Client certificates instead of a password (`spisync hub ca init` first).
+        tls_dir: Where the certificate files will be at the town hall.
+        rotate_cert: Issue a new certificate even if the current one is good.
 
     Raises:
         InvalidIcoError: If `ico` is not a valid IČO.
         ProvisionError: If the user exists but its password is unknown here.
+        TlsError: If `tls` and the hub has no CA.
         BrokerSetupError: If the broker refuses a step.
     """
     validate_ico(ico)
@@ -207,11 +242,52 @@ async def provision_agent(
     existing = await api.get_user(username)
     if existing is not None:
         await _ensure_ours(api, username, broker.vhost)
+    if tls:
+        files = write_agent_tls(
+            config, ico=ico, username=username, out=out, tls_dir=tls_dir, rotate=rotate_cert
+        )
+        await api.put_user(username, None)  # no password: only its certificate logs in
+        text, rotated = _agent_toml(ico, name, _agent_url(config, username, None), files), False
+    else:
+        password, rotated = await _password_user(api, existing, username, out, ico, rotate_password)
+        url = "" if password is None else _agent_url(config, username, password)
+        text = url and _agent_toml(ico, name, url)
+    await _grant_and_declare(config, api, username, ico)
+    record = ObecRecord(ico=ico, name=name, provisioned_at=datetime.now(UTC))
+    _write_atomically(_obce_dir(config) / f"{ico}.json", msgspec.json.encode(record), mode=0o644)
+    if text:
+        _write_atomically(out, text.encode())
+    log.info(
+        "agent_provisioned",
+        ico=ico,
+        user=username,
+        created=existing is None,
+        rotated=rotated,
+        tls=tls,
+    )
+    return ProvisionResult(
+        ico=ico,
+        username=username,
+        created_user=existing is None,
+        rotated_password=rotated and existing is not None,
+        config_path=out,
+    )
+
+
+async def _password_user(  # noqa: PLR0917 - private, called once with these in order
+    api: ManagementClient,
+    existing: dict[str, object] | None,
+    username: str,
+    out: Path,
+    ico: str,
+    rotate: bool,
+) -> tuple[str | None, bool]:
+    """Set up a password user; return (its password if AGENT.toml must be written, rotated)."""
     login = _existing_login(out, ico)
     # A file written for another user name (before user names carried the deployment)
     # keeps its password: re-provisioning is then the migration step (CHANGELOG.md).
-    password = None if rotate_password or login is None else login[1]
-    if existing is not None and password is None and not rotate_password:
+    password = None if rotate or login is None else login[1]
+    if existing is not None and password is None and not rotate:
         raise ProvisionError(
             f"broker user {username!r} already exists and {out} does not hold its password; "
             "pass --rotate-password to issue a new one (the running agent then needs the new file)"
@@ -221,16 +297,25 @@ async def provision_agent(
         password = secrets.token_urlsafe(24)
     if rotated or existing is None:
         await api.put_user(username, password)
-    vhost = broker.vhost
+    if rotated or login is None or login[0] != username:
+        return password, rotated
+    return None, rotated
+
+
+async def _grant_and_declare(
+    config: HubConfig, api: ManagementClient, username: str, ico: str
+) -> None:
+    """Give the agent's user its permissions and declare the obec's queues."""
+    broker = config.broker
     await api.set_permissions(
-        vhost,
+        broker.vhost,
         username,
         configure="^$",
         write=f"^{names.INGEST_EXCHANGE.replace('.', '[.]')}$",
         read=f"^{names.agent_queue(ico).replace('.', '[.]')}$",
     )
     await api.set_topic_permissions(
-        vhost,
+        broker.vhost,
         username,
         exchange=names.INGEST_EXCHANGE,
         write=names.ingest_topic_pattern(ico),
@@ -241,20 +326,6 @@ async def provision_agent(
         channel = await connection.channel()
         await declare_core(channel)
         await declare_obec(channel, ico)
-    record = ObecRecord(ico=ico, name=name, provisioned_at=datetime.now(UTC))
-    _write_atomically(_obce_dir(config) / f"{ico}.json", msgspec.json.encode(record), mode=0o644)
-    if rotated or login is None or login[0] != username:
-        _write_atomically(
-            out, _agent_toml(ico, name, _agent_url(config, username, password)).encode()
-        )
-    log.info("agent_provisioned", ico=ico, user=username, created=existing is None, rotated=rotated)
-    return ProvisionResult(
-        ico=ico,
-        username=username,
-        created_user=existing is None,
-        rotated_password=rotated and existing is not None,
-        config_path=out,
-    )
 
 
 async def revoke_agent(

@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from spisync.broker import ManagementClient, open_connection
 from spisync.config import BrokerConfig
 
-__all__ = ["PrivateNode", "SharedBroker", "free_port", "wait_for_amqp"]
+__all__ = ["NodeTls", "PrivateNode", "SharedBroker", "free_port", "wait_for_amqp"]
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 SPISYNC_CONF = Path(__file__).resolve().parents[1] / "packaging" / "rabbitmq" / "spisync.conf"
@@ -115,6 +115,20 @@ class SharedBroker:
         await client.delete_vhost(vhost)
 
 
+@dataclass(frozen=True)
+class NodeTls:
+    """TLS for a private node: its CA (to verify clients), its certificate and key.
+
+    With it the node also listens for amqps, requires a client certificate signed
+    by `ca_file`, and logs clients in as the certificate's common name (EXTERNAL,
+    rabbitmq_auth_mechanism_ssl).
+    """
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
 @dataclass
 class PrivateNode:
     """A RabbitMQ node of the test's own: own ports, own data folder, own process."""
@@ -125,6 +139,13 @@ class PrivateNode:
     dist_port: int = field(default_factory=free_port)
     node_name: str = field(default_factory=lambda: f"spisync-{uuid.uuid4().hex[:8]}@localhost")
     process: subprocess.Popen[bytes] | None = None
+    tls: NodeTls | None = None
+    amqps_port: int = field(default_factory=free_port)
+
+    def amqps_url(self, username: str = "", vhost: str = "/") -> str:
+        """The node's amqps URL for a certificate login (EXTERNAL) as `username`."""
+        user = f"{quote(username, safe='')}@" if username else ""
+        return f"amqps://{user}127.0.0.1:{self.amqps_port}/{quote(vhost, safe='')}?auth=external"
 
     @property
     def url(self) -> str:
@@ -161,14 +182,30 @@ class PrivateNode:
     async def start(self) -> None:
         """Start the node (again, keeping its data) and wait for an AMQP handshake."""
         self.base.mkdir(parents=True, exist_ok=True)
-        (self.base / "rabbitmq.conf").write_text(
+        conf = (
             f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}\n"
             f"management.tcp.port = {self.management_port}\n"
             "management.tcp.ip = 127.0.0.1\n"
             "loopback_users = none\n" + SPISYNC_CONF.read_text(encoding="utf-8")
             # The node-wide limits that production brokers get (max_message_size, ...).
         )
-        (self.base / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        plugins = "rabbitmq_management"
+        if self.tls is not None:
+            conf += (
+                f"listeners.ssl.default = 127.0.0.1:{self.amqps_port}\n"
+                f"ssl_options.cacertfile = {self.tls.ca_file}\n"
+                f"ssl_options.certfile = {self.tls.cert_file}\n"
+                f"ssl_options.keyfile = {self.tls.key_file}\n"
+                "ssl_options.verify = verify_peer\n"
+                "ssl_options.fail_if_no_peer_cert = true\n"
+                "ssl_cert_login_from = common_name\n"
+                "auth_mechanisms.1 = PLAIN\n"
+                "auth_mechanisms.2 = AMQPLAIN\n"
+                "auth_mechanisms.3 = EXTERNAL\n"
+            )
+            plugins += ",rabbitmq_auth_mechanism_ssl"
+        (self.base / "rabbitmq.conf").write_text(conf)
+        (self.base / "enabled_plugins").write_text(f"[{plugins}].\n")
         log = (self.base / "server.log").open("ab")
         self.process = subprocess.Popen(
             [str(RABBITMQ_BIN / "rabbitmq-server")],

@@ -83,11 +83,10 @@ class ManagementClient:
         result: dict[str, Any] | None = await self.request("GET", f"users/{quote(user, safe='')}")
         return result
 
-    async def put_user(self, user: str, password: str, *, tags: str = "") -> None:
-        """Create `user` or set its password."""
-        await self.request(
-            "PUT", f"users/{quote(user, safe='')}", {"password": password, "tags": tags}
-        )
+    async def put_user(self, user: str, password: str | None, *, tags: str = "") -> None:
+        """Create `user` or set its password; None: no password (a certificate login only)."""
+        body = {"password": password} if password is not None else {"password_hash": ""}
+        await self.request("PUT", f"users/{quote(user, safe='')}", body | {"tags": tags})
 
     async def delete_user(self, user: str) -> None:
         """Delete `user` (and its permissions)."""
