@@ -41,7 +41,7 @@ from spisync.errors import ConfigError
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection
 
-__all__ = ["Finding", "check"]
+__all__ = ["Finding", "check", "check_config"]
 
 
 def _check_state_dir(config: AgentConfig) -> Finding:
@@ -279,7 +279,13 @@ async def check(config_path: Path) -> list[Finding]:
     except ConfigError as exc:
         return [bad("configuration", str(exc), exc.fix)]
     findings = [good("configuration", f"{config_path} is valid (obec {config.agent.ico})")]
-    findings.append(_check_state_dir(config))
+    findings.extend(await check_config(config))
+    return findings
+
+
+async def check_config(config: AgentConfig) -> list[Finding]:
+    """Check a loaded configuration's folders, registry and broker; return the findings."""
+    findings = [_check_state_dir(config)]
     if not config.folders and config.registry is None:
         findings.append(
             bad(

@@ -1,4 +1,4 @@
-"""`spisync agent ...`: run the agent, check its set-up, approve a paused mass deletion."""
+"""`spisync agent ...`: run, check the set-up, approve a paused mass deletion, diag-log."""
 
 from __future__ import annotations
 
@@ -43,7 +43,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     allow.add_argument("--config", type=Path, required=True, help="AGENT.toml")
     allow.add_argument("--folder", required=True, help="the folder's name or path")
+    diag_log = sub.add_parser(
+        "diag-log", help="print the journal of the helpdesk's diagnostics requests to this agent"
+    )
+    diag_log.add_argument("--config", type=Path, required=True, help="AGENT.toml")
+    diag_log.add_argument("--json", action="store_true", help="print JSON lines")
     return parser
+
+
+_EVENTS = {
+    "received": "přijato",
+    "refused": "odmítnuto",
+    "expired": "vypršelo",
+    "running": "běží",
+    "done": "hotovo",
+    "failed": "selhalo",
+}
+
+
+def _diag_log(config: AgentConfig, *, as_json: bool) -> int:
+    import msgspec  # noqa: PLC0415 - only this subcommand needs it
+
+    from agent.diagnostics.journal import Journal  # noqa: PLC0415 - as above
+
+    entries = Journal(config.agent.state_path / "diagnostics").read()
+    if as_json:
+        for entry in entries:
+            print(msgspec.json.encode(entry).decode())
+        return 0
+    if not entries:
+        print("žádné požadavky na diagnostiku")
+        return 0
+    for e in entries:
+        args = " ".join(f"--{k} {v}" for k, v in e.args.items())
+        size = "" if e.result_bytes is None else f" {e.result_bytes} B"
+        digest = "" if e.sha256 is None else f" sha256 {e.sha256}"
+        print(
+            f"{e.at.isoformat(timespec='seconds')}  {e.request_id}  "
+            f"{_EVENTS.get(e.event, e.event)}  {e.verb} {args}".rstrip()
+            + f"  operátor {e.operator or '?'} (uživatel {e.user_id or '?'}){size}{digest}"
+            + (f"  {e.detail}" if e.detail else "")
+        )
+    return 0
 
 
 async def _run(config: AgentConfig) -> None:
@@ -86,6 +127,8 @@ def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per outcome
             lines, code = status_lines(config)
             print("\n".join(lines))
             return code
+        if args.command == "diag-log":
+            return _diag_log(config, as_json=args.json)
         configure_logging("agent", level=config.agent.log_level)
         log = structlog.get_logger(__name__)
         log.info("agent_starting", version=spisync_version(), config=str(args.config))

@@ -26,7 +26,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from protocol import names, validate_ico
+from protocol import DIAGNOSTIC_VERBS, names, validate_ico
+from protocol.control import DiagnosticVerb
 from protocol.errors import ProtocolError, UnsafePathError
 from protocol.paths import safe_relative_path
 from spisync.config import BrokerConfig, load_config
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_IGNORE_PATTERNS",
     "AgentConfig",
     "AgentSection",
+    "DiagnosticsConfig",
     "FolderConfig",
     "IgnoreConfig",
     "RegistryConfig",
@@ -223,6 +225,30 @@ class IgnoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     patterns: tuple[str, ...] = ()
 
 
+class DiagnosticsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[diagnostics]`: what the ORP's helpdesk may ask this agent to do.
+
+    Attributes:
+        allow: The verbs the obec allows (default: every verb; `[]` turns
+            diagnostics off).
+        hub_user: The broker user of the ORP's hub: a request runs only when the
+            broker-validated `user_id` of its delivery is this user. Written by
+            `spisync hub provision-agent`; without it every request is refused.
+        max_result_bytes: Largest result or support bundle sent back.
+        log_file_bytes: Size of the agent's own log file (`<state_dir>/logs/agent.log`,
+            one older file kept) that the `logs` verb reads.
+    """
+
+    allow: tuple[DiagnosticVerb, ...] = DIAGNOSTIC_VERBS
+    hub_user: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    max_result_bytes: Annotated[int, msgspec.Meta(ge=64 * 1024, le=256 * 1024 * 1024)] = (
+        16 * 1024 * 1024
+    )
+    log_file_bytes: Annotated[int, msgspec.Meta(ge=64 * 1024, le=1024 * 1024 * 1024)] = (
+        5 * 1024 * 1024
+    )
+
+
 class AgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole `AGENT.toml`."""
 
@@ -231,6 +257,7 @@ class AgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     folders: tuple[FolderConfig, ...] = ()
     registry: RegistryConfig | None = None
     ignore: IgnoreConfig = msgspec.field(default_factory=IgnoreConfig)
+    diagnostics: DiagnosticsConfig = msgspec.field(default_factory=DiagnosticsConfig)
 
     def __post_init__(self) -> None:
         """With several folders, each needs its own name."""

@@ -1,9 +1,11 @@
-"""The agent's inbox (`agent.<ičo>`): receipts and repair requests from the hub.
+"""The agent's inbox (`agent.<ičo>`): receipts, repair and diagnostics requests from the hub.
 
 A receipt records that the hub holds some content for this obec, so identical
 content is later sent as a manifest only. A repair request (`NeedChunks`)
 queues the named chunks, or the whole file, again, if the file still has
-that content; if it changed, its new version is already on its way.
+that content; if it changed, its new version is already on its way. A
+diagnostics request is handed, with its delivery, to the diagnostics runner,
+which checks who sent it and settles the delivery once it is answered.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
     from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+    from agent.diagnostics.runner import DiagnosticsRunner
     from agent.state import State
 
 __all__ = ["Inbox"]
@@ -44,12 +47,21 @@ class Inbox:
         ico: The obec's IČO.
         state: The state database.
         on_queued: Called when a repair was queued (wakes the publisher).
+        diagnostics: Runs diagnostics requests; without it they are acknowledged and ignored.
     """
 
-    def __init__(self, *, ico: str, state: State, on_queued: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        ico: str,
+        state: State,
+        on_queued: Callable[[], None],
+        diagnostics: DiagnosticsRunner | None = None,
+    ) -> None:
         self._ico = ico
         self._state = state
         self._on_queued = on_queued
+        self._diagnostics = diagnostics
 
     async def session(self, channel: AbstractChannel) -> None:
         """Consume until cancelled or the channel closes."""
@@ -74,11 +86,10 @@ class Inbox:
         elif isinstance(decoded, NeedChunks):
             await self._repair(decoded)
         elif isinstance(decoded, DiagnosticsRequest):
-            log.info(
-                "diagnostics_request_ignored",
-                command=decoded.command,
-                reason="diagnostics are not implemented by this agent version",
-            )
+            if self._diagnostics is not None:
+                self._diagnostics.submit(decoded, message)
+                return
+            log.info("diagnostics_request_ignored", verb=decoded.requested_verb)
         else:
             log.warning("inbox_message_unexpected", kind=kind_of(decoded))
         await message.ack()

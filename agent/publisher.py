@@ -31,6 +31,7 @@ from agent.errors import FileChangedError
 from agent.hasher import ChunkReader
 from agent.pacing import TokenBucket
 from agent.problems import Problem
+from agent.records import FILE_KIND
 from agent.row_deleter import RowDeleter
 from protocol import ChunkMeta, FileVersion, chunk_headers, encode, names
 from spisync.backoff import Backoff
@@ -258,6 +259,11 @@ class Publisher:
             finally:
                 await reader.close()
             self._problems.resolve("unreadable", row.path)
+        if row.kind != FILE_KIND and row.body is not None:
+            # An attachment's manifest (a diagnostics result) was encoded when it was queued.
+            message = self._message(row.kind, row.body, row.message_id, row.created_at)
+            publishes.append(await self._start(session, row.kind, message))
+            return
         manifest = FileVersion(
             message_id=row.message_id,
             sender=self._ico,

@@ -152,8 +152,12 @@ class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def is_file(self) -> bool:
-        """Whether the row sends a file version (chunks, then the manifest)."""
-        return self.kind == FILE_KIND
+        """Whether the row sends a file's chunks, then its manifest.
+
+        A file version's manifest is built at send time; any other row with a
+        file (a diagnostics attachment) carries its manifest in `body`.
+        """
+        return self.kind == FILE_KIND or self.disk_path is not None
 
 
 def outbox_row_from_row(values: tuple[object, ...]) -> OutboxRow:

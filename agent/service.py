@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 
+from agent.config import FolderConfig
+from agent.diagnostics.context import AgentView
+from agent.diagnostics.journal import Journal
+from agent.diagnostics.logfile import LogFile
+from agent.diagnostics.outgoing import Outgoing
+from agent.diagnostics.redact import Redactor
+from agent.diagnostics.runner import DiagnosticsRunner
 from agent.heartbeat import HeartbeatSender
 from agent.inbox import Inbox
 from agent.link import Link
@@ -81,7 +89,28 @@ async def run(
         reconnect: When to reconnect to the broker (tests shorten it).
     """
     agent = config.agent
+    started = time.monotonic()
     structlog.contextvars.bind_contextvars(ico=agent.ico)
+    log_file = LogFile(
+        agent.state_path / "logs" / "agent.log",
+        ico=agent.ico,
+        max_bytes=config.diagnostics.log_file_bytes,
+    )
+    log_file.start()
+    try:
+        await _run(config, shutdown_trigger, reconnect_max_s, started, log_file)
+    finally:
+        log_file.stop()
+
+
+async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable place
+    config: AgentConfig,
+    shutdown_trigger: asyncio.Event,
+    reconnect_max_s: float,
+    started: float,
+    log_file: LogFile,
+) -> None:
+    agent = config.agent
     state = await State.open(agent.state_path / "state.sqlite")
     problems = Problems()
     ignore = IgnoreRules(config.ignore_patterns)
@@ -95,12 +124,15 @@ async def run(
         if watcher_ref:
             watcher_ref[0].recheck(folder_key, disk_path)
 
+    # Diagnostics attachments are sent from here like files, but are not the office's.
+    outgoing_dir = agent.state_path / "diagnostics" / "out"
+    outgoing_folder = Folder(FolderConfig(path=str(outgoing_dir)), "", ignore)
     publisher = Publisher(
         ico=agent.ico,
         username=config.broker.username,
         state=state,
         problems=problems,
-        folders={f.key: f for f in folders},
+        folders={f.key: f for f in [*folders, outgoing_folder]},
         window=agent.publish_window,
         bandwidth_limit=agent.bandwidth_limit_bytes_per_s,
         on_file_changed=file_changed,
@@ -123,7 +155,30 @@ async def run(
         on_recorded=publisher.wake,
     )
     watcher_ref.append(watcher)
-    inbox = Inbox(ico=agent.ico, state=state, on_queued=publisher.wake)
+    redactor = Redactor(config)
+    view = AgentView(
+        config=config,
+        state=state,
+        problems=problems,
+        folders=folders,
+        watcher=watcher if folders else None,
+        wake_publisher=publisher.wake,
+        started=started,
+        log_file=log_file,
+        journal=Journal(agent.state_path / "diagnostics"),
+        redactor=redactor,
+    )
+    outgoing = Outgoing(
+        ico=agent.ico,
+        state=state,
+        directory=outgoing_dir,
+        chunk_size=agent.chunk_size,
+        max_bytes=config.diagnostics.max_result_bytes,
+        redactor=redactor,
+        wake=publisher.wake,
+    )
+    diagnostics = DiagnosticsRunner(view, outgoing)
+    inbox = Inbox(ico=agent.ico, state=state, on_queued=publisher.wake, diagnostics=diagnostics)
     link = Link(
         broker=config.broker,
         name=f"spisync-agent {agent.ico} {agent.name}",
@@ -201,6 +256,7 @@ async def run(
                 log.warning("agent_part_cancelled_at_shutdown", task=task.get_name())
                 task.cancel()
     finally:
+        await diagnostics.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(publisher.close(), timeout=1.0)
         await state.close()

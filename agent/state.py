@@ -265,6 +265,46 @@ class State:
         rows = list(messages)
         await self._write(lambda db: _insert_messages(db, rows))
 
+    async def queue_attachment(
+        self,
+        *,
+        kind: str,
+        message_id: str,
+        body: bytes,
+        folder: str,
+        disk_path: str,
+        size: int,
+        sha256: str,
+        chunk_size: int,
+        chunk_sha256: tuple[str, ...],
+    ) -> None:
+        """Queue a file that is not the office's (a diagnostics attachment) and its manifest.
+
+        Its chunks are read from `folder`/`disk_path` at send time like a file
+        version's; `body` (the encoded manifest) follows them.
+        """
+        values = (
+            kind,
+            message_id,
+            time.time(),
+            body,
+            f"{folder}/{disk_path}",
+            folder,
+            disk_path,
+            size,
+            sha256,
+            chunk_size,
+            json.dumps(list(chunk_sha256)),
+        )
+        await self._write(
+            lambda db: db.execute(
+                "INSERT INTO outbox (kind, message_id, created_at, body, path, folder, disk_path, "
+                "size, sha256, chunk_size, chunk_sha256, force_content) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,1)",
+                values,
+            )
+        )
+
     async def due_rows(self, after_id: int, limit: int = 64) -> list[OutboxRow]:
         """Return rows with id > `after_id` whose retry time has come, oldest first."""
         sql = (

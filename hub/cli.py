@@ -13,6 +13,7 @@ import structlog
 from hub.check import check
 from hub.config import HubConfig, load_hub_config
 from hub.console import cli as console_cli
+from hub.diagnostics import cli as diag_cli
 from hub.provision import load_obce, provision_agent, revoke_agent
 from protocol import ProtocolError, validate_ico
 from spisync.broker import static_definitions
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
 
     console_cli.add_parsers(sub)
+    diag_cli.add_parser(sub)
 
     export = sub.add_parser(
         "export-definitions", help="print the static broker topology as RabbitMQ definitions JSON"
@@ -283,6 +285,8 @@ def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one return per
         return run_main(_query(args))
     if args.command == "ca":
         return _ca(args)
+    if args.command == "diag":
+        return run_main(diag_cli.run(args))
     if args.command in console_cli.COMMANDS:
         return run_main(console_cli.run_command(args))
     if args.command == "export-definitions":

@@ -161,7 +161,9 @@ async def _ensure_ours(api: ManagementClient, username: str, vhost: str) -> None
         )
 
 
-def _agent_toml(ico: str, name: str, url: str, tls: AgentTlsFiles | None = None) -> str:
+def _agent_toml(
+    ico: str, name: str, url: str, tls: AgentTlsFiles | None = None, *, hub_user: str
+) -> str:
     escaped_name = name.replace("\\", "\\\\").replace('"', '\\"')
     tls_lines = (
         '# ca_file = "/etc/spisync/ca.pem"      # for amqps:// with a private CA'
@@ -196,6 +198,13 @@ url = "{url}"
 # [registry]
 # kind = "sqlite"
 # path = "/srv/essl/registry.sqlite"
+
+# The ORP's helpdesk diagnostics: only requests from hub_user run; allow lists
+# the verbs this obec permits ([] turns diagnostics off). See README.md.
+[diagnostics]
+hub_user = "{hub_user}"
+# allow = ["status", "logs", "connectivity", "check", "rescan", "resend",
+#          "allow-deletions", "bundle"]
 """
 
 
@@ -247,11 +256,20 @@ async def provision_agent(
             config, ico=ico, username=username, out=out, tls_dir=tls_dir, rotate=rotate_cert
         )
         await api.put_user(username, None)  # no password: only its certificate logs in
-        text, rotated = _agent_toml(ico, name, _agent_url(config, username, None), files), False
+        text, rotated = (
+            _agent_toml(
+                ico,
+                name,
+                _agent_url(config, username, None),
+                files,
+                hub_user=config.broker.username,
+            ),
+            False,
+        )
     else:
         password, rotated = await _password_user(api, existing, username, out, ico, rotate_password)
         url = "" if password is None else _agent_url(config, username, password)
-        text = url and _agent_toml(ico, name, url)
+        text = url and _agent_toml(ico, name, url, hub_user=config.broker.username)
     await _grant_and_declare(config, api, username, ico)
     record = ObecRecord(ico=ico, name=name, provisioned_at=datetime.now(UTC))
     _write_atomically(_obce_dir(config) / f"{ico}.json", msgspec.json.encode(record), mode=0o644)

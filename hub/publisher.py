@@ -16,7 +16,7 @@ from protocol import SCHEMA_VERSION, encode, kind_of, names, new_message_id, utc
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 
-    from protocol import FileReceipt, NeedChunks
+    from protocol import DiagnosticsRequest, FileReceipt, NeedChunks
 
 __all__ = ["AgentReply", "HubPublisher"]
 
@@ -58,8 +58,20 @@ class HubPublisher:
         """Return the envelope fields of a new hub message (id, sender, time)."""
         return {"message_id": new_message_id(), "sender": self.sender, "sent_at": utc_now()}
 
-    async def send_to_agent(self, ico: str, reply: FileReceipt | NeedChunks) -> None:
+    async def send_to_agent(
+        self,
+        ico: str,
+        reply: FileReceipt | NeedChunks | DiagnosticsRequest,
+        *,
+        expiration_s: float | None = None,
+    ) -> None:
         """Publish `reply` to obec `ico`'s inbox and wait for the confirm.
+
+        Args:
+            ico: The obec.
+            reply: The message.
+            expiration_s: A time to live: the broker drops the message if it is
+                still in the inbox after that many seconds.
 
         Raises:
             aio_pika.exceptions.DeliveryError: If the broker returned or refused it.
@@ -74,6 +86,7 @@ class HubPublisher:
             timestamp=reply.sent_at,
             user_id=self._hub_user,
             headers={names.HEADER_KIND: kind, names.HEADER_SCHEMA_VERSION: SCHEMA_VERSION},
+            expiration=expiration_s,
         )
         await self._agent_exchange.publish(
             message, routing_key=names.agent_routing_key(ico, kind), mandatory=True

@@ -16,16 +16,18 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
 from spisync.failures import explain_log_event
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, MutableMapping
+
     from structlog.typing import EventDict, Processor, WrappedLogger
 
-__all__ = ["configure_logging"]
+__all__ = ["add_log_sink", "configure_logging"]
 
 
 def _under_service_manager() -> bool:
@@ -111,3 +113,29 @@ def configure_logging(
     logging.captureWarnings(capture=True)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(role=role)
+
+
+def add_log_sink(sink: Callable[[MutableMapping[str, Any]], None]) -> Callable[[], None]:
+    """Also hand every event logged through structlog to `sink`; return a remover.
+
+    The agent keeps its own log file this way (for the helpdesk's `logs` verb)
+    without changing how its output is rendered. The sink sits just before the
+    last processor of the current configuration (the renderer, or the hand-over
+    to the standard library's formatter); structlog's loggers share that list,
+    so loggers cached before the call see it too.
+    """
+
+    def tee(
+        _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        sink(event_dict)
+        return event_dict
+
+    processors: list[Any] = structlog.get_config()["processors"]
+    processors.insert(max(0, len(processors) - 1), tee)
+
+    def remove() -> None:
+        if tee in processors:
+            processors.remove(tee)
+
+    return remove

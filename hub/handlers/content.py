@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING
 from hub.content import ContentClaim
 from hub.errors import RejectDelivery, RetryLater
 from hub.store.models import ContentRow, FileVersionRow
+from protocol import FileVersion
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from hub.handlers.base import HandlerContext
     from hub.inspection import ChunkItem
-    from protocol import FileVersion, Tombstone
+    from protocol import Attachment, Tombstone
 
 __all__ = [
     "REASON_FILE_TOO_LARGE",
@@ -36,6 +37,7 @@ __all__ = [
     "handle_chunk",
     "handle_file_version",
     "handle_tombstone",
+    "verify_content",
 ]
 
 REASON_VERSION_CONFLICT = "version_conflict"
@@ -113,7 +115,7 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
         ctx.need_chunks(path=manifest.path, sha256=manifest.sha256, indexes=missing, reason=reason)
         ctx.log.info("file_version_incomplete", path=manifest.path, missing=len(missing))
         return
-    verdict = await _content_verified(ctx, manifest, owned)
+    verdict = await verify_content(ctx, manifest, owned)
     if verdict is None:
         ctx.log.info("file_version_verifying", path=manifest.path, size=manifest.size)
         return
@@ -151,12 +153,13 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
     )
 
 
-async def _content_verified(
-    ctx: HandlerContext, manifest: FileVersion, chunk_sizes: Mapping[str, int]
+async def verify_content(
+    ctx: HandlerContext, manifest: FileVersion | Attachment, chunk_sizes: Mapping[str, int]
 ) -> bool | None:
     """Tell whether the manifest's chunks make its file, recording the content if new.
 
     None: the claim must be verified outside the transaction first (`ctx.verify`).
+    A diagnostics attachment is verified exactly like a file version.
 
     Raises:
         RejectDelivery: If the manifest repeats its chunks beyond `max_repeat_factor`.
@@ -171,7 +174,7 @@ async def _content_verified(
     if manifest.size > distinct * ctx.limits.max_repeat_factor:
         raise RejectDelivery(
             REASON_REPEATED_CHUNKS,
-            f"{manifest.path}: {manifest.size} bytes from {distinct} bytes of distinct chunks "
+            f"{_label(manifest)}: {manifest.size} bytes from {distinct} bytes of distinct chunks "
             f"exceed the hub's [limits] max_repeat_factor = {ctx.limits.max_repeat_factor}",
         )
     claim = ContentClaim(manifest.sha256, manifest.chunk_sha256, manifest.size)
@@ -219,6 +222,10 @@ async def handle_tombstone(ctx: HandlerContext, tombstone: Tombstone) -> None:
     await ctx.tx.record_message(ctx.message_id, ctx.ico, "tombstone")
     ctx.registry_changed = True
     ctx.log.info("tombstone_recorded", path=tombstone.path, source_seq=tombstone.source_seq)
+
+
+def _label(manifest: FileVersion | Attachment) -> str:
+    return manifest.path if isinstance(manifest, FileVersion) else f"attachment {manifest.name}"
 
 
 def _ranges(indexes: list[int]) -> str:

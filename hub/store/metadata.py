@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from hub.store.console import AuditLog, OperatorAccounts
     from hub.store.deadletters import DeadLetters
+    from hub.store.diagnostics import DiagnosticsLedger, DiagnosticsRow, RequestState
     from hub.store.models import (
         ContentRow,
         FileSummary,
@@ -158,6 +159,29 @@ class MetadataTransaction(Protocol):
         """Keep the latest heartbeat of obec `ico`."""
         ...
 
+    async def diagnostics_row(self, request_id: str) -> DiagnosticsRow | None:
+        """Return a diagnostics request."""
+        ...
+
+    async def put_diagnostics_row(
+        self, row: DiagnosticsRow, *, expected: RequestState | None
+    ) -> bool:
+        """Insert a row (`expected` None) or replace one still in state `expected`."""
+        ...
+
+    async def append_audit(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        ico: str | None,
+        detail: str,
+        result: str,
+    ) -> None:
+        """Append an audit entry that commits (or not) with this transaction."""
+        ...
+
 
 class MetadataStore(Protocol):
     """The hub's metadata: content, file versions, registry, spis states, idempotency."""
@@ -165,6 +189,11 @@ class MetadataStore(Protocol):
     @property
     def commits(self) -> int:
         """How many write transactions this store object has committed."""
+        ...
+
+    @property
+    def diagnostics(self) -> DiagnosticsLedger:
+        """The helpdesk's diagnostics requests in the same database."""
         ...
 
     @property

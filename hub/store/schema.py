@@ -274,6 +274,25 @@ CREATE INDEX dead_letters_state ON dead_letters (state, id);
 CREATE INDEX dead_letters_ico ON dead_letters (ico, id)
 """
 
+# Helpdesk diagnostics (issue 11): one row per request, its state and result.
+# `record` holds the whole row as JSON; the columns are what queries filter on.
+_V8_DIAGNOSTICS = """
+CREATE TABLE diagnostics (
+    id TEXT PRIMARY KEY,
+    ico TEXT NOT NULL,
+    verb TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    state TEXT NOT NULL
+        CHECK (state IN ('queued', 'delivered', 'running', 'done', 'failed', 'expired')),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX diagnostics_ico ON diagnostics (ico, created_at);
+CREATE INDEX diagnostics_open ON diagnostics (state, expires_at)
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1,
     _V2,
@@ -282,5 +301,6 @@ MIGRATIONS: tuple[str, ...] = (
     _V5_SOURCE_SEQ,
     _V6_SIP_NOTES,
     _V7_DEAD_LETTERS,
+    _V8_DIAGNOSTICS,
 )
 """Each entry is `;`-separated statements (no `;` inside a statement)."""

@@ -34,6 +34,7 @@ from hub.store.models import (
 from hub.store.schema import MIGRATIONS
 from hub.store.sqlite_console import SqliteAuditLog, SqliteOperatorAccounts
 from hub.store.sqlite_deadletters import SqliteDeadLetters
+from hub.store.sqlite_diagnostics import SqliteDiagnosticsLedger
 from hub.store.sqlite_errors import as_unavailable, is_unavailable
 from hub.store.sqlite_open import data_dir_failure, open_failure
 from hub.store.sqlite_overview import SqliteOverviewReader
@@ -157,6 +158,7 @@ class SqliteMetadataStore:
         self._operators = SqliteOperatorAccounts(self._write_tx, self._all)
         self._dead_letters = SqliteDeadLetters(self._write_tx, self._all)
         self._overview = SqliteOverviewReader(self._all)
+        self._diagnostics = SqliteDiagnosticsLedger(self._write_tx, self._all)
 
     @classmethod
     async def open(cls, data_dir: Path, *, instance: str = "hub") -> SqliteMetadataStore:
@@ -214,6 +216,11 @@ class SqliteMetadataStore:
     def overview(self) -> SqliteOverviewReader:
         """The console's read-only figures, on this store's read connection."""
         return self._overview
+
+    @property
+    def diagnostics(self) -> SqliteDiagnosticsLedger:
+        """The helpdesk's diagnostics requests, on this store's connections and write lock."""
+        return self._diagnostics
 
     @contextlib.asynccontextmanager
     async def _write_tx(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     import aiosqlite
 
-__all__ = ["SqliteAuditLog", "SqliteOperatorAccounts"]
+__all__ = ["SqliteAuditLog", "SqliteOperatorAccounts", "insert_audit"]
 
 _OPERATOR_COLUMNS = "name, role, password_hash, token_hash IS NOT NULL, created_at, updated_at"
 
@@ -35,6 +35,30 @@ def _operator(row: tuple[Any, ...]) -> OperatorRow:
         created_at=_when(row[4]),
         updated_at=_when(row[5]),
     )
+
+
+async def insert_audit(
+    db: aiosqlite.Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    ico: str | None,
+    detail: str,
+    result: str,
+) -> int:
+    """Insert one audit entry inside the caller's transaction; return its id.
+
+    Shared by the audit log and by handlers that audit inside the batch's
+    transaction (a diagnostics result), so the entry commits with the change.
+    """
+    async with db.execute(
+        "INSERT INTO audit_log (at, actor, action, ico, detail, result) VALUES (?, ?, ?, ?, ?, ?)",
+        (to_ts(at), actor, action, ico, detail, result),
+    ) as cursor:
+        entry_id = cursor.lastrowid
+    assert entry_id is not None
+    return entry_id
 
 
 class SqliteAuditLog:
@@ -64,17 +88,10 @@ class SqliteAuditLog:
         result: str,
     ) -> int:
         """Record one entry; return its id."""
-        async with (
-            self._write() as db,
-            db.execute(
-                "INSERT INTO audit_log (at, actor, action, ico, detail, result) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (to_ts(at), actor, action, ico, detail, result),
-            ) as cursor,
-        ):
-            entry_id = cursor.lastrowid
-        assert entry_id is not None
-        return entry_id
+        async with self._write() as db:
+            return await insert_audit(
+                db, at=at, actor=actor, action=action, ico=ico, detail=detail, result=result
+            )
 
     async def entries(
         self, *, limit: int = 200, ico: str | None = None, before_id: int | None = None

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from hub.store.models import MissingKomponenta
+from hub.store.sqlite_console import insert_audit
+from hub.store.sqlite_diagnostics import insert_row, select_row, update_row
 from hub.store.sqlite_rows import (
     FILE_VERSION_COLUMNS,
     SPIS_STATE_COLUMNS,
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
     import aiosqlite
 
+    from hub.store.diagnostics import DiagnosticsRow, RequestState
     from hub.store.models import (
         ContentRow,
         FileVersionRow,
@@ -442,4 +445,32 @@ class SqliteTransaction:
             "sent_at = excluded.sent_at, heartbeat = excluded.heartbeat "
             "WHERE excluded.sent_at >= heartbeats.sent_at",
             (ico, to_ts(received_at), to_ts(heartbeat.sent_at), encode_snapshot(heartbeat)),
+        )
+
+    async def diagnostics_row(self, request_id: str) -> DiagnosticsRow | None:
+        """Return a diagnostics request."""
+        return await select_row(self._db, request_id)
+
+    async def put_diagnostics_row(
+        self, row: DiagnosticsRow, *, expected: RequestState | None
+    ) -> bool:
+        """Insert a row (`expected` None) or replace one still in state `expected`."""
+        if expected is None:
+            await insert_row(self._db, row)
+            return True
+        return await update_row(self._db, row, expected=expected)
+
+    async def append_audit(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        ico: str | None,
+        detail: str,
+        result: str,
+    ) -> None:
+        """Append an audit entry that commits (or not) with this transaction."""
+        await insert_audit(
+            self._db, at=at, actor=actor, action=action, ico=ico, detail=detail, result=result
         )

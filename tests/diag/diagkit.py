@@ -88,16 +88,54 @@ class DiagNetwork:
                 return None
         return None if row is None else msgspec.json.decode(row[0], type=Heartbeat)
 
+    def _hub_rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        path = self.hub.hub.data_path / "hub.sqlite"
+        if not path.exists():
+            return []
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            try:
+                return db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError:
+                return []
+
+    async def hub_files(self, *, deleted: bool = False) -> int:
+        """How many current files (or tombstones) the hub holds for the obec."""
+        rows = self._hub_rows(
+            "SELECT count(*) FROM files WHERE ico = ? AND deleted = ?", self.ico, int(deleted)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def journal(self) -> list[Any]:
+        """The agent's diagnostics journal entries."""
+        from agent.diagnostics.journal import Journal  # noqa: PLC0415 - test helper
+
+        return Journal(self.base / "state" / "diagnostics").read()
+
+    def agent_outbox_depth(self) -> int:
+        path = self.base / "state" / "state.sqlite"
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
     def registry_sql(self, sql: str, *args: object) -> None:
         with sqlite3.connect(self.registry, isolation_level=None) as db:
             db.execute(sql, args)
 
 
-def _agent_toml(provisioned: str, folder: Path, registry: Path, state: Path, extra: str) -> str:
+def _agent_toml(
+    provisioned: str,
+    folder: Path,
+    registry: Path,
+    state: Path,
+    extra: str,
+    agent_section: str,
+    diagnostics: str,
+) -> str:
     text = provisioned.replace('state_dir = "/var/lib/spisync-agent"', f'state_dir = "{state}"')
+    text = text.replace("[diagnostics]\n", f"[diagnostics]\n{diagnostics}", 1)
     text = text.replace(
         "[broker]",
-        "chunk_size = 4096\nquiet_window_s = 0.2\nheartbeat_interval_s = 0.5\n\n[broker]",
+        f"quiet_window_s = 0.2\nheartbeat_interval_s = 0.5\n{agent_section}\n[broker]",
+        1,
     )
     return (
         f'{text}\n[[folders]]\npath = "{folder}"\n\n'
@@ -113,6 +151,8 @@ async def diag_network(
     ico: str,
     *,
     agent_extra: str = "",
+    agent_section: str = "chunk_size = 4096\n",
+    diagnostics: str = "",
     start: bool = True,
 ) -> AsyncIterator[DiagNetwork]:
     """Provision obec `ico`, write its AGENT.toml, and (by default) start hub and agent."""
@@ -129,7 +169,15 @@ async def diag_network(
         db.executescript(SCHEMA.read_text())
     agent_toml = tmp_path / "AGENT.toml"
     agent_toml.write_text(
-        _agent_toml(provisioned.read_text(), folder, registry, tmp_path / "state", agent_extra),
+        _agent_toml(
+            provisioned.read_text(),
+            folder,
+            registry,
+            tmp_path / "state",
+            agent_extra,
+            agent_section,
+            diagnostics,
+        ),
         encoding="utf-8",
     )
     net = DiagNetwork(

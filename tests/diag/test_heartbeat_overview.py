@@ -78,7 +78,7 @@ async def test_agent_check_does_not_replace_the_agents_heartbeat(
                 sender=ico,
                 sent_at=utc_now(),
                 path="marker.txt",
-                source_seq=10**9,
+                source_seq=_agent_seq(net.base) + 1,  # the next change number, no jump
                 deleted_at=utc_now(),
             )
             await agent.send(marker)
@@ -103,3 +103,11 @@ def _has_version(data_path: Path, ico: str, path: str) -> bool:
             "SELECT 1 FROM file_versions WHERE ico = ? AND path = ?", (ico, path)
         ).fetchone()
     return row is not None
+
+
+def _agent_seq(base: Path) -> int:
+    import sqlite3  # noqa: PLC0415 - test helper
+
+    with sqlite3.connect(f"file:{base / 'state' / 'state.sqlite'}?mode=ro", uri=True) as db:
+        row = db.execute("SELECT value FROM meta WHERE key = 'source_seq'").fetchone()
+    return int(row[0])
