@@ -98,7 +98,7 @@ async def run(
     )
     log_file.start()
     try:
-        await _run(config, shutdown_trigger, reconnect_max_s, started, log_file)
+        await _run(config, shutdown_trigger, reconnect, started, log_file)
     finally:
         log_file.stop()
 
@@ -106,7 +106,7 @@ async def run(
 async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable place
     config: AgentConfig,
     shutdown_trigger: asyncio.Event,
-    reconnect_max_s: float,
+    reconnect: ReconnectPolicy,
     started: float,
     log_file: LogFile,
 ) -> None:

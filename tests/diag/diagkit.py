@@ -17,6 +17,8 @@ from hub.config import HubConfig, HubSection
 from hub.provision import provision_agent
 from hub.service import run as run_hub
 from protocol import Heartbeat
+from spisync.backoff import Backoff
+from spisync.broker import ReconnectPolicy
 from spisync.config import BrokerConfig
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
     from testkit.broker import SharedBroker
 
+QUICK_RECONNECT = ReconnectPolicy(backoff=Backoff(base_s=0.2, cap_s=1.0))
 SCHEMA = Path(__file__).resolve().parents[2] / "packaging" / "registry" / "schema.sql"
 
 
@@ -66,7 +69,7 @@ class DiagNetwork:
     async def start_agent(self) -> None:
         stop = asyncio.Event()
         config = load_agent_config(self.agent_toml)
-        task = asyncio.create_task(run_agent(config, stop, reconnect_max_s=1.0))
+        task = asyncio.create_task(run_agent(config, stop, reconnect=QUICK_RECONNECT))
         self.agent_run = _Running(stop, task)
 
     async def stop_agent(self) -> None:
