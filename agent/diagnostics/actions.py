@@ -8,7 +8,6 @@ folders and registry.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -16,8 +15,9 @@ import structlog
 from agent.diagnostics.context import VerbError
 from agent.diagnostics.figures import folder_name
 from agent.errors import RegistryError
-from agent.registry import RegistryReader
+from agent.registry.sources import open_source
 from protocol import new_message_id
+from spisync.errors import ConfigError
 
 if TYPE_CHECKING:
     from agent.diagnostics.context import AgentView
@@ -71,23 +71,28 @@ async def resend(view: AgentView, args: DiagnosticArgs) -> dict[str, Any]:
 
 
 async def _spis_files(view: AgentView, spis_id: str) -> list[str]:
-    registry = view.config.registry
-    if registry is None:
+    if view.config.registry is None:
         raise VerbError("agent nemá nastavený registr ([registry]), spis nelze dohledat")
     try:
-        snapshot = await RegistryReader(Path(registry.path)).everything()
-    except RegistryError as exc:
+        source = open_source(view.config)
+        try:
+            snapshot = await source.everything()
+        finally:
+            await source.close()
+    except (RegistryError, ConfigError) as exc:
         raise VerbError(f"registr nelze přečíst: {exc}") from None
     if not any(str(r["id"]) == spis_id for r in snapshot.records.get("spis", [])):
         raise VerbError(f"spis {spis_id!r} v registru není")
     dokumenty = {
-        str(r["id"]) for r in snapshot.records.get("dokument", []) if str(r["spis_id"]) == spis_id
+        str(r["id"])
+        for r in snapshot.records.get("dokument", [])
+        if str(r.get("spis_id")) == spis_id
     }
     return sorted(
         {
             str(r["soubor"])
             for r in snapshot.records.get("komponenta", [])
-            if str(r["dokument_id"]) in dokumenty and r.get("soubor")
+            if str(r.get("dokument_id")) in dokumenty and r.get("soubor")
         }
     )
 

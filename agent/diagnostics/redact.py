@@ -4,7 +4,7 @@ Two layers. The configuration is rendered with every secret field replaced
 (`redacted_config`). Then every text that leaves is scrubbed of each known
 secret value (the broker password in its plain and URL-encoded forms, any
 password, token or secret of the configuration, the contents of private key
-files), of credentials in URLs, and of PEM private key blocks, wherever they
+files and password files), of credentials in URLs, and of PEM private key blocks, wherever they
 turn up: a log line that quoted a URL, a path, an exception message.
 """
 
@@ -108,7 +108,18 @@ def _secrets_in(key: str, value: str) -> set[str]:
             found.add(password)
     if _KEY_FILE.search(key):
         found.update(_key_material(value))
+    elif _SECRET_KEY.search(key) and key.endswith("_file"):
+        # A password kept in a file (`[registry] password_file`): its content is the secret.
+        found.update(_file_secret(value))
     return found
+
+
+def _file_secret(path: str) -> set[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip("\r\n")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {text} if text else set()
 
 
 def _key_material(path: str) -> set[str]:
