@@ -35,6 +35,7 @@ from agent.records import FILE_KIND
 from agent.row_deleter import RowDeleter
 from protocol import ChunkMeta, FileVersion, chunk_headers, encode, names
 from spisync.backoff import Backoff
+from spisync.platform import is_sharing_violation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -253,6 +254,10 @@ class Publisher:
                 verdict.set("drop", str(exc))
                 return
             except OSError as exc:
+                if is_sharing_violation(exc):  # Office holds it open: send it later, no problem
+                    log.info("file_in_use_send_deferred", path=row.path)
+                    verdict.set("defer", "in use by another program")
+                    return
                 self._problems.report(Problem("unreadable", row.path, f"cannot read: {exc}"))
                 verdict.set("defer", f"cannot read: {exc}")
                 return

@@ -25,6 +25,7 @@ from agent.problems import Problem
 from agent.scanner import DiskFile, scan_folder, sibling_collisions
 from agent.tracker import Look
 from protocol.errors import UnsafePathError
+from spisync.platform import is_sharing_violation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -290,7 +291,11 @@ class FolderWatcher:
         outcomes = await self._tracker.look_at_many([look for _, _, look in unique])
         recorded = False
         for (key, pending, look), outcome in zip(unique, outcomes, strict=True):
-            if isinstance(outcome, OSError):
+            if isinstance(outcome, OSError) and is_sharing_violation(outcome):
+                # Windows: Office holds the file open without sharing. It is being
+                # worked on, not broken: look again later, report nothing.
+                self._schedule_retry(pending, look.disk.path, "file_in_use_retry_scheduled")
+            elif isinstance(outcome, OSError):
                 problem = Problem("unreadable", look.disk.path, f"cannot read: {outcome}")
                 self._handle_problem(key, pending, problem)
             elif not outcome.settled:
@@ -318,15 +323,13 @@ class FolderWatcher:
         if problem.kind != "unreadable":
             del self._pending[key]
             return
+        self._schedule_retry(pending, problem.path, "file_read_retry_scheduled")
+
+    def _schedule_retry(self, pending: _Pending, path: str, event: str) -> None:
         pending.attempts += 1
         delay = min(_MAX_READ_BACKOFF_S, self._quiet + 2.0 ** (pending.attempts - 1))
         pending.due = time.monotonic() + delay * random.uniform(0.75, 1.25)
-        log.info(
-            "file_read_retry_scheduled",
-            path=problem.path,
-            attempt=pending.attempts,
-            delay_s=round(delay, 1),
-        )
+        log.info(event, path=path, attempt=pending.attempts, delay_s=round(delay, 1))
 
     async def _process_deletions(self, deletions: dict[str, list[str]], now: float) -> bool:
         recorded = False
