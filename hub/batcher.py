@@ -388,12 +388,25 @@ class Batcher:
     async def _publish(self, outcome: _Outcome) -> None:
         if outcome.reject is not None:
             reject = outcome.reject
-            await self._publisher.dead_letter(
-                outcome.delivery.message,
-                ico=outcome.delivery.ico,
-                reason=reject.reason,
-                detail=reject.detail,
-            )
+            try:
+                await self._publisher.dead_letter(
+                    outcome.delivery.message,
+                    ico=outcome.delivery.ico,
+                    reason=reject.reason,
+                    detail=reject.detail,
+                )
+            except DeliveryError as exc:
+                # `spisync.dead` is full (overflow reject-publish, see
+                # spisync.broker.topology): the delivery is invalid, so this log
+                # line is its record, and it is acknowledged all the same.
+                log.warning(
+                    "dead_letter_refused",
+                    ico=outcome.delivery.ico,
+                    message_id=outcome.delivery.message.message_id,
+                    reason=reject.reason,
+                    detail=reject.detail,
+                    error=str(exc),
+                )
             self._metrics.dead_lettered += 1
             self._metrics.security_events += int(reject.security)
             log.warning(

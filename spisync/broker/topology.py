@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import aiormq
+import structlog
 from aio_pika import ExchangeType
 
 from protocol import names
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel
 
 __all__ = [
+    "DEAD_LETTER_MAX_BYTES",
+    "DEAD_LETTER_MAX_LENGTH",
     "EXCHANGES",
     "declare_archive",
     "declare_core",
@@ -23,6 +27,8 @@ __all__ = [
     "quorum_arguments",
     "static_definitions",
 ]
+
+log = structlog.get_logger(__name__)
 
 EXCHANGES: dict[str, ExchangeType] = {
     names.INGEST_EXCHANGE: ExchangeType.TOPIC,
@@ -50,16 +56,49 @@ def quorum_arguments(*, single_active_consumer: bool) -> dict[str, Any]:
     return arguments
 
 
-_DEAD_QUEUE_ARGUMENTS: dict[str, Any] = {"x-queue-type": "quorum"}
+DEAD_LETTER_MAX_LENGTH = 100_000
+"""Most messages `spisync.dead` holds."""
+DEAD_LETTER_MAX_BYTES = 2 * 1024 * 1024 * 1024
+"""Most body bytes `spisync.dead` holds."""
+
+# `reject-publish`: a full dead-letter queue refuses new dead letters rather
+# than dropping the oldest. What lands there is invalid by definition (refused
+# with a reason, or failing the hub again and again), so nothing valid depends
+# on it; keeping the oldest keeps the evidence of the first trouble, and an
+# obec that floods it cannot push out what was dead-lettered before. The hub
+# logs every refused copy with its reason (`dead_letter_refused`).
+_DEAD_QUEUE_ARGUMENTS: dict[str, Any] = {
+    "x-queue-type": "quorum",
+    "x-max-length": DEAD_LETTER_MAX_LENGTH,
+    "x-max-length-bytes": DEAD_LETTER_MAX_BYTES,
+    "x-overflow": "reject-publish",
+}
 
 
 async def declare_core(channel: AbstractChannel) -> None:
-    """Declare the exchanges and the dead-letter queue."""
+    """Declare the exchanges and the dead-letter queue.
+
+    A `spisync.dead` declared by an older version without its limits is kept
+    as it is (RabbitMQ cannot change a queue's arguments; a warning says how
+    to bound it): the hub must run either way.
+    """
     for name, kind in EXCHANGES.items():
         await channel.declare_exchange(name, kind, durable=True)
-    dead = await channel.declare_queue(
-        names.DEAD_LETTER_QUEUE, durable=True, arguments=_DEAD_QUEUE_ARGUMENTS
-    )
+    try:
+        dead = await channel.declare_queue(
+            names.DEAD_LETTER_QUEUE, durable=True, arguments=_DEAD_QUEUE_ARGUMENTS
+        )
+    except aiormq.exceptions.ChannelPreconditionFailed as exc:
+        log.warning(
+            "dead_letter_queue_unbounded",
+            queue=names.DEAD_LETTER_QUEUE,
+            error=str(exc),
+            fix="drain the queue, delete it and restart the hub, or apply a policy with "
+            f"max-length {DEAD_LETTER_MAX_LENGTH}, max-length-bytes {DEAD_LETTER_MAX_BYTES}, "
+            "overflow reject-publish",
+        )
+        await channel.reopen()
+        dead = await channel.get_queue(names.DEAD_LETTER_QUEUE, ensure=False)
     await dead.bind(names.DEAD_LETTER_EXCHANGE, routing_key="#")
 
 
