@@ -268,7 +268,8 @@ class ArchiveConsumer:
         """Reassemble, verify, validate and store; blocking, runs in a worker thread."""
         with self._store.work_file(manifest.sip_name) as path:
             self._staging.reassemble(manifest, path)
-            report = validate_sip(path, tools=self._tools)
+            # reassemble() has just verified the bytes against manifest.sha256.
+            report = validate_sip(path, tools=self._tools, sha256=manifest.sha256)
             if not report.ok:
                 raise InvalidSipError([_wire_failure(f) for f in report.failures])
             return self._store.store(

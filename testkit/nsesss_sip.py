@@ -48,7 +48,6 @@ SCHEMA_LOCATION = (
 )
 ICO = "00256765"  # Obec Klášter
 ZDROJ = "eSSL Obec Klášter"
-CHUNK = 1024 * 1024
 
 
 def pdf_bytes(label: str) -> bytes:
@@ -180,9 +179,9 @@ def _hierarchy(trideni: etree._Element) -> None:
     """Věcná skupina 1.2 in věcná skupina 1 in the spisový plán."""
     mother = _el(trideni, "nsesss:MaterskaEntita")
     lower = _vecna_skupina(mother, "vs-2", "2", "1.2")
-    upper_holder = _el(
-        lower.find(f"{{{NSESSS}}}EvidencniUdaje/{{{NSESSS}}}Trideni"), "nsesss:MaterskaEntita"
-    )  # type: ignore[arg-type]
+    lower_trideni = lower.find(f"{{{NSESSS}}}EvidencniUdaje/{{{NSESSS}}}Trideni")
+    assert lower_trideni is not None
+    upper_holder = _el(lower_trideni, "nsesss:MaterskaEntita")
     upper = _vecna_skupina(upper_holder, "vs-1", "1", "1")
     plan_holder = upper.find(f"{{{NSESSS}}}EvidencniUdaje/{{{NSESSS}}}Trideni")
     assert plan_holder is not None
@@ -420,6 +419,3 @@ def write_package(
 def build_sip(out_dir: Path, *, prejimka: bool = False) -> Path:
     """The small reference package (`SipSpec.small`) as a ZIP in `out_dir`."""
     return write_package(out_dir, SipSpec.small(prejimka=prejimka))
-
-
-_ = CHUNK

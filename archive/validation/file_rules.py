@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from archive.validation.container import COMPONENTS_DIR, MemberTooLargeError
-from archive.validation.context import SPISYNC_ZIP, Context
+from archive.validation.context import SPISYNC_ZIP, Context, where
 from archive.validation.link_rules import CHECKSUM_TYPES
 from archive.validation.model import M, MetsDoc
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from archive.validation.container import Layout, Package
 
-__all__ = ["CODES", "SIGNATURES", "check_files"]
+__all__ = ["CODES", "SIGNATURES", "FileCheck", "check_files", "plan_files"]
 
 CODES = frozenset({"obs52", "kom1", "kom2", "kom3"})
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -96,54 +97,82 @@ def _stream(package: Package, path: str, size: int, algorithm: str) -> tuple[str
         return digest.hexdigest(), reader.count, head
 
 
-def _check_one(package: Package, member: str, file: etree._Element, ctx: Context) -> None:
-    here = file
-    size_text = (file.get("SIZE") or "").strip()
-    declared = int(size_text) if size_text.isdigit() else None
-    entry = package.entry(member)
+@dataclass(frozen=True, slots=True)
+class FileCheck:
+    """What kom1-kom3 need of one mets:file, read from the tree beforehand.
+
+    Plain data, so the bytes can be hashed in another thread without touching
+    the lxml tree that the other rules read meanwhile.
+    """
+
+    member: str
+    where: str
+    size_text: str
+    checksum_type: str
+    checksum: str
+    mime: str
+
+
+def _check_one(package: Package, check: FileCheck, ctx: Context) -> None:
+    here = check.where
+    declared = int(check.size_text) if check.size_text.isdigit() else None
+    entry = package.entry(check.member)
     stored = entry.size if entry is not None else None
     if declared is None:
-        ctx.fail("kom1", f"SIZE {size_text!r} není počet bajtů", here)
+        ctx.fail("kom1", f"SIZE {check.size_text!r} není počet bajtů", here)
     elif stored is not None and stored != declared:
         ctx.fail("kom1", f"SIZE je {declared}, komponenta má {stored} B", here)
-    algorithm = CHECKSUM_TYPES.get(file.get("CHECKSUMTYPE") or "")
-    checksum = (file.get("CHECKSUM") or "").strip().lower()
+    algorithm = CHECKSUM_TYPES.get(check.checksum_type)
     if declared is None or stored != declared:
         ctx.fail("kom2", "celistvost nelze ověřit: velikost nesouhlasí", here)
         return  # Never read a member whose size already disagrees.
     try:
-        digest, count, head = _stream(package, member, declared, algorithm or "sha256")
+        digest, count, head = _stream(package, check.member, declared, algorithm or "sha256")
     except MemberTooLargeError:
-        ctx.fail(SPISYNC_ZIP, f"komponenta je větší než ohlášených {declared} B", member)
+        ctx.fail(SPISYNC_ZIP, f"komponenta je větší než ohlášených {declared} B", check.member)
         ctx.fail("kom1", f"komponenta je větší než SIZE {declared} B", here)
         return
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        ctx.fail(SPISYNC_ZIP, f"komponentu nejde přečíst: {exc}", member)
+        ctx.fail(SPISYNC_ZIP, f"komponentu nejde přečíst: {exc}", check.member)
         return
     if count != declared:
         ctx.fail("kom1", f"SIZE je {declared}, komponenta má {count} B", here)
     if algorithm is None:
-        ctx.fail("kom2", f"CHECKSUMTYPE {file.get('CHECKSUMTYPE')!r} nelze ověřit", here)
-    elif digest != checksum:
-        ctx.fail("kom2", f"CHECKSUM {checksum!r}, skutečný {digest}", here)
-    mime = (file.get("MIMETYPE") or "").split(";")[0].strip().lower()
-    if not _matches(mime, head):
-        ctx.fail("kom3", f"obsah neodpovídá MIMETYPE {mime!r}", here)
+        ctx.fail("kom2", f"CHECKSUMTYPE {check.checksum_type!r} nelze ověřit", here)
+    elif digest != check.checksum:
+        ctx.fail("kom2", f"CHECKSUM {check.checksum!r}, skutečný {digest}", here)
+    if not _matches(check.mime, head):
+        ctx.fail("kom3", f"obsah neodpovídá MIMETYPE {check.mime!r}", here)
 
 
-def check_files(doc: MetsDoc, package: Package, layout: Layout, ctx: Context) -> None:
-    """Run obs52, kom1, kom2 and kom3 where the profile applies them."""
+def plan_files(doc: MetsDoc, layout: Layout, ctx: Context) -> list[FileCheck] | None:
+    """Run obs52 and list what kom1-kom3 will read; None when they do not apply."""
     if not any(ctx.applies(code) for code in CODES) or layout.folder is None:
-        return
+        return None
     targets = _check_obs52(doc, layout, ctx)
     ctx.ran.add("obs52")
     if not any(ctx.applies(code) for code in ("kom1", "kom2", "kom3")):
-        return
-    for href, file in targets.items():
-        _check_one(package, f"{layout.folder}/{href}", file, ctx)
+        return None
     for file in doc.files:
         link = _href(file)
         if link is not None and link not in targets:
             ctx.fail("kom1", "komponentu nelze najít, velikost nelze ověřit", file)
             ctx.fail("kom2", "komponentu nelze najít, celistvost nelze ověřit", file)
+    return [
+        FileCheck(
+            member=f"{layout.folder}/{href}",
+            where=where(file),
+            size_text=(file.get("SIZE") or "").strip(),
+            checksum_type=file.get("CHECKSUMTYPE") or "",
+            checksum=(file.get("CHECKSUM") or "").strip().lower(),
+            mime=(file.get("MIMETYPE") or "").split(";")[0].strip().lower(),
+        )
+        for href, file in targets.items()
+    ]
+
+
+def check_files(package: Package, plan: list[FileCheck], ctx: Context) -> None:
+    """kom1, kom2 and kom3: stream and hash each komponenta of `plan`."""
+    for check in plan:
+        _check_one(package, check, ctx)
     ctx.ran.update({"kom1", "kom2", "kom3", SPISYNC_ZIP})

@@ -26,7 +26,7 @@ from archive.validation.container import CODES as CONTAINER_CODES
 from archive.validation.context import OWN_RULES, SPISYNC_ERROR, Context
 from archive.validation.external import ExternalTools, run_external
 from archive.validation.file_rules import CODES as FILE_CODES
-from archive.validation.file_rules import check_files
+from archive.validation.file_rules import check_files, plan_files
 from archive.validation.model import MetsDoc
 from archive.validation.report import (
     FAILED,
@@ -78,10 +78,19 @@ def _zip_sha256(path: Path) -> str:
 
 
 def _content(doc: MetsDoc, package: Package, layout: Layout, ctx: Context) -> None:
-    check_schemas(doc.tree, ctx)
-    for rules in _RULE_SETS:
-        rules.run(doc, ctx)
-    check_files(doc, package, layout, ctx)
+    plan = plan_files(doc, layout, ctx)
+    # The komponenty are hashed in a worker (hashlib and zlib release the GIL) while the
+    # schema and content rules run here; the worker touches no lxml object.
+    files_ctx = Context(ctx.profile, ctx.today)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sip-komponenty") as pool:
+        hashing = None if plan is None else pool.submit(check_files, package, plan, files_ctx)
+        check_schemas(doc.tree, ctx)
+        for rules in _RULE_SETS:
+            rules.run(doc, ctx)
+        if hashing is not None:
+            hashing.result()
+    ctx.failures.extend(files_ctx.failures)
+    ctx.ran.update(files_ctx.ran)
 
 
 def _check(path: Path, name: str, tools: ExternalTools, ctx: Context) -> None:
@@ -145,6 +154,7 @@ def validate_sip(
     *,
     tools: ExternalTools | None = None,
     today: date | None = None,
+    sha256: str | None = None,
 ) -> ValidationReport:
     """Validate a SIP (a ZIP, or an unpacked folder) by the national rules of `profile`.
 
@@ -158,6 +168,8 @@ def validate_sip(
             ``skartacni-rizeni-komponenty`` or ``prejimka``.
         tools: Commands for vir1 and kom4 (see `archive.validation.external`).
         today: The date "the current year" means (default: today, UTC).
+        sha256: The ZIP's SHA-256 when the caller has verified it already (the
+            archive consumer does while reassembling): saves one pass over the file.
 
     Returns:
         The report; ``report.ok`` is True when nothing failed.
@@ -172,7 +184,7 @@ def validate_sip(
     # The ZIP's own hash is one more pass over every byte: hashlib releases the GIL, so it
     # runs beside the rules instead of doubling the time.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sip-sha256") as pool:
-        zip_hash = pool.submit(_zip_sha256, path)
+        zip_hash = pool.submit(lambda: sha256 if sha256 is not None else _zip_sha256(path))
         try:
             _check(path, report.sip_name, tools, ctx)
         except Exception as exc:  # A validator bug must still reject, never crash the caller.
