@@ -286,6 +286,7 @@ def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one return per
     if args.command == "ca":
         return _ca(args)
     if args.command == "diag":
+        configure_logging("hub", level="error")  # the answer is the output (JSON with --json)
         return run_main(diag_cli.run(args))
     if args.command in console_cli.COMMANDS:
         return run_main(console_cli.run_command(args))

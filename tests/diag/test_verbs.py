@@ -211,3 +211,46 @@ async def test_bundle_travels_chunked_and_verified(
             assert {"status.json", "check.json", "connectivity.json", "logs.txt"} <= names
             status = json.loads(archive.read("status.json"))
         assert status["configuration"]["agent"]["ico"] == ico
+
+
+async def test_hub_diag_command_waits_and_prints_json(
+    shared_broker: SharedBroker,
+    vhost: str,
+    tmp_path: Path,
+    ico: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`spisync hub diag --ico ICO status --wait --json` prints the finished request; without --wait only its id."""
+    async with diag_network(shared_broker, vhost, tmp_path, ico) as net:
+        await ready(net)
+        hub_toml = write_hub_toml(net.hub, tmp_path / "HUB.toml")
+        base = ["diag", "--config", str(hub_toml), "--ico", ico]
+        capsys.readouterr()  # the set-up's log lines
+        code = await asyncio.to_thread(
+            hub_cli, [*base, "status", "--wait", str(WAIT_S), "--json", "--operator", "dvorak"]
+        )
+        printed = json.loads(capsys.readouterr().out)
+        assert code == 0
+        assert printed["state"] == "done"
+        assert printed["operator"] == "dvorak"
+        assert printed["verb"] == "status"
+        assert printed["data"]["agent_version"]
+
+        code = await asyncio.to_thread(hub_cli, [*base, "logs", "--lines", "5", "--ttl", "2h"])
+        request_id = capsys.readouterr().out.strip()
+        assert code == 0
+        assert request_id.startswith("d-")
+        store = await open_metadata_store(net.hub, instance="test")
+        try:
+            done = await wait_for_outcome(store, request_id, WAIT_S)
+        finally:
+            await store.close()
+        assert done is not None
+        assert done.state == "done"
+        assert round((done.expires_at - done.created_at).total_seconds()) == 7200
+        code = await asyncio.to_thread(
+            hub_cli, ["diag", "--config", str(hub_toml), "--show", request_id]
+        )
+        shown = capsys.readouterr().out
+        assert code == 0
+        assert "stav: done (hotovo)" in shown
