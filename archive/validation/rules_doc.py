@@ -24,11 +24,13 @@ RULES_MD = Path(__file__).resolve().parent / "RULES.md"
 EXTERNAL = {
     "vir1": (
         "needs a malware scanner: `--vir1-command 'clamdscan --no-summary --fdpass {path}'` "
+        "(the consumer: `[archive] vir1_command`) "
         "(ClamAV's clamd; `clamscan` works too, slower). `{path}` is the SIP's ZIP or folder; "
         "exit 0 = clean, 1 = threat found, anything else = spisync-error"
     ),
     "kom4": (
-        "needs a PDF/A validator: `--kom4-command 'verapdf-exit {path}'`, a wrapper around veraPDF "
+        "needs a PDF/A validator: `--kom4-command 'verapdf-exit {path}'` (the consumer: "
+        "`[archive] kom4_command`), a wrapper around veraPDF "
         "(`verapdf --format text {path}`) that exits 0 for compliant and 1 for non-compliant. Each "
         "PDF the rule names (highest verze of an originál or originál ve výstupním formátu of a "
         "digital dokument) is streamed to a temporary file and checked"
