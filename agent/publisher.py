@@ -254,12 +254,7 @@ class Publisher:
                 verdict.set("drop", str(exc))
                 return
             except OSError as exc:
-                if is_sharing_violation(exc):  # Office holds it open: send it later, no problem
-                    log.info("file_in_use_send_deferred", path=row.path)
-                    verdict.set("defer", "in use by another program")
-                    return
-                self._problems.report(Problem("unreadable", row.path, f"cannot read: {exc}"))
-                verdict.set("defer", f"cannot read: {exc}")
+                self._unreadable(row.path, exc, verdict)
                 return
             finally:
                 await reader.close()
@@ -284,6 +279,15 @@ class Publisher:
         body = encode(manifest)
         message = self._message("file_version", body, row.message_id, row.created_at)
         publishes.append(await self._start(session, "file_version", message))
+
+    def _unreadable(self, path: str, exc: OSError, verdict: _Verdict) -> None:
+        """Defer a row whose file cannot be read now; report it unless Office just holds it."""
+        if is_sharing_violation(exc):  # open in Word on Windows: send it later, no problem
+            log.info("file_in_use_send_deferred", path=path)
+            verdict.set("defer", "in use by another program")
+            return
+        self._problems.report(Problem("unreadable", path, f"cannot read: {exc}"))
+        verdict.set("defer", f"cannot read: {exc}")
 
     async def _finish(
         self, row: OutboxRow, publishes: list[asyncio.Task[None]], verdict: _Verdict
