@@ -134,6 +134,7 @@ def _check_one(package: Package, check: FileCheck, ctx: Context) -> None:
         return
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         ctx.fail(SPISYNC_ZIP, f"komponentu nejde přečíst: {exc}", check.member)
+        ctx.fail("kom2", f"komponentu nejde přečíst: {exc}", here)
         return
     if count != declared:
         ctx.fail("kom1", f"SIZE je {declared}, komponenta má {count} B", here)

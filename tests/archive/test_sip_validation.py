@@ -345,3 +345,16 @@ def test_spec_writes_large_packages_streaming(tmp_path: Path) -> None:
     spec.dokumenty = spec.dokumenty * 5
     path = write_package(tmp_path, spec)
     assert validate_sip(path, "skartacni-rizeni-komponenty", today=TODAY).ok
+
+
+def test_damaged_komponenta_fails_integrity(good: Path, tmp_path: Path) -> None:
+    """A komponenta whose stored bytes fail the ZIP's CRC fails kom2 (integrity) and spisync-zip."""
+    files = _read(good)
+    target = f"{good.stem}/komponenty/1_1.pdf"
+    path = tmp_path / good.name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        archive.getinfo(target).CRC ^= 0xFFFF
+    report = validate_sip(path, "skartacni-rizeni-komponenty", today=TODAY)
+    assert report.codes == {"kom2", "spisync-zip"}, format_report(report)
