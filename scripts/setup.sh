@@ -118,3 +118,9 @@ ensure_postgresql() {
   for _ in $(seq 1 120); do port_open 127.0.0.1 5432 && return 0; sleep 0.5; done
   echo "PostgreSQL did not start on port 5432" >&2; return 1
 }
+
+# The console's browser tests drive Debian's Chromium through Playwright
+# (`executable_path`); Playwright's own browser downloads are never used.
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+}

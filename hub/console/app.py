@@ -78,6 +78,10 @@ async def _security_headers(_: web.Request, response: web.StreamResponse) -> Non
     response.headers.setdefault("Referrer-Policy", "same-origin")
 
 
+async def _no_icon(_: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
 def build_app(console: Console) -> web.Application:
     """Return the console's web application (pages, `/api/v1/`, `/metrics`, static files)."""
     app = web.Application(middlewares=[auth_middleware], client_max_size=1024 * 1024)
@@ -87,6 +91,7 @@ def build_app(console: Console) -> web.Application:
     actions.add_routes(app)
     api.add_routes(app)
     app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_static("/static/", _HERE / "static", append_version=False)
     return app
 

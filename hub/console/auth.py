@@ -44,7 +44,7 @@ __all__ = [
 
 SESSION_COOKIE = "spisync_session"
 LOGIN_CSRF_COOKIE = "spisync_login_csrf"
-_PUBLIC = ("/login", "/static/", "/metrics")
+_PUBLIC = ("/login", "/static/", "/metrics", "/favicon.ico")
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 

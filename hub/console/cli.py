@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from hub.console.accounts import (
     issue_token,
     remove_operator,
 )
+from hub.queries import format_table
 
 if TYPE_CHECKING:
     import argparse
@@ -24,12 +26,12 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "add_parsers", "run_command"]
 
-COMMANDS = frozenset({"operator", "audit"})
+COMMANDS = frozenset({"operator", "audit", "status"})
 """The `spisync hub` subcommands this module serves."""
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `operator` and `audit` to `spisync hub`'s subcommands."""
+    """Add `operator`, `audit` and `status` to `spisync hub`'s subcommands."""
     operator = sub.add_parser("operator", help="manage the console's operator accounts")
     actions = operator.add_subparsers(dest="operator_command", required=True)
     add = actions.add_parser("add", help="create an account or set its role and password")
@@ -56,6 +58,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     export.add_argument("--json", action="store_true", help="print JSON instead of lines")
     export.add_argument("--ico", help="only entries concerning this obec")
     export.add_argument("--limit", type=int, default=1000, help="newest N entries (1000)")
+
+    status = sub.add_parser(
+        "status", help="print the overview of every obec (as the console shows it)"
+    )
+    status.add_argument("--config", type=Path, required=True, help="HUB.toml")
+    status.add_argument("--json", action="store_true", help="print JSON (the /api/v1/obce rows)")
 
 
 def _read_password(path: Path) -> str:
@@ -102,6 +110,65 @@ async def _operator(args: argparse.Namespace, store: MetadataStore) -> int:
     return 0
 
 
+_STATUS_COLUMNS = (
+    "stav",
+    "obec",
+    "ico",
+    "verze",
+    "pripojen",
+    "hlaseni",
+    "fronta_agenta",
+    "fronta_hubu",
+    "soubory",
+    "data",
+    "spisy_o/u/p/a",
+    "proc",
+)
+
+
+async def _status(args: argparse.Namespace, store: MetadataStore) -> int:
+    # Imported here: only `status` needs the broker view and the overview.
+    from hub.console.broker import BrokerView  # noqa: PLC0415
+    from hub.console.labels import STATUS_NAMES, format_age, format_size  # noqa: PLC0415
+    from hub.console.views import ObceRegistry, overview_rows, sort_rows  # noqa: PLC0415
+
+    config = load_hub_config(args.config)
+    rows, broker = await overview_rows(
+        config, store, BrokerView(config.broker), ObceRegistry(config)
+    )
+    rows = sort_rows(rows)
+    if args.json:
+        print(
+            json.dumps(
+                {"broker_available": broker.available, "obce": rows}, ensure_ascii=False, indent=2
+            )
+        )
+        return 0
+    if not broker.available:
+        print(f"broker neodpovídá: {broker.error}", file=sys.stderr)
+    table = [
+        {
+            "stav": STATUS_NAMES[r["status"]],
+            "obec": r["name"] or "-",
+            "ico": r["ico"],
+            "verze": r["agent_version"],
+            "pripojen": r["connected"],
+            "hlaseni": format_age(r["heartbeat_age_s"]),
+            "fronta_agenta": r["outbox_messages"],
+            "fronta_hubu": r["queue_depth"],
+            "soubory": r["files"],
+            "data": format_size(r["bytes"]),
+            "spisy_o/u/p/a": "/".join(
+                str(r["spisy"].get(s, 0)) for s in ("open", "closed", "forwarded", "archived")
+            ),
+            "proc": "; ".join(r["status_reasons"]),
+        }
+        for r in rows
+    ]
+    print(format_table(table, _STATUS_COLUMNS))
+    return 0
+
+
 async def run_command(args: argparse.Namespace) -> int:
     """Run one of `COMMANDS`; return the exit code.
 
@@ -116,6 +183,8 @@ async def run_command(args: argparse.Namespace) -> int:
     try:
         if args.command == "operator":
             return await _operator(args, store)
+        if args.command == "status":
+            return await _status(args, store)
         log = await audit.entries(store, limit=args.limit, ico=args.ico)
         print(audit.to_json(log) if args.json else audit.format_entries(log))
         return 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 
-__all__ = ["ConsoleConfig"]
+if TYPE_CHECKING:
+    from hub.config import HubConfig
+
+__all__ = ["ConsoleConfig", "thresholds_of"]
 
 
 class ConsoleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -87,3 +90,11 @@ class ConsoleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             return self.public_url.rstrip("/")
         host = self.host or "127.0.0.1"
         return f"{'https' if self.https else 'http'}://{host}:{self.port}"
+
+
+_DEFAULTS = ConsoleConfig(listen="127.0.0.1:0")
+
+
+def thresholds_of(config: HubConfig) -> ConsoleConfig:
+    """Return `[console]`, or its defaults when absent (`hub status` needs the thresholds)."""
+    return config.console if config.console is not None else _DEFAULTS

@@ -48,8 +48,13 @@ def _safe_next(target: str) -> str:
 
 
 async def login_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
-    """Show the login form with a fresh login CSRF token (double-submit cookie)."""
-    token = secrets.token_urlsafe(24)
+    """Show the login form with its login CSRF token (double-submit cookie).
+
+    The token is kept while its cookie lives: a second load of the page (another
+    tab, a browser fetching something in the background) must not invalidate
+    the form already shown.
+    """
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(
         request,
         "login.html",
@@ -165,6 +170,7 @@ async def dead_letters(request: web.Request) -> web.Response:
         "dead_letters.html",
         page="dead",
         history=history,
+        can_operate=allows(principal(request).role, "operator"),
         letters=await views.dead_letter_rows(store, security=False, history=history),
         security=await views.dead_letter_rows(store, security=True, history=history),
     )
@@ -182,6 +188,7 @@ async def dead_letter(request: web.Request) -> web.Response:
         "dead_letter.html",
         page="dead",
         d=views.dead_letter_detail(letter),
+        can_operate=allows(principal(request).role, "operator"),
         preview_bytes=views.BODY_PREVIEW,
     )
 

@@ -11,6 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from hub import audit
+from hub.console.config import thresholds_of
 from hub.console.status import STATUS_ORDER, obec_status, problem_label
 from hub.provision import ObecRecord, load_obce
 from hub.queries import spisy_rows
@@ -79,7 +80,6 @@ def _row(
     connected = (user in broker.users) if broker.available else None
     depth = broker.queues.get(names.hub_queue(ico)) if broker.available else None
     revoked = bool(record and record.revoked)
-    assert config.console is not None
     status, reasons = obec_status(
         now=now,
         revoked=revoked,
@@ -87,7 +87,7 @@ def _row(
         heartbeat=beat,
         connected=connected,
         queue_depth=depth,
-        thresholds=config.console,
+        thresholds=thresholds_of(config),
     )
     return {
         "ico": ico,

@@ -15,6 +15,15 @@
   // The overview's rows are rendered by the server; poll for them and swap the table body.
   var table = document.getElementById("overview");
   if (!table) { return; }
+  // The summary counts what the rows show (only when no filter hides some).
+  function countStatuses() {
+    if (new URLSearchParams(window.location.search).get("q") ||
+        new URLSearchParams(window.location.search).get("status")) { return; }
+    ["ok", "warning", "error"].forEach(function (status) {
+      var badge = document.getElementById("count-" + status);
+      if (badge) { badge.textContent = document.querySelectorAll('#rows tr[data-status="' + status + '"]').length; }
+    });
+  }
   var every = parseInt(table.getAttribute("data-refresh"), 10) || 5000;
   function refresh() {
     var params = new URLSearchParams(window.location.search);
@@ -28,7 +37,11 @@
         if (html === null) { return; }
         var body = document.getElementById("rows");
         var focused = document.activeElement && document.activeElement.closest("#rows");
-        if (body && !focused) { body.innerHTML = html; table.setAttribute("data-updated", Date.now()); }
+        if (body && !focused) {
+          body.innerHTML = html;
+          table.setAttribute("data-updated", Date.now());
+          countStatuses();
+        }
       })
       .catch(function () { /* the next poll tries again */ })
       .finally(function () { window.setTimeout(refresh, every); });

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aio_pika
+import aiohttp
+import msgspec
 
 from hub.console.accounts import issue_token
 from hub.store import SqliteMetadataStore
 from protocol import Heartbeat, encode, names, new_message_id, utc_now
 from spisync.broker import open_connection
+from spisync.cli import main
+from testkit.hub import write_hub_toml
 from testkit.waiting import wait_for
-from tests.hub.console.conftest import ApiClient, new_http
+from tests.hub.console.conftest import ApiClient, console_config, new_http
+from tests.hub.hubkit import HubProcess
 
 
 async def test_without_session_pages_redirect_to_login_and_api_answers_401(console_net):
@@ -190,3 +196,74 @@ async def test_forged_sender_is_a_security_event_that_cannot_be_replayed(console
         refused = await client.post(f"/api/v1/dead-letters/{event['id']}/replay")
         assert refused.status == 409
         assert "bezpečnostní" in json.loads(await refused.text())["message"]
+
+
+async def test_two_hub_processes_serve_the_same_console(console_net, tmp_path):
+    """A second hub process (`spisync hub run`) on the same store shows the same obce, sessions and audit log."""
+    second = msgspec.structs.replace(
+        console_net.hub,
+        hub=msgspec.structs.replace(console_net.hub.hub, instance="druhy"),
+        console=console_config(),
+    )
+    assert second.console is not None
+    process = HubProcess.start(
+        write_hub_toml(second, tmp_path / "HUB2.toml"), tmp_path / "hub2.log"
+    )
+    try:
+        async with new_http() as http:
+            first = ApiClient(http, console_net.url)
+            await first.login("operator")
+            # The same session cookie, sent to the other process.
+            other = ApiClient(http, second.console.url)
+            other.csrf = first.csrf
+
+            async def answers() -> bool:
+                assert process.process.poll() is None, process.log_path.read_text()
+                try:
+                    async with http.get(f"{other.base}/api/v1/obce") as response:
+                        return response.status == 200
+                except aiohttp.ClientConnectionError:
+                    return False
+
+            await wait_for(answers, timeout=60, what="the second hub's console")
+            stable = (
+                "ico",
+                "name",
+                "status",
+                "agent_version",
+                "connected",
+                "files",
+                "versions",
+                "bytes",
+            )
+
+            async def same() -> bool:
+                a = (await first.get_json("/api/v1/obce"))["obce"]
+                b = (await other.get_json("/api/v1/obce"))["obce"]
+                return [{k: r[k] for k in stable} for r in a] == [
+                    {k: r[k] for k in stable} for r in b
+                ]
+
+            await wait_for(same, timeout=30, what="both consoles to agree")
+            refused = await other.post("/api/v1/dead-letters/999/discard")
+            assert refused.status == 409
+            audit = (await first.get_json("/api/v1/audit"))["audit"]
+            assert (audit[0]["actor"], audit[0]["action"]) == ("operator", "dead_letter_discard")
+    finally:
+        assert process.terminate() == 0
+
+
+async def test_hub_status_prints_the_overview(console_net, tmp_path, capsys):
+    """`spisync hub status --json` gives the console's rows; the table names both obce in Czech."""
+    config = write_hub_toml(console_net.hub, tmp_path / "HUB-status.toml")
+    # In a thread: the command runs its own event loop while the hub keeps running in ours.
+    status = ["hub", "status", "--config", str(config)]
+    assert await asyncio.to_thread(main, [*status, "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["broker_available"] is True
+    assert sorted(r["ico"] for r in body["obce"]) == sorted(console_net.icos)
+    assert {r["status"] for r in body["obce"]} == {"ok"}
+    assert await asyncio.to_thread(main, status) == 0
+    table = capsys.readouterr().out
+    assert "Obec Vlkava" in table
+    assert "v pořádku" in table
