@@ -120,7 +120,7 @@ async def validate(_broker: SharedBroker, result: BenchResult, quick: bool) -> N
         shutil.rmtree(scratch, ignore_errors=True)
     komponenty = dokumenty * _PER_DOKUMENT
     result.add(Figure("package size", round(total / 1e9, 3), "GB", f"{komponenty} komponenty"))
-    result.add(Figure("komponenty", komponenty, ""))
+    result.add(Figure("komponenty", komponenty, "files"))
     result.add(Figure("write package", round(written, 1), "s", "not part of the validation"))
     read_figure = result.add(Figure("read package (one SHA-256 pass)", round(read, 2), "s"))
     ours = result.add(Figure("validate (spisync archive validate)", round(seconds, 2), "s"))

@@ -49,3 +49,29 @@ def test_quick_benchmarks_report_units_and_both_sides(shared_broker, tmp_path: P
             ratio["ours"]["value"] / ratio["theirs"]["value"], abs=1e-3
         )
     assert "| spisync / rsync |" in (tmp_path / "latest.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.timeout(600)
+def test_quick_validate_benchmark_reports_time_and_peak_memory(
+    shared_broker, tmp_path: Path
+) -> None:
+    """`--only validate` writes the package, validates it and reports the validator's peak RSS and time against reading."""
+    env = os.environ | {
+        "SPISYNC_TEST_AMQP_URL": shared_broker.amqp_base + "/",
+        "SPISYNC_TEST_MANAGEMENT_URL": shared_broker.management_url,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "validate",
+         "--results-dir", str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=580, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    (bench,) = report["benchmarks"]
+    assert bench["status"] == "ok", bench["error"]
+    figures = {f["name"]: f for f in bench["figures"]}
+    assert figures["komponenty"]["value"] == 500
+    assert figures["validator peak RSS"]["unit"] == "MiB"
+    assert figures["validator peak RSS"]["value"] > 0
+    (ratio,) = bench["ratios"]
+    assert ratio["ours"]["unit"] == ratio["theirs"]["unit"] == "s"
