@@ -32,41 +32,51 @@ class Explanation:
     Attributes:
         problem: What is wrong, for example `disk full`.
         fix: What the operator should do about it.
+        kind: The failure's kind (`disk_full`, `broker_tls_failed`,
+            `broker_login_refused`, `broker_unreachable`, `registry_unreadable`).
     """
 
     problem: str
     fix: str
+    kind: str = ""
 
 
 _DISK_FULL = Explanation(
     "disk full",
     "free space on the disk that holds the state or data folder (df -h), then restart the service",
+    "disk_full",
 )
 _WRONG_VERSION = Explanation(
     "TLS to a port that speaks plain AMQP (WRONG_VERSION_NUMBER)",
     "use amqps:// with the broker's TLS port (5671), or amqp:// with its plain port (5672)",
+    "broker_tls_failed",
 )
 _UNTRUSTED = Explanation(
     "the broker's certificate is not signed by a CA in [broker] ca_file",
     "set [broker] ca_file to the ORP's CA certificate (ca.pem) and check the host name in the URL",
+    "broker_tls_failed",
 )
 _CLIENT_CERT = Explanation(
     "the broker refused this client's certificate",
     "the certificate is expired, revoked or from another CA: ask the ORP for a new one "
     "(spisync hub provision-agent --tls)",
+    "broker_tls_failed",
 )
 _LOGIN = Explanation(
     "the broker refused the login",
     "check the user and password in [broker] url; the ORP can issue a new password "
     "(spisync hub provision-agent --rotate-password)",
+    "broker_login_refused",
 )
 _UNREACHABLE = Explanation(
     "the broker is not reachable",
     "check the host and port in [broker] url, the network and the firewall (5671 for amqps)",
+    "broker_unreachable",
 )
 _REGISTRY = Explanation(
     "the registry cannot be read",
     "check [registry] in the config, that the database exists and that the service may read it",
+    "registry_unreadable",
 )
 
 
@@ -78,7 +88,12 @@ def _ssl_explanation(exc: ssl.SSLError) -> Explanation:
         return _WRONG_VERSION
     if reason.startswith(("TLSV1_ALERT", "SSLV3_ALERT")):
         return _CLIENT_CERT
-    return Explanation(f"TLS failed ({reason or exc})", _UNTRUSTED.fix)
+    return Explanation(
+        f"TLS failed ({reason or exc})",
+        "check [broker] ca_file, cert_file and key_file, and that the url's host matches "
+        "the broker's certificate",
+        "broker_tls_failed",
+    )
 
 
 def explain(exc: BaseException) -> Explanation | None:

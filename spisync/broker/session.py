@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import ssl
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +34,7 @@ from aiormq.exceptions import (
 from spisync.backoff import Backoff
 from spisync.broker.connection import open_connection
 from spisync.config import redact_url
+from spisync.failures import explain
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -121,8 +121,11 @@ def connect_failure(exc: BaseException) -> tuple[str, str]:
         return "broker_login_refused", _FIX_LOGIN
     if isinstance(exc, ConnectionNotAllowed):
         return "broker_vhost_refused", _FIX_VHOST
-    if isinstance(exc, ssl.SSLError):
-        return "broker_tls_failed", _FIX_TLS
+    # aiormq hands TLS failures over as AMQPConnectionError with the SSL reason in its
+    # text (WRONG_VERSION_NUMBER: amqps:// to a plain port): spisync.failures reads it.
+    explanation = explain(exc)
+    if explanation is not None and explanation.kind == "broker_tls_failed":
+        return "broker_tls_failed", explanation.fix
     if isinstance(exc, socket.gaierror):
         return "broker_unreachable", _FIX_DNS
     if isinstance(exc, TimeoutError):
@@ -137,10 +140,6 @@ _FIX_LOGIN = (
 _FIX_VHOST = (
     "the user may not use the vhost in [broker] url: check its vhost part and the "
     "user's permissions on the broker"
-)
-_FIX_TLS = (
-    "check [broker] ca_file, cert_file and key_file, and that the url's host matches "
-    "the broker's certificate"
 )
 _FIX_DNS = "the host in [broker] url does not resolve: check the name and the DNS"
 _FIX_TIMEOUT = (

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import structlog
 
+from spisync.broker.session import run_sessions
 from spisync.cli import main
+from spisync.config import BrokerConfig
 from testkit.hub import make_hub_config, write_hub_toml
+from testkit.waiting import wait_for
 
 if TYPE_CHECKING:
     from testkit.broker import SharedBroker
@@ -118,3 +123,29 @@ def test_output_to_a_closed_pipe_ends_quietly() -> None:
         code = process.wait()
     assert err == b""
     assert code == 141
+
+
+async def test_the_reconnect_loop_explains_amqps_to_a_plain_port(
+    shared_broker: SharedBroker, vhost: str
+) -> None:
+    """A running role that speaks amqps:// to the plain port logs `broker_tls_failed` with the fix."""
+    broker = BrokerConfig(url=shared_broker.url(vhost).replace("amqp://", "amqps://"))
+    stopping = asyncio.Event()
+
+    async def never(_: object) -> None:
+        raise AssertionError("no session can start")
+
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(
+            run_sessions(broker, never, stopping, name="spisync tests", link="archive")
+        )
+
+        async def failed() -> bool:
+            return any(e["event"] == "broker_connect_failed" for e in logs)
+
+        await wait_for(failed, what="a failed attempt")
+        stopping.set()
+        await task
+    [first, *_] = [e for e in logs if e["event"] == "broker_connect_failed"]
+    assert first["problem"] == "broker_tls_failed"
+    assert "5671" in first["fix"]
