@@ -76,6 +76,8 @@ class AgentSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             treated as mass (so a folder of three files can lose two).
         publish_window: Messages published but not yet confirmed, at most; also
             bounds memory to about `publish_window * chunk_size`.
+        receipt_timeout_s: A file version the broker took but the hub has not
+            confirmed (no `FileReceipt`) this long after is sent again.
         log_level: Minimum log level.
     """
 
@@ -92,6 +94,7 @@ class AgentSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     mass_delete_threshold: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.3
     mass_delete_min_files: Annotated[int, msgspec.Meta(ge=1)] = 5
     publish_window: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 16
+    receipt_timeout_s: Seconds = 1200.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def __post_init__(self) -> None:

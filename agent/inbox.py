@@ -81,7 +81,7 @@ class Inbox:
             await message.reject(requeue=False)
             return
         if isinstance(decoded, FileReceipt):
-            await self._state.add_held(decoded.sha256, decoded.path, decoded.source_seq)
+            await self._state.record_receipt(decoded.sha256, decoded.path, decoded.source_seq)
             log.debug("receipt_recorded", path=decoded.path, sha256=decoded.sha256)
         elif isinstance(decoded, NeedChunks):
             await self._repair(decoded)

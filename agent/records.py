@@ -70,6 +70,14 @@ CREATE TABLE IF NOT EXISTS held (
     source_seq  INTEGER NOT NULL,
     received_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sent_versions (
+    path          TEXT PRIMARY KEY,     -- wire path
+    source_seq    INTEGER NOT NULL,     -- newest version of it the broker confirmed
+    sha256        TEXT NOT NULL,
+    sent_at       REAL NOT NULL,        -- when it was confirmed, or queued again
+    resends       INTEGER NOT NULL DEFAULT 0,
+    receipted_seq INTEGER NOT NULL DEFAULT 0  -- newest version the hub confirmed holding
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS registry_seen (
     tabulka     TEXT NOT NULL,
     record_id   TEXT NOT NULL,

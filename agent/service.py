@@ -29,6 +29,7 @@ from agent.link import Link
 from agent.problems import Problems
 from agent.progress import SyncProgress
 from agent.publisher import Publisher
+from agent.receipts import ReceiptWatch
 from agent.registry.sources import open_source
 from agent.registry.sync import RegistrySync
 from agent.scanner import Folder, IgnoreRules
@@ -244,6 +245,14 @@ async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable pla
             intake.append(
                 group.create_task(
                     _supervise("progress", lambda: progress.run(intake_stop), intake_stop)
+                )
+            )
+            receipts = ReceiptWatch(
+                state=state, timeout_s=agent.receipt_timeout_s, on_queued=publisher.wake
+            )
+            intake.append(
+                group.create_task(
+                    _supervise("receipts", lambda: receipts.run(intake_stop), intake_stop)
                 )
             )
             linking = group.create_task(_supervise("link", lambda: link.run(link_stop), link_stop))

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.errors import StateError
+from agent.receipts import queue_unconfirmed, record_receipt, record_sent, seed_sent_versions
 from agent.records import (
     FILE_KIND,
     OUTBOX_COLUMNS,
@@ -219,6 +220,7 @@ class State:
                 seq = _next_seq(db)
                 message_id, body = encode_tombstone(path, seq)
                 db.execute("DELETE FROM files WHERE path = ?", (path,))
+                db.execute("DELETE FROM sent_versions WHERE path = ?", (path,))
                 _drop_pending_of(db, path)
                 db.execute(
                     "INSERT INTO outbox (kind, message_id, created_at, body, path, source_seq) "
@@ -342,19 +344,24 @@ class State:
         )
 
     async def delete_row(self, row_id: int) -> None:
-        """Delete a row whose messages were all confirmed, with its chunk progress."""
-        await self.delete_rows([row_id])
+        """Delete a row that will never be sent (superseded), with its chunk progress."""
+        await self.delete_rows([row_id], confirmed=False)
 
-    async def delete_rows(self, row_ids: Iterable[int]) -> None:
+    async def delete_rows(self, row_ids: Iterable[int], *, confirmed: bool = True) -> None:
         """Delete rows whose messages were all confirmed, in one transaction.
 
         Still durable: every row given was confirmed by the broker, so one commit
         for many rows changes only how many fsyncs they cost; a crash before it
         leaves them queued, and their resend is an idempotent duplicate at the hub.
+        The file versions among them now wait for the hub's receipt
+        (`agent.receipts`).
         """
         ids = [(row_id,) for row_id in row_ids]
+        now = time.time()
 
         def delete(db: sqlite3.Connection) -> None:
+            if confirmed:
+                record_sent(db, ids, now)
             db.executemany("DELETE FROM outbox WHERE id = ?", ids)
             db.executemany("DELETE FROM outbox_chunks WHERE row_id = ?", ids)
 
@@ -395,15 +402,22 @@ class State:
 
     # -- receipts -------------------------------------------------------------
 
-    async def add_held(self, sha256: str, path: str, source_seq: int) -> None:
-        """Record that the hub holds content `sha256` for this obec."""
-        values = (sha256, path, source_seq, time.time())
-        await self._write(
-            lambda db: db.execute(
-                "INSERT OR REPLACE INTO held (sha256, path, source_seq, received_at) "
-                "VALUES (?, ?, ?, ?)",
-                values,
-            )
+    async def record_receipt(self, sha256: str, path: str, source_seq: int) -> None:
+        """Record the hub's receipt: it holds `sha256`, and version `source_seq` of `path`."""
+        now = time.time()
+        await self._write(lambda db: record_receipt(db, path, sha256, source_seq, now))
+
+    async def seed_sent_versions(self) -> int:
+        """Start tracking receipts for an index kept before they were tracked."""
+        return await self._write(seed_sent_versions)
+
+    async def queue_unconfirmed(
+        self, *, sent_before: float, limit: int
+    ) -> list[tuple[str, int, int]]:
+        """Queue again the current versions the hub has not confirmed (`agent.receipts`)."""
+        now = time.time()
+        return await self._write(
+            lambda db: queue_unconfirmed(db, sent_before=sent_before, limit=limit, now=now)
         )
 
     async def is_held(self, sha256: str) -> bool:
