@@ -26,6 +26,7 @@ from bench.footprint import footprint
 from bench.latency import latency
 from bench.registry import registry
 from bench.results import BenchResult, Report
+from bench.spisovka import spisovka
 from bench.transfer import initial_sync, large_file
 from bench.validate import validate
 from spisync.logging import configure_logging
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "footprint": ("6. idle agent with 10,000 and 100,000 files; rescan", footprint),
     "closing": ("7. closing a spis of 20 dokumenty x 3 komponenty -> archived", closing),
     "validate": ("8. validating a 2 GB SIP of 5,000 komponenty: time and peak memory", validate),
+    "spisovka": ("9. Spisovka on MariaDB: 50,000 dokumenty -> hub; change latency", spisovka),
 }
 
 RESULTS = Path(__file__).resolve().parent / "results"

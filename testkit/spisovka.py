@@ -151,6 +151,11 @@ class SpisovkaDb:
             await cursor.execute(sql, params or None)
             return int(cursor.lastrowid or 0)
 
+    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one statement for many rows as root (multi-row inserts)."""
+        async with self._root.cursor() as cursor:
+            await cursor.executemany(sql, rows)
+
     async def fetch(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Run one query as root."""
         async with self._root.cursor() as cursor:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, date, datetime
 
+import pytest
+
+from agent.config import load_agent_config
 from agent.registry import RegistryReader
 from agent.registry.contract import clean_row, to_snapshot
 from protocol import DokumentSnapshot, SpisClosed, SpisSnapshot
+from spisync.errors import ConfigError
 from tests.agent.test_registry import add_spis, make_registry
 
 
@@ -149,3 +154,37 @@ async def test_an_undecodable_cell_holds_back_only_its_record(agent_env):
     await agent_env.eventually(lambda: len(reader.of(SpisClosed)) == 1)
     assert sorted(m.spis_id for m in reader.of(SpisSnapshot)) == ["BAD", "GOOD", "LATER"]
     assert not reader.violations
+
+
+@pytest.mark.parametrize(
+    ("registry", "message"),
+    [
+        ('kind = "spisovka"', "url: kind = 'spisovka' needs url"),
+        (
+            'kind = "spisovka"\nurl = "postgresql://ro@db:5432/essl"\npassword_file = "/p"',
+            "Spisovka runs on MariaDB/MySQL",
+        ),
+        ('kind = "spisovka"\nurl = "mysql://ro:secret@db:3306/s"', "password_file, not in the url"),
+        ('kind = "spisovka"\nurl = "mysql://ro@db:3306/s"', "password_file: the database user"),
+        ('kind = "sql"\nurl = "sqlite:///tmp/x.sqlite"', "queries: kind = 'sql' needs"),
+        (
+            (
+                'kind = "spisovka"\nurl = "mysql://ro@db:3306/s"\npassword_file = "/p"\n'
+                'files_folder = "nic"'
+            ),
+            "files_folder 'nic' is not one of the",
+        ),
+        ('kind = "spisovka"\ntable_prefix = "x; DROP"', "table_prefix"),
+    ],
+)
+def test_registry_settings_are_checked_with_the_key_named(tmp_path, registry, message):
+    """Each kind's missing or wrong setting is one error naming the key and what to do."""
+    base = tmp_path / "AGENT.toml"
+    base.write_text(
+        '[agent]\nico = "00509001"\nname = "Obec Vlkava"\nstate_dir = "/tmp/s"\n\n'
+        '[broker]\nurl = "amqp://u:p@127.0.0.1:5672/v"\n\n'
+        f'[[folders]]\npath = "/srv/spisovna"\nname = "spisovna"\n\n[registry]\n{registry}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_agent_config(base)

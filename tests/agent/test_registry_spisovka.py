@@ -246,3 +246,24 @@ async def test_agent_check_verifies_the_read_only_login_and_warns_when_it_can_wr
     [(ok, _, detail)] = await registry_findings()
     assert not ok
     assert "settings" in detail or "denied" in detail
+
+
+async def test_an_undecodable_spisovka_cell_refuses_only_its_record(spisovka):
+    """A spis whose text is not UTF-8 (a column an old install left binary) is refused by field; the others read."""
+    from agent.registry.contract import clean_row  # noqa: PLC0415 - only this test needs it
+
+    await spisovka.execute("ALTER TABLE spis MODIFY popis VARBINARY(200) NOT NULL DEFAULT ''")
+    bad = await spisovka.add_spis("OVÚP/9/2024", popis="x")
+    good = await spisovka.add_spis("OVÚP/10/2024")
+    await spisovka.execute("UPDATE spis SET popis = X'4BE163656EED' WHERE id = %s", bad)
+    source = SpisovkaSource(
+        open_database(parse_db_url(spisovka.url()), spisovka.password, query_timeout_s=10),
+        table_prefix="",
+        folder_prefix="",
+    )
+    rows = {r["id"]: r for r in (await source.everything()).records["spis"]}
+    await source.close()
+    refused = clean_row(rows[str(bad)])
+    assert refused.row is None
+    assert "pole nazev" in (refused.refused or "")
+    assert clean_row(rows[str(good)]).row is not None
