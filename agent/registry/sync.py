@@ -56,6 +56,7 @@ log = structlog.get_logger(__name__)
 _CURSOR = "registry_cursor"
 _SOURCE_CURSOR = "registry_source_cursor"
 _CURSOR_SAVE_S = 60.0
+_RECONCILE_CHUNK = 2000
 _TABLES = ("spis", "dokument", "komponenta")
 _UNREADABLE = "registry_unreadable"
 _CLOSED = "uzavreny"
@@ -163,7 +164,9 @@ class RegistrySync:
         snapshot = await self._reader.everything()
         version = snapshot.max_seq if self._reader.numbers_versions else await self._next_version()
         assert version is not None  # a source that numbers versions says up to which
+        agent_version = None if self._reader.numbers_versions else version
         batch = _Batch()
+        queued = 0
         for table in _TABLES:
             rows = snapshot.records.get(table, [])
             seen = await self._state.registry_seen(table)
@@ -172,19 +175,23 @@ class RegistrySync:
                 record_id = str(row["id"])
                 present.add(record_id)
                 self._emit(batch, table, record_id, row, seq=version, seen=seen)
+                if len(batch.messages) >= _RECONCILE_CHUNK:
+                    # A large registry is queued in parts: memory stays bounded and the
+                    # publisher starts at once. A part committed before a crash is in
+                    # registry_seen, so the next reconciliation does not send it again.
+                    await self._commit(batch, None, agent_version)
+                    queued += len(batch.messages)
+                    self._on_queued()
+                    batch = _Batch()
             for record_id in seen.keys() - present:
                 self._emit(batch, table, record_id, None, seq=version, seen=seen)
         key = _CURSOR if self._reader.numbers_versions else _SOURCE_CURSOR
         # The first reconciliation says where incremental reading starts; later
         # ones leave the cursor alone (it may already be past the snapshot).
         first = await self._state.get_meta(key) is None
-        await self._commit(
-            batch,
-            snapshot.cursor if first else None,
-            None if self._reader.numbers_versions else version,
-            force=first,
-        )
-        log.info("registry_reconciled", messages=len(batch.messages), version=version)
+        await self._commit(batch, snapshot.cursor if first else None, agent_version, force=first)
+        queued += len(batch.messages)
+        log.info("registry_reconciled", messages=queued, version=version)
         if batch.messages:
             self._on_queued()
 

@@ -188,3 +188,17 @@ def test_registry_settings_are_checked_with_the_key_named(tmp_path, registry, me
     )
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_agent_config(base)
+
+
+async def test_a_large_reconciliation_is_queued_in_parts_and_sent_once(agent_env, monkeypatch):
+    """A reconciliation larger than one part queues every record once, in parts, spisy first."""
+    monkeypatch.setattr("agent.registry.sync._RECONCILE_CHUNK", 3)
+    db = make_registry(agent_env.base / "essl.sqlite")
+    for n in range(10):
+        add_spis(db, f"S{n}")
+    reader = await agent_env.reader()
+    await agent_env.start(
+        agent_env.write_config(registry={"path": str(agent_env.base / "essl.sqlite")})
+    )
+    await agent_env.eventually(lambda: len(reader.of(SpisSnapshot)) >= 10)
+    assert sorted(m.spis_id for m in reader.of(SpisSnapshot)) == [f"S{n}" for n in range(10)]
