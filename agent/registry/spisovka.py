@@ -53,10 +53,13 @@ SUPPORTED_REVISIONS: Final = range(1410, 1661)
 """Revisions 1410 (3.x with owners and persons on `user`) to 1660 (the newest known)."""
 
 # Transactions that were still open at the last snapshot may commit rows
-# stamped earlier; re-reading a little of the past costs only fingerprints.
+# stamped earlier, and log ids may commit out of order; re-reading recent
+# records (stamped within the overlap) costs only their fingerprints.
 _OVERLAP = timedelta(seconds=30)
 _LOG_OVERLAP = 100
 _CHUNK = 500
+# A row's newest stamp (either may be NULL).
+_STAMP = "GREATEST(COALESCE(date_created, date_modified), COALESCE(date_modified, date_created))"
 # Tables and the columns in which Spisovka stamps when it wrote a row.
 _STAMPED = {
     "spis": ("date_created", "date_modified"),
@@ -164,18 +167,17 @@ class SpisovkaSource:
         since: dict[str, Any] = json.loads(cursor) if cursor else {}
         async with self._db.snapshot() as s:
             layout = await self._layout(s)
-            mark = await self._mark(s)
+            mark = await self._mark(s, stamps=False)
             # Spisovka stores naive local times; the cursor holds the newest of them.
-            t = (
-                datetime.fromisoformat(str(since["t"])) - _OVERLAP
-                if since.get("t")
-                else datetime.min  # noqa: DTZ901 - compared with Spisovka's naive local times
-            )
-            spis_ids = await self._changed_spisy(s, t, int(since.get("ls", 0)) - _LOG_OVERLAP)
-            dok_ids = await self._changed_dokumenty(
-                s, layout, t, int(since.get("ld", 0)) - _LOG_OVERLAP, spis_ids
+            last = datetime.fromisoformat(str(since["t"])) if since.get("t") else None
+            t = last - _OVERLAP if last else datetime.min  # noqa: DTZ901 - naive like Spisovka's
+            spis_ids, spis_t = await self._changed_spisy(s, t, int(since.get("ls", 0)))
+            dok_ids, dok_t = await self._changed_dokumenty(
+                s, layout, t, int(since.get("ld", 0)), spis_ids
             )
             records = await self._records(s, layout, spis_ids, dok_ids)
+        newest = _newest((last, spis_t, dok_t))
+        mark["t"] = None if newest is None else newest.isoformat()
         changes = [
             Change(None, "spis", i, records["spis"].get(i)) for i in sorted(spis_ids, key=int)
         ]
@@ -192,7 +194,7 @@ class SpisovkaSource:
         """Return every spis, dokument and komponenta, in one snapshot."""
         async with self._db.snapshot() as s:
             layout = await self._layout(s)
-            mark = await self._mark(s)
+            mark = await self._mark(s, stamps=True)
             records = await self._records(s, layout, None, None)
         return Snapshot(
             cursor=json.dumps(mark),
@@ -203,58 +205,67 @@ class SpisovkaSource:
         """Close the connection."""
         await self._db.close()
 
-    async def _mark(self, s: Session) -> dict[str, Any]:
-        """Where the next poll starts: the newest time Spisovka stamped, and the logs' last ids.
+    async def _mark(self, s: Session, *, stamps: bool) -> dict[str, Any]:
+        """Where the next poll starts: the logs' last ids and (with `stamps`) the newest stamp.
 
         Spisovka's own stamps, not the server's NOW(): the application writes
-        them in its time zone, which need not be the database server's.
+        them in its time zone, which need not be the database server's. A poll
+        takes the newest stamp from the rows it found, so it needs no scan here.
         """
         t_ = self._t
-        stamps = " UNION ALL ".join(
-            f"SELECT MAX({column}) AS t FROM {t_(table)}"  # noqa: S608 - fixed names
-            for table, columns in _STAMPED.items()
-            for column in columns
-        )
-        times = [r["t"] for r in await s.fetch(stamps) if isinstance(r["t"], datetime)]
         rows = await s.fetch(
             f"SELECT (SELECT COALESCE(MAX(id), 0) FROM {t_('log_spis')}) AS ls, "  # noqa: S608 - fixed names
             f"(SELECT COALESCE(MAX(id), 0) FROM {t_('log_dokument')}) AS ld"
         )
-        return {
-            "t": max(times).isoformat() if times else None,
-            "ls": int(rows[0]["ls"]),
-            "ld": int(rows[0]["ld"]),
-        }
+        mark: dict[str, Any] = {"t": None, "ls": int(rows[0]["ls"]), "ld": int(rows[0]["ld"])}
+        if stamps:
+            union = " UNION ALL ".join(
+                f"SELECT MAX({column}) AS t FROM {t_(table)}"  # noqa: S608 - fixed names
+                for table, columns in _STAMPED.items()
+                for column in columns
+            )
+            newest = _newest(r["t"] for r in await s.fetch(union))
+            mark["t"] = None if newest is None else newest.isoformat()
+        return mark
 
-    async def _ids(self, s: Session, sql: str, params: tuple[Any, ...]) -> set[str]:
-        return {str(r["id"]) for r in await s.fetch(sql, params) if r["id"] is not None}
+    async def _ids(
+        self, s: Session, sql: str, params: tuple[Any, ...]
+    ) -> tuple[set[str], datetime | None]:
+        rows = await s.fetch(sql, params)
+        return {str(r["id"]) for r in rows if r["id"] is not None}, _newest(r["t"] for r in rows)
 
-    async def _changed_spisy(self, s: Session, t: datetime, log_id: int) -> set[str]:
+    async def _changed_spisy(
+        self, s: Session, t: datetime, log_id: int
+    ) -> tuple[set[str], datetime | None]:
         t_ = self._t
         return await self._ids(
             s,
-            f"SELECT id FROM {t_('spis')} WHERE typ = 'S' AND (date_created >= ? "  # noqa: S608 - fixed names
-            f"OR date_modified >= ?) UNION SELECT spis_id AS id FROM {t_('log_spis')} WHERE id > ?",
-            (t, t, log_id),
+            f"SELECT id, {_STAMP} AS t FROM {t_('spis')} WHERE typ = 'S' AND "  # noqa: S608 - fixed names
+            f"(date_created >= ? OR date_modified >= ?) "
+            f"UNION SELECT spis_id AS id, date AS t FROM {t_('log_spis')} "
+            "WHERE id > ? OR (id > ? AND date >= ?)",
+            (t, t, log_id, log_id - _LOG_OVERLAP, t),
         )
 
     async def _changed_dokumenty(
         self, s: Session, layout: _Layout, t: datetime, log_id: int, spis_ids: set[str]
-    ) -> set[str]:
+    ) -> tuple[set[str], datetime | None]:
         t_ = self._t
-        ids = await self._ids(
+        ids, newest = await self._ids(
             s,
-            f"SELECT id FROM {t_('dokument')} WHERE date_created >= ? OR date_modified >= ? "  # noqa: S608 - fixed names
-            f"UNION SELECT dokument_id AS id FROM {t_('log_dokument')} WHERE id > ? "
-            f"UNION SELECT df.dokument_id AS id FROM {t_('dokument_to_file')} df "
-            f"JOIN {t_('file')} f ON f.id = df.file_id "
+            f"SELECT id, {_STAMP} AS t FROM {t_('dokument')} "  # noqa: S608 - fixed names
+            "WHERE date_created >= ? OR date_modified >= ? "
+            f"UNION SELECT dokument_id AS id, date AS t FROM {t_('log_dokument')} "
+            "WHERE id > ? OR (id > ? AND date >= ?) "
+            f"UNION SELECT df.dokument_id AS id, {_STAMP.replace('date_', 'f.date_')} AS t "
+            f"FROM {t_('dokument_to_file')} df JOIN {t_('file')} f ON f.id = df.file_id "
             "WHERE f.date_created >= ? OR f.date_modified >= ? "
-            f"UNION SELECT dokument_id AS id FROM {t_('dokument_odeslani')} "
+            f"UNION SELECT dokument_id AS id, date_created AS t FROM {t_('dokument_odeslani')} "
             "WHERE date_created >= ? "
-            f"UNION SELECT ds.dokument_id AS id FROM {t_('dokument_to_subjekt')} ds "
-            f"JOIN {t_('subjekt')} sb ON sb.id = ds.subjekt_id "
+            f"UNION SELECT ds.dokument_id AS id, {_STAMP.replace('date_', 'sb.date_')} AS t "
+            f"FROM {t_('dokument_to_subjekt')} ds JOIN {t_('subjekt')} sb ON sb.id = ds.subjekt_id "
             "WHERE sb.date_created >= ? OR sb.date_modified >= ?",
-            (t, t, log_id, t, t, t, t, t),
+            (t, t, log_id, log_id - _LOG_OVERLAP, t, t, t, t, t, t),
         )
         # A spis that changed may have gained or lost dokumenty: their order in it moves.
         for chunk in _chunks(sorted(spis_ids)):
@@ -264,9 +275,9 @@ class SpisovkaSource:
                     f"d.id IN (SELECT dokument_id FROM {t_('dokument_to_spis')} "  # noqa: S608 - fixed names
                     f"WHERE spis_id IN ({_marks(chunk)}))"
                 )
-            sql = f"SELECT d.id FROM {t_('dokument')} d WHERE {where}"  # noqa: S608 - fixed names
-            ids |= await self._ids(s, sql, tuple(chunk))
-        return ids
+            sql = f"SELECT d.id, NULL AS t FROM {t_('dokument')} d WHERE {where}"  # noqa: S608 - fixed names
+            ids |= (await self._ids(s, sql, tuple(chunk)))[0]
+        return ids, newest
 
     async def _records(
         self, s: Session, layout: _Layout, spis_ids: set[str] | None, dok_ids: set[str] | None
@@ -416,6 +427,11 @@ class SpisovkaSource:
             f"f.{layout.file_path} AS cesta, f.date_created, f.size "
             f"FROM {t_('dokument_to_file')} df JOIN {t_('file')} f ON f.id = df.file_id{active}"
         )
+
+
+def _newest(values: Iterable[Any]) -> datetime | None:
+    times = [v for v in values if isinstance(v, datetime)]
+    return max(times) if times else None
 
 
 def _by_id(row: RawRow) -> int:
