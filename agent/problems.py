@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import structlog
 
-__all__ = ["Problem", "Problems"]
+__all__ = ["FIXES", "Problem", "Problems"]
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +33,24 @@ class Problem:
     reason: str
 
 
+FIXES = {
+    "unsafe_name": 'rename the file: no characters Windows forbids (<>:"|?*), no name '
+    "ending in a dot or space, no reserved names such as CON or NUL",
+    "name_collision": "rename one of the files so that their names differ by more than "
+    "upper and lower case",
+    "symlink_outside": "put the file itself into the folder, or watch the folder the link "
+    "points to",
+    "unreadable": "give the service's user read access to the file; the agent tries again",
+    "folder_unavailable": "mount the share or fix [[folders]] path; deletions wait meanwhile",
+    "deletions_paused": "if the files were really deleted: spisync agent allow-deletions "
+    "--config AGENT.toml --folder NAME",
+    "registry_unreadable": "check [registry] in AGENT.toml, that the database exists and "
+    "that the service's user may read it",
+    "registry_invalid_record": "correct the record in the eSSL; the agent reads it again",
+}
+"""What to do about each problem kind, logged with `problem_reported`."""
+
+
 class Problems:
     """The open problems and a count of transient errors, by kind."""
 
@@ -45,7 +63,11 @@ class Problems:
         key = (problem.kind, problem.path)
         if self._open.get(key) != problem:
             log.warning(
-                "problem_reported", kind=problem.kind, path=problem.path, reason=problem.reason
+                "problem_reported",
+                kind=problem.kind,
+                path=problem.path,
+                reason=problem.reason,
+                **({"fix": FIXES[problem.kind]} if problem.kind in FIXES else {}),
             )
         self._open[key] = problem
 
