@@ -32,6 +32,7 @@ from archive.errors import (
     RejectedSipError,
 )
 from archive.inbox import Route, parse_routing_key
+from archive.placeholders import package_placeholders
 from archive.validation import ExternalTools, validate_sip
 from protocol import (
     DecodeError,
@@ -229,6 +230,7 @@ class ArchiveConsumer:
             )
             # Chunks that did arrive stay for the re-send; any other verdict is final.
             return rejected, isinstance(exc, IncompleteSipError)
+        placeholders = await run_blocking(package_placeholders, stored.path)
         accepted = SipAccepted(
             message_id=new_message_id(),
             sender=_SENDER,
@@ -238,11 +240,17 @@ class ArchiveConsumer:
             sha256=stored.sha256,
             archive_id=stored.archive_id,
             # The receipt tells the obec which values of the stored package are
-            # placeholders for what its registry lacked (the package's metsHdr lists them too).
-            placeholders=manifest.placeholders,
+            # placeholders for what its registry lacked, as the package itself lists them.
+            placeholders=placeholders,
         )
-        if manifest.placeholders:
-            _log.info("sip_accepted_with_placeholders", placeholders=len(manifest.placeholders))
+        if set(placeholders) != set(manifest.placeholders):
+            _log.warning(
+                "sip_placeholders_differ_from_manifest",
+                package=len(placeholders),
+                manifest=len(manifest.placeholders),
+            )
+        elif placeholders:
+            _log.info("sip_accepted_with_placeholders", placeholders=len(placeholders))
         return accepted, False
 
     async def _accept(self, manifest: SipManifest) -> StoredPackage:

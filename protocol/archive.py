@@ -9,7 +9,18 @@ import msgspec
 from protocol.base import Ico, Message, NonNegative, Sha256
 from protocol.content import ChunkSize
 
-__all__ = ["Placeholder", "RuleFailure", "SipAccepted", "SipManifest", "SipRejected"]
+__all__ = [
+    "PLACEHOLDER_NOTE",
+    "Placeholder",
+    "RuleFailure",
+    "SipAccepted",
+    "SipManifest",
+    "SipRejected",
+]
+
+PLACEHOLDER_NOTE = "Zástupná hodnota (spisync): "
+"""Prefix of the ``metsHdr`` agent notes in which a SIP lists its placeholders
+(``<prefix><field> = <value>``); the hub writes them, the archive reads them."""
 
 SipName = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9_-]{1,64}$")]
 

@@ -24,6 +24,7 @@ from hub.sip.naming import component_file_name
 from hub.sip.nsesss import NSESSS_NS, EntityIds, build_spis_element, ordered_dokumenty, zdroj
 from hub.sip.text import clean_obec, xml_safe
 from hub.sip.trp import TRP_NS, build_log, typ_udalosti
+from protocol.archive import PLACEHOLDER_NOTE
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -56,8 +57,6 @@ LABEL_PREDANI = "Datový balíček pro předávání dokumentů a jejich metadat
 LABEL_SKARTACNI_RIZENI = "Datový balíček pro provedení skartačního řízení"
 METS_FILE = "mets.xml"
 COMPONENTS_DIR = "komponenty"
-PLACEHOLDER_NOTE = "Zástupná hodnota (spisync): "
-"""Prefix of the metsHdr notes that list the placeholders a package holds."""
 _NSMAP = {"mets": METS_NS, "xlink": XLINK_NS, "xsi": XSI_NS, "nsesss": NSESSS_NS, "tp": TRP_NS}
 
 

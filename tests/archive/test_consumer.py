@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,18 @@ async def test_valid_sip_is_stored_and_accepted(
     assert stored_files(archive) == [path]
     assert path.read_bytes() == sip.data
     await _chunks_discarded(archive)
+
+
+async def test_receipt_reports_the_placeholders_the_package_lists(
+    archive: ArchiveConfig, hub: HubDouble, sip: Sip
+) -> None:
+    """The receipt's placeholders are those the stored package's metsHdr lists, whatever the manifest claims."""
+    await hub.send_sip(dataclasses.replace(sip, placeholders=()))
+    reply = await hub.reply()
+    assert isinstance(reply, SipAccepted), reply
+    assert sip.placeholders
+    assert reply.placeholders == sip.placeholders
+    assert any(p.field == "spis s1: zpracovatel_utvar" for p in reply.placeholders)
 
 
 async def test_invalid_sip_is_rejected_with_every_rule(
