@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
+import zipfile
 from typing import TYPE_CHECKING
 
 import msgspec
+from lxml import etree
 
 from archive.service import run
 from archive.validation import validate_sip
-from protocol import SipAccepted, SipRejected, encode, names
+from protocol import Placeholder, SipAccepted, SipRejected, encode, names
+from protocol.archive import PLACEHOLDER_NOTE
 from testkit.waiting import wait_for
 from tests.archive.conftest import wait_for_consumer
-from tests.archive.hub_double import ORP, HubDouble, Sip, build_sip, with_wrong_checksum
+from tests.archive.hub_double import (
+    METS_NS,
+    ORP,
+    HubDouble,
+    Sip,
+    build_sip,
+    with_wrong_checksum,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,31 +51,52 @@ async def _chunks_discarded(archive: ArchiveConfig) -> None:
 async def test_valid_sip_is_stored_and_accepted(
     archive: ArchiveConfig, hub: HubDouble, sip: Sip
 ) -> None:
-    """A valid SIP sent in chunks is stored byte-identical at <data_dir>/<ičo>/<name>.zip and accepted with its SHA-256, archive id and the placeholders it holds."""
+    """A valid SIP sent in chunks is stored byte-identical at <data_dir>/<ičo>/<name>.zip and accepted with its SHA-256 and archive id."""
     assert len(sip.chunks()) > 3
     await hub.send_sip(sip)
     reply = await hub.reply()
     assert isinstance(reply, SipAccepted), reply
     assert (reply.sip_name, reply.ico, reply.sha256) == (sip.name, sip.ico, sip.sha256)
     assert reply.archive_id.startswith("KDS-")
-    assert sip.placeholders
-    assert reply.placeholders == sip.placeholders
     path = archive.archive.data_path / sip.ico / f"{sip.name}.zip"
     assert stored_files(archive) == [path]
     assert path.read_bytes() == sip.data
     await _chunks_discarded(archive)
 
 
+def with_placeholder_note(sip: Sip, out_dir: Path, field: str, value: str) -> Sip:
+    """Return a copy of `sip` whose metsHdr lists one placeholder, as a spisync hub writes it."""
+    with zipfile.ZipFile(sip.path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / sip.path.name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in entries:
+            if not info.filename.endswith("/mets.xml"):
+                target.writestr(info, data)
+                continue
+            root = etree.fromstring(data)
+            [agent] = root.xpath("//mets:agent[@TYPE='ORGANIZATION']", namespaces=METS_NS)
+            note = etree.SubElement(agent, f"{{{METS_NS['mets']}}}note")
+            note.text = f"{PLACEHOLDER_NOTE}{field} = {value}"
+            target.writestr(info, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Sip(sip.name, sip.ico, path, digest, placeholders=())
+
+
 async def test_receipt_reports_the_placeholders_the_package_lists(
-    archive: ArchiveConfig, hub: HubDouble, sip: Sip
+    archive: ArchiveConfig, hub: HubDouble, sip: Sip, tmp_path: Path
 ) -> None:
-    """The receipt's placeholders are those the stored package's metsHdr lists, whatever the manifest claims."""
-    await hub.send_sip(dataclasses.replace(sip, placeholders=()))
+    """The receipt's placeholders are those the stored package's metsHdr lists, not the manifest's claim."""
+    noted = with_placeholder_note(
+        sip, tmp_path / "noted", "spis s1: zpracovatel_utvar", "neuvedeno"
+    )
+    await hub.send_sip(noted)
     reply = await hub.reply()
     assert isinstance(reply, SipAccepted), reply
-    assert sip.placeholders
-    assert reply.placeholders == sip.placeholders
-    assert any(p.field == "spis s1: zpracovatel_utvar" for p in reply.placeholders)
+    assert reply.placeholders == (
+        Placeholder(field="spis s1: zpracovatel_utvar", value="neuvedeno"),
+    )
 
 
 async def test_invalid_sip_is_rejected_with_every_rule(
