@@ -17,6 +17,7 @@ from agent.check import check_config
 from agent.diagnostics.figures import folder_figures, outbox_figures, registry_figures
 from agent.heartbeat import agent_version
 from spisync.broker import open_connection
+from spisync.broker.connection import ssl_context
 
 if TYPE_CHECKING:
     from agent.diagnostics.context import AgentView
@@ -109,7 +110,7 @@ async def connectivity(view: AgentView, _args: DiagnosticArgs) -> dict[str, Any]
         result["dns"] = {"ok": False, "error": str(exc) or type(exc).__name__}
     result["broker"] = await _round_trip(view)
     if tls:
-        result["certificate"] = await _certificate(host, port, broker.ca_file)
+        result["certificate"] = await _certificate(host, port, ssl_context(broker))
     return result
 
 
@@ -135,8 +136,9 @@ async def _round_trip(view: AgentView) -> dict[str, Any]:
         await connection.close()
 
 
-async def _certificate(host: str, port: int, ca_file: str | None) -> dict[str, Any]:
-    context = ssl.create_default_context(cafile=ca_file)
+async def _certificate(host: str, port: int, context: ssl.SSLContext | None) -> dict[str, Any]:
+    # The agent's own TLS settings (its CA, its client certificate when the broker
+    # requires one), so the handshake is the one the agent makes.
     try:
         _, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, ssl=context, server_hostname=host), _NET_TIMEOUT_S

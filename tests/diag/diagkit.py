@@ -163,8 +163,35 @@ async def diag_network(
     hub = HubConfig(
         hub=HubSection(orp="test", data_dir=str(tmp_path / "hub"), obce_poll_s=0.5), broker=broker
     )
+    async with network_of(
+        hub,
+        tmp_path,
+        ico,
+        agent_extra=agent_extra,
+        agent_section=agent_section,
+        diagnostics=diagnostics,
+        start=start,
+    ) as net:
+        yield net
+
+
+@contextlib.asynccontextmanager
+async def network_of(
+    hub: HubConfig,
+    tmp_path: Path,
+    ico: str,
+    *,
+    agent_extra: str = "",
+    agent_section: str = "chunk_size = 4096\n",
+    diagnostics: str = "",
+    start: bool = True,
+    tls: bool = False,
+) -> AsyncIterator[DiagNetwork]:
+    """Like `diag_network`, for any hub configuration (a private node, TLS)."""
     provisioned = tmp_path / "provisioned.toml"
-    await provision_agent(hub, ico=ico, name="Obec Zkušební", out=provisioned)
+    await provision_agent(
+        hub, ico=ico, name="Obec Zkušební", out=provisioned, tls=tls, tls_dir=str(tmp_path)
+    )
     folder = tmp_path / "dokumenty"
     folder.mkdir()
     registry = tmp_path / "essl.sqlite"
