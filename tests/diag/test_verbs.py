@@ -10,11 +10,13 @@ import zipfile
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import structlog
 
 from agent.cli import main as agent_cli
 from hub.cli import main as hub_cli
+from hub.content import open_content
 from hub.diagnostics import submit, wait_for_outcome
-from hub.store import open_metadata_store
+from hub.store import open_blob_store, open_metadata_store
 from protocol import DiagnosticArgs
 from testkit.hub import write_hub_toml
 from testkit.waiting import wait_for
@@ -254,3 +256,61 @@ async def test_hub_diag_command_waits_and_prints_json(
         shown = capsys.readouterr().out
         assert code == 0
         assert "stav: done (hotovo)" in shown
+
+
+async def test_requests_run_one_at_a_time(
+    shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str
+) -> None:
+    """Three requests sent at once run one after another: no request starts before the previous one ended."""
+    async with diag_network(shared_broker, vhost, tmp_path, ico) as net:
+        await ready(net)
+        store = await open_metadata_store(net.hub, instance="test")
+        try:
+            rows = [
+                await submit(net.hub, store, ico=ico, verb=verb, operator="novakova")
+                for verb in ("connectivity", "check", "status")
+            ]
+            for row in rows:
+                done = await wait_for_outcome(store, row.id, WAIT_S)
+                assert done is not None
+                assert done.state == "done"
+        finally:
+            await store.close()
+        order = [(e.request_id, e.event) for e in net.journal() if e.event in {"running", "done"}]
+        assert len(order) == 6
+        for start, end in zip(order[::2], order[1::2], strict=True):
+            assert start[1] == "running"
+            assert end == (start[0], "done")
+
+
+async def test_large_answers_travel_as_attachments_and_the_cap_holds(
+    shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str
+) -> None:
+    """A log tail above 256 KiB comes back as a verified `result.json` attachment; above the cap it is refused."""
+    async with diag_network(
+        shared_broker, vhost, tmp_path, ico, diagnostics="max_result_bytes = 1048576\n"
+    ) as net:
+        await ready(net)
+        log = structlog.get_logger("tests")
+        for i in range(3000):
+            log.warning("filler", ico=ico, index=i, text="x" * 200)
+        big = await ask(net, "logs", lines=3000)
+        assert big.state == "done", big.error
+        assert big.attachment is not None
+        assert big.attachment.name == "result.json"
+        assert 256 * 1024 < big.attachment.size <= 1024 * 1024
+        store = await open_metadata_store(net.hub, instance="test")
+        blobs = await open_blob_store(net.hub)
+        try:
+            data = b"".join([b async for b in open_content(store, blobs, big.attachment.sha256)])
+        finally:
+            await blobs.close()
+            await store.close()
+        assert hashlib.sha256(data).hexdigest() == big.attachment.sha256
+        assert len(json.loads(data)["lines"]) == 3000
+
+        for i in range(3000):
+            log.warning("filler", ico=ico, index=i, text="y" * 400)
+        capped = await ask(net, "logs", lines=6000)
+        assert capped.state == "failed"
+        assert "max_result_bytes" in capped.error
