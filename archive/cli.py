@@ -75,7 +75,7 @@ def _validate(path: Path, *, profile: str, as_json: bool, tools: ExternalTools) 
     if not path.exists():
         print(f"spisync archive validate: {path}: soubor ani složka neexistuje", file=sys.stderr)
         return EXIT_USAGE
-    report = validate_sip(path, profile, tools=tools)
+    report = validate_sip(path, profile, tools=tools, hash_package=as_json)
     if as_json:
         print(json.dumps(report_json(report), ensure_ascii=False, indent=2))
     else:

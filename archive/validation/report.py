@@ -65,8 +65,8 @@ class ValidationReport:
     Attributes:
         sip_name: Name of the package (the ZIP's name without ``.zip``, or the
             folder's name).
-        sha256: Lower-case hex SHA-256 of the ZIP; empty for a folder or a
-            file that could not be read.
+        sha256: Lower-case hex SHA-256 of the ZIP; empty for a folder, a file
+            that could not be read, or when the caller did not ask for it.
         profile: The validation profile the rules were chosen by.
         failures: Every failure, in the order found; any failure rejects.
         results: One result per national rule (document order), then spisync's own.
