@@ -391,6 +391,7 @@ def test_original_not_in_output_format_is_reported(store: Store) -> None:
     ("data", "mime"),
     [
         (b"%PDF-1.7\n...", "application/pdf"),
+        (b"\r\n\x00junk from a scanner\n%PDF-1.4\n", "application/pdf"),
         (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "image/png"),
         (b"\xff\xd8\xff\xe0" + b"\0" * 20, "image/jpeg"),
         (b"GIF89a" + b"\0" * 10, "image/gif"),
