@@ -394,6 +394,7 @@ class Batcher:
                     ico=outcome.delivery.ico,
                     reason=reject.reason,
                     detail=reject.detail,
+                    security=reject.security,
                 )
             except DeliveryError as exc:
                 # `spisync.dead` is full (overflow reject-publish, see

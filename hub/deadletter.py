@@ -45,6 +45,7 @@ def dead_letter_copy(
     reason: str,
     detail: str,
     hub_user: str,
+    security: bool = False,
 ) -> aio_pika.Message:
     """Return the copy of `message` to publish to `spisync.dead`.
 
@@ -54,6 +55,8 @@ def dead_letter_copy(
         reason: Machine-readable reason.
         detail: Human-readable detail (truncated to 1000 characters).
         hub_user: The hub's broker user, the copy's `user_id`.
+        security: Whether the rejection is a security event (marked in a header,
+            so the console lists it apart and never replays it).
     """
     headers: dict[str, Any] = dict(message.headers or {})
     headers.update(
@@ -66,6 +69,8 @@ def dead_letter_copy(
             HEADER_QUEUE: names.hub_queue(ico),
         }
     )
+    if security:
+        headers[names.HEADER_SECURITY_EVENT] = True
     body = message.body if len(message.body) <= MAX_DEAD_LETTER_BODY else b""
     return aio_pika.Message(
         body,

@@ -93,10 +93,21 @@ class HubPublisher:
         )
 
     async def dead_letter(
-        self, message: AbstractIncomingMessage, *, ico: str, reason: str, detail: str
+        self,
+        message: AbstractIncomingMessage,
+        *,
+        ico: str,
+        reason: str,
+        detail: str,
+        security: bool = False,
     ) -> None:
         """Publish a copy of `message` with the reason to `spisync.dead`; wait for the confirm."""
         copy = dead_letter_copy(
-            message, ico=ico, reason=reason, detail=detail, hub_user=self._hub_user
+            message,
+            ico=ico,
+            reason=reason,
+            detail=detail,
+            hub_user=self._hub_user,
+            security=security,
         )
         await self._dead_exchange.publish(copy, routing_key=names.hub_queue(ico), mandatory=True)

@@ -23,6 +23,7 @@ __all__ = [
     "HEADER_REJECT_REASON",
     "HEADER_REPLAY_OF",
     "HEADER_SCHEMA_VERSION",
+    "HEADER_SECURITY_EVENT",
     "INGEST_EXCHANGE",
     "MAX_CHUNK_SIZE",
     "MAX_MESSAGE_BYTES",
@@ -56,6 +57,8 @@ HEADER_CHUNK_INDEX = "x-spisync-chunk-index"
 HEADER_CHUNK_SHA256 = "x-spisync-chunk-sha256"
 HEADER_REJECT_REASON = "x-spisync-reject-reason"
 HEADER_REJECT_DETAIL = "x-spisync-reject-detail"
+HEADER_SECURITY_EVENT = "x-spisync-security-event"
+"""On a dead letter: true when the hub refused it as a security event (never replayed)."""
 HEADER_REPLAY_OF = "x-spisync-replay-of"
 """On a dead letter the console replays: the id under which the console kept it."""
 

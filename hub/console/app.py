@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +21,6 @@ from hub.console.metrics import metrics_handler
 from hub.console.views import ObceRegistry
 
 if TYPE_CHECKING:
-    import asyncio
-
     from hub.config import HubConfig
     from hub.store.metadata import MetadataStore
 
@@ -29,6 +29,7 @@ __all__ = ["build_app", "make_console", "serve"]
 log = structlog.get_logger(__name__)
 
 _HERE = Path(__file__).resolve().parent
+_LISTEN_RETRY_S = 10.0
 
 
 def _templates() -> jinja2.Environment:
@@ -113,14 +114,38 @@ async def serve(
     console = make_console(config, store, instance=instance)
     runner = web.AppRunner(build_app(console), access_log=None, handle_signals=False)
     await runner.setup()
-    settings = console.settings
-    site = web.TCPSite(
-        runner, settings.host or None, settings.port, ssl_context=_ssl_context(console)
-    )
-    await site.start()
-    log.info("console_listening", url=settings.url, listen=settings.listen)
     try:
-        await console.desk.run(shutdown)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_listen(runner, console, shutdown))
+            group.create_task(console.desk.run(shutdown))
     finally:
         await runner.cleanup()
         log.info("console_stopped")
+
+
+async def _listen(runner: web.AppRunner, console: Console, shutdown: asyncio.Event) -> None:
+    """Start listening; while the address cannot be had, say so and try again.
+
+    The hub's ingest matters more than its console: a port taken by another
+    program must not stop the obce's changes from being stored.
+    """
+    settings = console.settings
+    while not shutdown.is_set():
+        site = web.TCPSite(
+            runner, settings.host or None, settings.port, ssl_context=_ssl_context(console)
+        )
+        try:
+            await site.start()
+        except OSError as exc:
+            log.error(
+                "console_listen_failed",
+                listen=settings.listen,
+                error=exc.strerror or str(exc),
+                fix="free the port or change [console] listen in HUB.toml",
+                retry_in_s=_LISTEN_RETRY_S,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shutdown.wait(), _LISTEN_RETRY_S)
+            continue
+        log.info("console_listening", url=settings.url, listen=settings.listen)
+        return

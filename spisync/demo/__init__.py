@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from spisync.demo.day import DayLog, Office, act_out_the_day
-from spisync.demo.network import DEFAULT_VHOST, DemoNetwork, HubView, elapsed
+from spisync.demo.network import (
+    DEFAULT_VHOST,
+    DemoNetwork,
+    HubView,
+    add_demo_operator,
+    elapsed,
+)
 from spisync.demo.obce import DEMO_OBCE, Registry, fake_scan
 from spisync.demo.processes import Services
 from spisync.logging import configure_logging
 from spisync.runtime import run_main
 
-__all__ = ["main", "run_demo"]
+__all__ = ["DEMO_LOGIN", "main", "run_demo"]
 
 _REPO = Path(__file__).resolve().parents[2]
 _RELEASE_GRACE_S = 5
@@ -43,6 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--wait", type=float, default=90.0, help="seconds to wait for the archive's replies"
+    )
+    parser.add_argument(
+        "--console-listen",
+        default="127.0.0.1:8765",
+        help="where the hub serves its operator console (HOST:PORT)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the network running after the day (look at the console), until Ctrl+C",
     )
     return parser
 
@@ -128,13 +146,42 @@ async def _summary(view: HubView, network: DemoNetwork, log: DayLog) -> bool:
     return ok and len(sips) >= sum(len(v) for v in log.closed_spisy.values())
 
 
-async def run_demo(network: DemoNetwork, wait_s: float) -> int:
+DEMO_LOGIN = ("demo", "demo-heslo-1")
+"""The console's demo operator: name and password (an admin; the demo's data only)."""
+
+
+async def _keep_running(services: Services, console_url: str) -> None:
+    """Wait for Ctrl+C or SIGTERM while the network keeps running."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(
+        f"\nThe network keeps running: console {console_url} (login {DEMO_LOGIN[0]} / "
+        f"{DEMO_LOGIN[1]}). Press Ctrl+C to stop it."
+    )
+    while not stop.is_set() and not services.failed():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+    if failed := services.failed():
+        print(f"services that stopped on their own: {', '.join(failed)}", file=sys.stderr)
+
+
+async def run_demo(
+    network: DemoNetwork,
+    wait_s: float,
+    *,
+    console_listen: str = "127.0.0.1:8765",
+    keep: bool = False,
+) -> int:
     """Run the demo; return the exit code (0 when every closed spis was archived)."""
     start = time.monotonic()
     today = datetime.now(UTC).date()
     print(f"spisync demo in {network.base}")
     await network.reset()
-    network.write_configs(release_grace_s=_RELEASE_GRACE_S)
+    network.write_configs(release_grace_s=_RELEASE_GRACE_S, console_listen=console_listen)
+    await add_demo_operator(network.hub_config, *DEMO_LOGIN)
+    console_url = f"http://{console_listen}"
     services = Services(network.base / "logs")
     offices: list[Office] = []
     for obec in DEMO_OBCE:
@@ -158,6 +205,10 @@ async def run_demo(network: DemoNetwork, wait_s: float) -> int:
             config = str(network.agent_config(obec))
             await services.start(f"agent-{obec.ico}", "agent", "run", "--config", config)
         print(f"  [{elapsed(start)}] started the hub, the archive and {len(DEMO_OBCE)} agents")
+        print(
+            f"  [{elapsed(start)}] hub   operator console: {console_url} "
+            f"(login {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})"
+        )
         log = DayLog()
         await act_out_the_day(offices, today, log)
         view = HubView(network.hub_config)
@@ -167,6 +218,9 @@ async def run_demo(network: DemoNetwork, wait_s: float) -> int:
         if failed := services.failed():
             print(f"\nservices that stopped on their own: {', '.join(failed)}", file=sys.stderr)
         ok = await _summary(view, network, log) and archived and not failed
+        print(f"  console: {console_url} (login {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})")
+        if keep:
+            await _keep_running(services, console_url)
     finally:
         await services.stop()
         # The summary's commands read the hub's files, not the broker: leave nothing there.
@@ -186,4 +240,6 @@ def main(argv: list[str]) -> int:
     network = DemoNetwork(
         base=args.dir, amqp_url=args.amqp_url, management_url=args.management_url, vhost=args.vhost
     )
-    return run_main(run_demo(network, args.wait))
+    return run_main(
+        run_demo(network, args.wait, console_listen=args.console_listen, keep=args.keep)
+    )

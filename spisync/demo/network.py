@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from hub.config import load_hub_config
+from hub.console.accounts import add_operator
 from hub.provision import provision_agent
 from hub.queries import files_rows, spisy_rows
 from hub.store import open_metadata_store
@@ -26,7 +27,7 @@ from collections.abc import Awaitable, Callable
 if TYPE_CHECKING:
     from hub.store import MetadataStore
 
-__all__ = ["DemoNetwork", "HubView"]
+__all__ = ["DemoNetwork", "HubView", "add_demo_operator"]
 
 _Query = Callable[["MetadataStore", str], Awaitable[list[dict[str, Any]]]]
 
@@ -95,8 +96,8 @@ class DemoNetwork:
             await api.delete_user(names.agent_username(obec.ico, prefix=self.user_prefix))
         await api.delete_vhost(self.vhost)
 
-    def write_configs(self, *, release_grace_s: float) -> None:
-        """Write HUB.toml and ARCHIVE.toml with embedded defaults (SQLite, local folders)."""
+    def write_configs(self, *, release_grace_s: float, console_listen: str) -> None:
+        """Write HUB.toml (with its console) and ARCHIVE.toml with embedded defaults."""
         broker = (
             f'[broker]\nurl = "{self._vhost_url()}"\nmanagement_url = "{self.management_url}"\n'
         )
@@ -105,7 +106,9 @@ class DemoNetwork:
             f'[hub]\norp = "{ORP}"\nname = "{ORP_NAME}"\n'
             f'data_dir = "{self.base / "hub" / "data"}"\n'
             f'user_prefix = "{self.user_prefix}"\n'
-            f"release_grace_s = {release_grace_s}\nrelease_sweep_s = 1\n\n" + broker,
+            f"release_grace_s = {release_grace_s}\nrelease_sweep_s = 1\n\n"
+            + broker
+            + f'\n[console]\nlisten = "{console_listen}"\nrefresh_s = 2\n',
             encoding="utf-8",
         )
         self.archive_config.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +134,16 @@ class DemoNetwork:
             f'[registry]\nkind = "sqlite"\npath = "{registry}"\npoll_interval_s = 0.5\n',
             encoding="utf-8",
         )
+
+
+async def add_demo_operator(hub_config: Path, name: str, password: str) -> None:
+    """Create the console's demo login (an admin, so a newcomer sees every page and action)."""
+    config = load_hub_config(hub_config)
+    store = await open_metadata_store(config, instance="demo")
+    try:
+        await add_operator(store, name, "admin", password)
+    finally:
+        await store.close()
 
 
 class HubView:

@@ -8,6 +8,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from archive.validation import validate_sip
+from testkit.broker import free_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,6 +36,8 @@ async def test_demo_day_archives_every_closed_spis(
                 shared_broker.url("/"),
                 "--management-url",
                 shared_broker.management_url,
+                "--console-listen",
+                f"127.0.0.1:{free_port()}",
             ],
             capture_output=True,
             text=True,
@@ -49,6 +52,8 @@ async def test_demo_day_archives_every_closed_spis(
         await shared_broker.drop_vhost(vhost)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "5/5 files synced" in result.stdout
+    assert "operator console: http://127.0.0.1:" in result.stdout
+    assert "login demo / " in result.stdout
     assert left_vhost is None, "the demo leaves its vhost behind"
     assert left_users == [], "the demo leaves its broker users behind"
     sips = sorted((tmp_path / "demo" / "archive" / "data").rglob("*.zip"))

@@ -8,13 +8,15 @@ import json
 import aio_pika
 import aiohttp
 import msgspec
+from aiohttp.test_utils import TestClient, TestServer
 
 from hub.console.accounts import issue_token
+from hub.console.app import build_app, make_console
 from hub.store import SqliteMetadataStore
 from protocol import Heartbeat, encode, names, new_message_id, utc_now
 from spisync.broker import open_connection
 from spisync.cli import main
-from testkit.hub import write_hub_toml
+from testkit.hub import make_hub_config, write_hub_toml
 from testkit.waiting import wait_for
 from tests.hub.console.conftest import ApiClient, console_config, new_http
 from tests.hub.hubkit import HubProcess
@@ -267,3 +269,42 @@ async def test_hub_status_prints_the_overview(console_net, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "Obec Vlkava" in table
     assert "v pořádku" in table
+
+
+async def test_metrics_carry_per_obec_and_hub_figures(console_net):
+    """`/metrics` is open without a session (no token set) and has per-obec, hub-wide and process metrics."""
+    async with new_http() as http, http.get(f"{console_net.url}/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+    ico = console_net.icos[0]
+    for line in (
+        f'spisync_obec_last_heartbeat_timestamp_seconds{{ico="{ico}"}}',
+        f'spisync_obec_backlog_messages{{ico="{ico}"}}',
+        f'spisync_obec_files{{ico="{ico}"}} 1.0',
+        f'spisync_obec_spisy{{ico="{ico}",state="open"}} 0.0',
+        f'spisync_hub_ingested_messages_total{{ico="{ico}",kind="metadata"}}',
+        'spisync_hub_sips{state="accepted"} 0.0',
+        "spisync_hub_closing_to_acceptance_seconds_count 0.0",
+        "spisync_broker_management_up 1.0",
+        "process_cpu_seconds_total",
+    ):
+        assert line in text, line
+
+
+async def test_metrics_token_is_required_when_set(shared_broker, vhost, tmp_path):
+    """With `[console] metrics_token`, /metrics refuses a scrape without that bearer token."""
+    config = make_hub_config(shared_broker, vhost, tmp_path / "hub")
+    config = msgspec.structs.replace(config, console=console_config(metrics_token="tajny-token"))
+    store = await SqliteMetadataStore.open(config.hub.data_path, instance="test")
+    try:
+        async with TestClient(
+            TestServer(build_app(make_console(config, store, instance="t")))
+        ) as client:
+            assert (await client.get("/metrics")).status == 401
+            wrong = await client.get("/metrics", headers={"Authorization": "Bearer jiny"})
+            assert wrong.status == 401
+            right = await client.get("/metrics", headers={"Authorization": "Bearer tajny-token"})
+            assert right.status == 200
+            assert "spisync_broker_management_up 1.0" in await right.text()
+    finally:
+        await store.close()
