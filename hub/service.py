@@ -3,8 +3,8 @@
 Tasks under one `asyncio.TaskGroup`: the broker loop (connect, consume every
 provisioned obec, batch, reconnect with backoff), the closing worker (SIP
 builds), the archive link (forward the SIP outbox, take the archive's
-replies; its own connection) and the release sweeper. When
-`shutdown_trigger` is set, consumers are cancelled, the deliveries already
+replies; its own connection), the release sweeper and the diagnostics expiry
+sweep. When `shutdown_trigger` is set, consumers are cancelled, the deliveries already
 received are processed and acknowledged, and `run` returns (well within 10 s;
 whatever is not done by then is left unacknowledged and redelivered later).
 """
@@ -22,6 +22,7 @@ import structlog
 from hub.batcher import Batcher
 from hub.closing import ClosingWorker
 from hub.consumer import ObecConsumers
+from hub.diagnostics import expiry_sweep
 from hub.forwarding import ArchiveLink, ReleaseSweeper, SipBuilder, SipCloser
 from hub.metrics import HubMetrics
 from hub.provision import load_obce
@@ -227,6 +228,7 @@ async def run(
                 group.create_task(loop.run(shutdown_trigger))
                 group.create_task(link.run(shutdown_trigger))
                 group.create_task(sweeper.run(shutdown_trigger))
+                group.create_task(expiry_sweep(store, shutdown_trigger))
                 if config.console is not None:
                     # Imported here: a hub without `[console]` never loads the web stack.
                     from hub.console.app import serve  # noqa: PLC0415

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import structlog
 from aio_pika.exceptions import DeliveryError, PublishError
 
 from hub import audit
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_TTL_S",
     "DiagnosticsRequestError",
     "as_json",
+    "expiry_sweep",
     "parse_ttl",
     "refresh",
     "submit",
@@ -54,7 +56,10 @@ __all__ = [
 ]
 
 DEFAULT_TTL_S = 24 * 3600.0
+EXPIRY_SWEEP_S = 30.0
 MAX_TTL_S = 14 * 24 * 3600.0
+log = structlog.get_logger(__name__)
+
 _TTL = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -227,6 +232,24 @@ async def refresh(store: MetadataStore, now: datetime | None = None) -> int:
                 audit.error_result(expired.error),
             )
     return changed
+
+
+async def expiry_sweep(
+    store: MetadataStore, shutdown: asyncio.Event, *, interval_s: float = EXPIRY_SWEEP_S
+) -> None:
+    """Run `refresh` every `interval_s` until `shutdown`, so expired requests show as such.
+
+    Every reader refreshes too (`hub diag`, the console); this keeps the stored
+    state right when nobody looks. A failure (a busy or full database) is logged
+    and tried again at the next round: it must never stop the hub.
+    """
+    while not shutdown.is_set():
+        try:
+            await refresh(store)
+        except Exception as exc:  # logged; the next round tries again
+            log.warning("diagnostics_expiry_sweep_failed", error=f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(shutdown.wait(), timeout=interval_s)
 
 
 async def wait_for_outcome(

@@ -19,12 +19,13 @@ import structlog
 from hub.cli import main as hub_cli
 from hub.config import HubConfig, HubSection
 from hub.content import open_content
-from hub.diagnostics import submit, wait_for_outcome
+from hub.diagnostics import expiry_sweep, submit, wait_for_outcome
 from hub.provision import provision_agent
 from hub.store import open_blob_store, open_metadata_store
 from hub.store.diagnostics import DiagnosticsRow
 from protocol import DiagnosticsRequest, encode, names, new_message_id, utc_now
 from spisync.broker import open_connection
+from spisync.config import BrokerConfig
 from testkit.hub import write_hub_toml
 from testkit.waiting import wait_for
 from tests.diag.diagkit import diag_network
@@ -325,3 +326,39 @@ async def test_no_secret_leaves_the_agent(
             for form in (SECRET, quote(SECRET, safe="")):
                 assert form not in text
         assert "***" in texts[0]
+
+
+async def test_the_hub_marks_unanswered_requests_expired_without_a_reader(tmp_path: Path) -> None:
+    """The expiry sweep turns a queued request past its TTL into `expired` and audits it, with nobody asking."""
+    config = HubConfig(
+        hub=HubSection(orp="test", data_dir=str(tmp_path / "hub")),
+        broker=BrokerConfig(url="amqp://guest:guest@127.0.0.1:5672/"),
+    )
+    store = await open_metadata_store(config, instance="test")
+    stop = asyncio.Event()
+    try:
+        now = utc_now()
+        row = DiagnosticsRow(
+            id="d-old",
+            ico="00255319",
+            verb="status",
+            operator="novakova",
+            created_at=now - timedelta(hours=25),
+            expires_at=now - timedelta(hours=1),
+            updated_at=now - timedelta(hours=25),
+        )
+        await store.diagnostics.create(row)
+        sweep = asyncio.create_task(expiry_sweep(store, stop, interval_s=0.1))
+
+        async def expired() -> bool:
+            got = await store.diagnostics.get(row.id)
+            return got is not None and got.state == "expired"
+
+        await wait_for(expired, what="the sweep")
+        stop.set()
+        await sweep
+        entries = await store.audit.entries(ico="00255319")
+    finally:
+        stop.set()
+        await store.close()
+    assert [e.action for e in entries] == ["diagnostics_expired"]
