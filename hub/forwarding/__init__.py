@@ -1,6 +1,7 @@
 """Closing: a complete closed spis becomes a SIP, goes to the archive, and leaves the hub.
 
-- `builder`: the SIP of one closing, from the hub's metadata and blobs;
+- `builder`: the SIP of one closing, from the hub's metadata and blobs
+  (`sip_input` maps the registry snapshots to the SIP model);
 - `closer`: the `Closer` the closing worker calls (build, record, queue);
 - `sender` and `link`: the durable outbox to `spisync.archive`, and the
   connection that forwards it and consumes the archive's replies;
