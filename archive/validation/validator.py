@@ -78,19 +78,14 @@ def _zip_sha256(path: Path) -> str:
 
 
 def _content(doc: MetsDoc, package: Package, layout: Layout, ctx: Context) -> None:
+    check_schemas(doc.tree, ctx)
+    for rules in _RULE_SETS:
+        rules.run(doc, ctx)
+    # After the rules, not beside them: a hashing thread next to pure-Python rules waits for
+    # the GIL after every chunk (a convoy), which made the whole slower, not faster.
     plan = plan_files(doc, layout, ctx)
-    # The komponenty are hashed in a worker (hashlib and zlib release the GIL) while the
-    # schema and content rules run here; the worker touches no lxml object.
-    files_ctx = Context(ctx.profile, ctx.today)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sip-komponenty") as pool:
-        hashing = None if plan is None else pool.submit(check_files, package, plan, files_ctx)
-        check_schemas(doc.tree, ctx)
-        for rules in _RULE_SETS:
-            rules.run(doc, ctx)
-        if hashing is not None:
-            hashing.result()
-    ctx.failures.extend(files_ctx.failures)
-    ctx.ran.update(files_ctx.ran)
+    if plan is not None:
+        check_files(package, plan, ctx)
 
 
 def _check(path: Path, name: str, tools: ExternalTools, ctx: Context) -> None:
