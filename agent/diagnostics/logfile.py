@@ -13,7 +13,7 @@ import json
 import logging
 from collections import deque
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from spisync.logging import add_log_sink
 
@@ -40,6 +40,8 @@ class LogFile:
         self._ico = ico
         self._max = max_bytes
         self._remove: Callable[[], None] | None = None
+        self._handle: TextIO | None = None
+        self._size = 0
 
     def start(self) -> None:
         """Start writing (idempotent)."""
@@ -48,10 +50,23 @@ class LogFile:
             self._remove = add_log_sink(self._write)
 
     def stop(self) -> None:
-        """Stop writing."""
+        """Stop writing and close the file."""
         if self._remove is not None:
             self._remove()
             self._remove = None
+        self._close()
+
+    def _close(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.close()
+            self._handle = None
+
+    def _open(self) -> TextIO:
+        if self._handle is None:
+            self._handle = self.path.open("a", encoding="utf-8")
+            self._size = self._handle.tell()
+        return self._handle
 
     def _write(self, event: MutableMapping[str, Any]) -> None:
         if event.get("ico", self._ico) != self._ico:
@@ -63,11 +78,18 @@ class LogFile:
         }
         line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
         # A log line that cannot be written must never break what was being logged.
-        with contextlib.suppress(OSError):
-            if self.path.exists() and self.path.stat().st_size > self._max:
+        # The file stays open between lines and is flushed at each (the tail is read
+        # by the `logs` verb while the agent runs).
+        try:
+            handle = self._open()
+            handle.write(line)
+            handle.flush()
+            self._size += len(line.encode())
+            if self._size > self._max:
+                self._close()
                 self.path.replace(self.path.with_name(self.path.name + ".1"))
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
+        except OSError:
+            self._close()
 
     def tail(self, lines: int, level: str = "debug") -> list[str]:
         """Return the last `lines` lines at `level` or above (older file included if needed)."""

@@ -111,6 +111,16 @@ class DiagnosticsRunner:
             return
         await journal.write(Entry(at=utc_now(), event="received", **base))
         hub_user = view.config.diagnostics.hub_user
+        if hub_user is None:
+            # An AGENT.toml from before diagnostics: nobody can be trusted yet. Not a
+            # security event, a set-up step the helpdesk must be told about.
+            reason = (
+                "agent nemá v AGENT.toml [diagnostics] hub_user (uživatel hubu ORP); "
+                "doplňte jej nebo znovu spusťte spisync hub provision-agent"
+            )
+            sent = await self._outgoing.refusal(request, state="failed", error=reason)
+            await self._finish(base, "refused", reason, sent)
+            return
         if not user_id or user_id != hub_user:
             await self._refuse_sender(request, base, user_id, hub_user)
             return
@@ -170,15 +180,11 @@ class DiagnosticsRunner:
         await self._finish(base, "failed", error, sent)
 
     async def _refuse_sender(
-        self, request: DiagnosticsRequest, base: dict[str, Any], user_id: str, hub_user: str | None
+        self, request: DiagnosticsRequest, base: dict[str, Any], user_id: str, hub_user: str
     ) -> None:
         view = self._view
         view.problems.count_event("diagnostics_forged")
-        reason = (
-            "agent nemá nastaveného uživatele hubu ([diagnostics] hub_user)"
-            if hub_user is None
-            else f"požadavek neposlal hub, ale uživatel {user_id or '(neuveden)'!r}"
-        )
+        reason = f"požadavek neposlal hub, ale uživatel {user_id or '(neuveden)'!r}"
         log.warning(
             "security_event",
             what="diagnostics_request_refused",

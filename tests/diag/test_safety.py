@@ -362,3 +362,44 @@ async def test_the_hub_marks_unanswered_requests_expired_without_a_reader(tmp_pa
         stop.set()
         await store.close()
     assert [e.action for e in entries] == ["diagnostics_expired"]
+
+
+async def test_an_agent_without_hub_user_refuses_and_says_how_to_fix(
+    shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str
+) -> None:
+    """An AGENT.toml from before diagnostics (no hub_user) refuses every request, naming the key, without a security event."""
+    async with diag_network(shared_broker, vhost, tmp_path, ico, start=False) as net:
+        text = net.agent_toml.read_text()
+        assert 'hub_user = "' in text
+        net.agent_toml.write_text(
+            "\n".join(line for line in text.splitlines() if not line.startswith("hub_user"))
+        )
+        await net.start_hub()
+        await net.start_agent()
+        refused = await ask(net, "status")
+        assert refused.state == "failed"
+        assert "[diagnostics] hub_user" in refused.error
+        store = await open_metadata_store(net.hub, instance="test")
+        try:
+            rows = await store.diagnostics.of_obec(ico)
+        finally:
+            await store.close()
+        assert [r.security_event for r in rows] == [False]
+
+
+async def test_a_request_to_an_unprovisioned_obec_fails_at_once(
+    shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str, other_ico: str
+) -> None:
+    """An obec without an inbox cannot be asked: the request is failed (and audited) right away."""
+    async with diag_network(shared_broker, vhost, tmp_path, ico, start=False) as net:
+        store = await open_metadata_store(net.hub, instance="test")
+        try:
+            row = await submit(net.hub, store, ico=other_ico, verb="status", operator="novakova")
+            entries = await store.audit.entries(ico=other_ico)
+        finally:
+            await store.close()
+        assert row.state == "failed"
+        assert "není zřízena" in row.error
+        assert [(e.action, e.result.startswith("error")) for e in entries] == [
+            ("diagnostics_request", True)
+        ]
