@@ -148,6 +148,7 @@ def national_rules() -> tuple[NationalRule, ...]:
     return tuple(parse_rules(RULES_FILE.read_text(encoding="utf-8")))
 
 
+@functools.cache
 def profile_codes(profile: str) -> frozenset[str]:
     """The codes of the national rules `profile` applies.
 
