@@ -111,3 +111,33 @@ async def test_generic_sql_adapter_reads_views_and_queries_from_postgresql(
     assert reader.of(RecordDeleted)[0].record_id == "21"
     assert len({k.source_version for k in reader.of(KomponentaSnapshot)}) == 1
     assert not reader.violations
+
+
+async def test_generic_sql_adapter_reads_the_reference_schema_from_sqlite(agent_env):
+    """The README's worked example: `kind = "sql"` over the reference schema's tables in SQLite."""
+    from tests.agent.test_registry import add_spis, make_registry  # noqa: PLC0415 - its helpers
+
+    path = agent_env.base / "essl.sqlite"
+    db = make_registry(path)
+    add_spis(db, "S1")
+    db.execute(
+        "INSERT INTO udalost (tabulka, zaznam_id, kdy, kdo, typ) VALUES "
+        "('spis', 'S1', '2024-03-01T09:00:00+01:00', 'Jana', 'SpisZalozeni')"
+    )
+    config = agent_env.write_config(
+        registry={"kind": "sql", "url": f"sqlite:///{path}", "reconcile_interval_s": 1.0}
+    )
+    with config.open("a", encoding="utf-8") as toml:
+        toml.write(
+            '\n[registry.queries]\nspis = "spis"\ndokument = "dokument"\n'
+            'komponenta = "komponenta"\nsubjekt = "subjekt"\nudalost = "udalost"\n'
+        )
+    reader = await agent_env.reader()
+    await agent_env.start(config)
+    await agent_env.eventually(lambda: len(reader.of(SpisSnapshot)) == 1)
+    [spis] = reader.of(SpisSnapshot)
+    assert [e.kdo for e in spis.udalosti] == ["Jana"]
+    db.execute("UPDATE spis SET stav = 'uzavreny', datum_uzavreni = '2024-05-01' WHERE id = 'S1'")
+    await agent_env.eventually(lambda: len(reader.of(SpisClosed)) == 1)
+    db.execute("DELETE FROM spis WHERE id = 'S1'")
+    await agent_env.eventually(lambda: len(reader.of(RecordDeleted)) == 1)
