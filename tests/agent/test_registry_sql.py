@@ -141,3 +141,30 @@ async def test_generic_sql_adapter_reads_the_reference_schema_from_sqlite(agent_
     await agent_env.eventually(lambda: len(reader.of(SpisClosed)) == 1)
     db.execute("DELETE FROM spis WHERE id = 'S1'")
     await agent_env.eventually(lambda: len(reader.of(RecordDeleted)) == 1)
+
+
+async def test_agent_check_warns_when_the_postgresql_login_can_write(agent_env, postgres_registry):
+    """`agent check` passes a SELECT-only PostgreSQL role and warns once it may also write."""
+    from agent.check import check  # noqa: PLC0415 - the check's own imports are heavy
+
+    db, url, password_file = postgres_registry
+    config = agent_env.write_config(
+        registry={"kind": "sql", "url": url, "password_file": str(password_file)}
+    )
+    with config.open("a", encoding="utf-8") as toml:
+        toml.write(
+            '\n[registry.queries]\nspis = "spisync_spis"\ndokument = "dokument"\n'
+            'komponenta = "komponenta"\n'
+        )
+
+    async def registry_findings():
+        return [(f.ok, f.warning, f.detail) for f in await check(config) if "postgresql" in f.what]
+
+    [(ok, warning, _)] = await registry_findings()
+    assert (ok, warning) == (True, False)
+    role = url.split("//")[1].split("@")[0]
+    await db.execute(f"GRANT INSERT ON dokument TO {role}")
+    [first, second] = await registry_findings()
+    assert first[:2] == (True, False)
+    assert second[:2] == (True, True)
+    assert "INSERT" in second[2]
