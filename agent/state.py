@@ -38,7 +38,7 @@ from agent.records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
     from pathlib import Path
 
     from agent.records import IndexEntry, OutboxRow, StatUpdate, VersionRecord
@@ -426,11 +426,29 @@ class State:
 
     # -- registry -------------------------------------------------------------
 
-    async def registry_seen(self, tabulka: str) -> dict[str, tuple[str, str | None]]:
-        """Return `record_id -> (fingerprint, stav)` of what was last sent of a table."""
-        rows = await self._fetchall(
-            "SELECT record_id, fingerprint, stav FROM registry_seen WHERE tabulka = ?", (tabulka,)
-        )
+    async def registry_seen(
+        self, tabulka: str, record_ids: Collection[str] | None = None
+    ) -> dict[str, tuple[str, str | None]]:
+        """Return `record_id -> (fingerprint, stav)` of what was last sent of a table.
+
+        Args:
+            tabulka: The table.
+            record_ids: Only these records (a poll's few), or None for all (a reconciliation).
+        """
+        if record_ids is None:
+            rows = await self._fetchall(
+                "SELECT record_id, fingerprint, stav FROM registry_seen WHERE tabulka = ?",
+                (tabulka,),
+            )
+        else:
+            ids, rows = list(record_ids), []
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                rows += await self._fetchall(
+                    "SELECT record_id, fingerprint, stav FROM registry_seen "  # noqa: S608 - placeholders only
+                    f"WHERE tabulka = ? AND record_id IN ({', '.join('?' * len(part))})",
+                    (tabulka, *part),
+                )
         return {str(r[0]): (str(r[1]), None if r[2] is None else str(r[2])) for r in rows}
 
     async def commit_registry_batch(

@@ -147,7 +147,7 @@ class RegistrySync:
             changes = [c for c in batch_read.changes if c.table == table]
             if not changes:
                 continue
-            seen = await self._state.registry_seen(table)
+            seen = await self._state.registry_seen(table, {c.record_id for c in changes})
             for change in changes:
                 seq = change.seq if version is None else version
                 assert seq is not None  # a source that numbers versions gives each change one
