@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import structlog
 
 from hub.batcher import Batcher
+from hub.chunk_gc import ChunkCollector
 from hub.closing import ClosingWorker
 from hub.consumer import ObecConsumers
 from hub.diagnostics import expiry_sweep
@@ -222,6 +223,7 @@ async def run(
                 config, instance=instance, store=store, blobs=blobs, worker=worker, metrics=metrics
             )
             sweeper = ReleaseSweeper(config, store, blobs)
+            collector = ChunkCollector(config, store, blobs)
             log.info("hub_started", orp=config.hub.orp, data_dir=config.hub.data_dir)
             async with asyncio.TaskGroup() as group:
                 group.create_task(worker.run(shutdown_trigger))
@@ -229,6 +231,7 @@ async def run(
                 group.create_task(link.run(shutdown_trigger))
                 group.create_task(sweeper.run(shutdown_trigger))
                 group.create_task(expiry_sweep(store, shutdown_trigger))
+                group.create_task(collector.run(shutdown_trigger))
                 if config.console is not None:
                     # Imported here: a hub without `[console]` never loads the web stack.
                     from hub.console.app import serve  # noqa: PLC0415

@@ -271,6 +271,10 @@ class MetadataStore(Protocol):
         """Move a forwarded spis to `archived`; False if it is not forwarded in that closing."""
         ...
 
+    async def collect_unreferenced_chunks(self, *, uploaded_before: datetime, limit: int) -> int:
+        """Queue for deletion chunks uploaded before `uploaded_before` that no content uses."""
+        ...
+
     async def processed_messages(self, ico: str) -> int:
         """Return how many metadata messages of obec `ico` were applied."""
         ...

@@ -38,6 +38,7 @@ from hub.store.sqlite_diagnostics import SqliteDiagnosticsLedger
 from hub.store.sqlite_errors import as_unavailable, is_unavailable
 from hub.store.sqlite_open import data_dir_failure, open_failure
 from hub.store.sqlite_overview import SqliteOverviewReader
+from hub.store.sqlite_release import UNREFERENCED_CANDIDATES_SQL, collect_unreferenced_chunks
 from hub.store.sqlite_rows import (
     FILE_VERSION_COLUMNS,
     SPIS_STATE_COLUMNS,
@@ -495,6 +496,20 @@ class SqliteMetadataStore:
             spis_id,
             closing_seq,
         )
+
+    async def collect_unreferenced_chunks(self, *, uploaded_before: datetime, limit: int) -> int:
+        """Queue for deletion chunks uploaded before `uploaded_before` that no content uses.
+
+        Returns how many were queued (at most `limit`); their blobs go in the
+        deletion queue's phase 2 (see `hub.store.sqlite_release`).
+        """
+        rows = await self._all(UNREFERENCED_CANDIDATES_SQL, to_ts(uploaded_before), limit)
+        if not rows:
+            return 0
+        async with self._write_tx() as db:
+            return await collect_unreferenced_chunks(
+                db, [str(row[0]) for row in rows], uploaded_before=uploaded_before, at=utc_now()
+            )
 
     async def processed_messages(self, ico: str) -> int:
         """Return how many metadata messages of obec `ico` were applied."""

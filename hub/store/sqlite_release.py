@@ -12,6 +12,9 @@ invariant kept is: *a `chunks` row exists ⇒ its blob exists*.
 - Phase 2 (`delete_released_blobs`): for each queued chunk that still has no
   `chunks` row, delete its blob; one that was re-added keeps its blob. A crash
   in between leaves the queue entry, and the deletion is simply redone.
+- Collection (`collect_unreferenced_chunks`): a chunk uploaded before a cutoff
+  that no unreleased content uses (its manifest never came) goes through the
+  same phase 1 and 2.
 - Ingest (`hub.handlers.content.handle_chunk`): a chunk that appears in
   `chunk_deletions` gets its blob checked *inside* the batch's transaction
   before its row is written; if phase 2 removed it after the batch decided it
@@ -32,7 +35,13 @@ if TYPE_CHECKING:
     from hub.store.blobs import BlobStore
     from hub.store.sips import ReleaseOutcome
 
-__all__ = ["delete_released_blobs", "live_reference", "release_content"]
+__all__ = [
+    "UNREFERENCED_CANDIDATES_SQL",
+    "collect_unreferenced_chunks",
+    "delete_released_blobs",
+    "live_reference",
+    "release_content",
+]
 
 # The newest version of its path (the `files` view spelled out, so that the
 # sha256 index is used).
@@ -85,6 +94,44 @@ WHERE cc.content_sha256 = ?
       WHERE o.chunk_sha256 = cc.chunk_sha256 AND oc.released_at IS NULL
   )
 """
+
+
+_UNUSED = """
+NOT EXISTS (
+    SELECT 1 FROM content_chunks cc JOIN contents oc ON oc.sha256 = cc.content_sha256
+    WHERE cc.chunk_sha256 = c.sha256 AND oc.released_at IS NULL
+)
+"""
+
+UNREFERENCED_CANDIDATES_SQL = f"""
+SELECT c.sha256 FROM chunks c WHERE c.stored_at < ? AND {_UNUSED} LIMIT ?
+"""  # noqa: S608 - constant fragments only
+"""Chunks uploaded before `?` that no unreleased content uses (read side, no lock)."""
+
+
+async def collect_unreferenced_chunks(
+    db: aiosqlite.Connection, candidates: list[str], *, uploaded_before: datetime, at: datetime
+) -> int:
+    """Phase 1 for chunks no content uses; return how many were queued for deletion.
+
+    `candidates` come from a read without the write lock; each is checked
+    again here, by primary key, so a manifest committed since keeps its chunks
+    and the write lock is held only for these short lookups.
+    """
+    recheck = f"SELECT c.sha256 FROM chunks c WHERE c.sha256 = ? AND c.stored_at < ? AND {_UNUSED}"  # noqa: S608 - constant fragments only
+    cutoff = to_ts(uploaded_before)
+    queued = [sha for sha in candidates if await _first(db, recheck, sha, cutoff)]
+    for start in range(0, len(queued), 500):
+        part = queued[start : start + 500]
+        marks = placeholders(len(part))
+        await db.execute(f"DELETE FROM chunks WHERE sha256 IN ({marks})", part)  # noqa: S608 - placeholders only
+        await db.execute(f"DELETE FROM obec_chunks WHERE sha256 IN ({marks})", part)  # noqa: S608 - placeholders only
+    await db.executemany(
+        "INSERT INTO chunk_deletions (sha256, queued_at, blob_deleted_at) VALUES (?, ?, NULL) "
+        "ON CONFLICT (sha256) DO UPDATE SET queued_at = excluded.queued_at, blob_deleted_at = NULL",
+        [(chunk, to_ts(at)) for chunk in queued],
+    )
+    return len(queued)
 
 
 async def _first(db: aiosqlite.Connection, sql: str, *args: object) -> str | None:

@@ -116,8 +116,11 @@ class SqliteTransaction:
 
     async def add_chunk(self, ico: str, sha256: str, size: int) -> None:
         """Record a stored chunk and its uploader."""
+        # `stored_at` is the last upload: an unreferenced chunk is collected only
+        # that long after anyone sent it (`collect_unreferenced_chunks`).
         await self._db.execute(
-            "INSERT OR IGNORE INTO chunks (sha256, size, stored_at) VALUES (?, ?, ?)",
+            "INSERT INTO chunks (sha256, size, stored_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (sha256) DO UPDATE SET stored_at = excluded.stored_at",
             (sha256, size, to_ts(utc_now())),
         )
         await self._db.execute(

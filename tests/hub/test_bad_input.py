@@ -109,8 +109,11 @@ async def test_deliveries_are_committed_in_batches(
     store = await store_of(config)
 
     async def all_applied() -> bool:
-        return await store.processed_messages(ico) == count
+        # Acknowledged a moment after their commit: wait for both.
+        return (
+            await store.processed_messages(ico) == count
+            and running.metrics.deliveries_acked == count
+        )
 
-    await wait_for(all_applied, what="all deliveries")
-    assert running.metrics.deliveries_acked == count
+    await wait_for(all_applied, what="all deliveries committed and acknowledged")
     assert running.metrics.batches_committed <= count // 20
