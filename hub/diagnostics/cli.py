@@ -2,6 +2,7 @@
 
     spisync hub diag --config HUB.toml --ico ICO VERB [ARGS] [--wait SECONDS] [--json] [--ttl 24h]
     spisync hub diag --config HUB.toml --show ID [--json] [--out FILE]
+    spisync hub diag --config HUB.toml --ico ICO [--json]      # the obec's latest requests
 
 Exit codes: 0 done, 1 failed or expired, 2 bad usage, 3 still not finished
 after `--wait`.
@@ -22,15 +23,15 @@ from hub.content import open_content
 from hub.diagnostics.requests import (
     DEFAULT_TTL_S,
     DiagnosticsRequestError,
-    as_json,
     parse_ttl,
     refresh,
     submit,
     wait_for_outcome,
 )
+from hub.diagnostics.requests import as_json as as_json_row
 from hub.diagnostics.states import STATE_NAMES, TERMINAL
 from hub.store import open_blob_store, open_metadata_store
-from protocol import DIAGNOSTIC_VERBS, DiagnosticArgs
+from protocol import DIAGNOSTIC_VERBS, DiagnosticArgs, validate_ico
 
 if TYPE_CHECKING:
     import argparse
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from hub.store.metadata import MetadataStore
 
 __all__ = ["add_parser", "run"]
+
+_LIST_LIMIT = 30
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,6 +91,8 @@ async def run(args: argparse.Namespace) -> int:
             if args.out is not None:
                 await _save(config, store, row, args.out)
             return _print(row, as_json=args.json)
+        if args.ico and not args.verb:
+            return await _list(store, args.ico, as_json=args.json)
         if not args.ico or not args.verb:
             print(
                 "spisync hub diag: zadejte --ico ICO a sloveso (nebo --show ID); povolená slovesa: "
@@ -116,7 +121,7 @@ async def run(args: argparse.Namespace) -> int:
         )
         if row.state == "failed" or not args.wait:
             if args.json:
-                print(json.dumps(as_json(row), ensure_ascii=False, indent=2, default=str))
+                print(json.dumps(as_json_row(row), ensure_ascii=False, indent=2, default=str))
             else:
                 print(row.id if row.state != "failed" else f"{row.id} selhalo: {row.error}")
             return 1 if row.state == "failed" else 0
@@ -126,6 +131,26 @@ async def run(args: argparse.Namespace) -> int:
         return code if waited.state in TERMINAL else 3
     finally:
         await store.close()
+
+
+async def _list(store: MetadataStore, ico: str, *, as_json: bool) -> int:
+    """Print an obec's latest requests, newest first."""
+    rows = await store.diagnostics.of_obec(validate_ico(ico), limit=_LIST_LIMIT)
+    if as_json:
+        print(json.dumps([as_json_row(r) for r in rows], ensure_ascii=False, indent=2, default=str))
+        return 0
+    if not rows:
+        print(f"obec {ico}: žádné požadavky na diagnostiku")
+        return 0
+    for row in rows:
+        args = " ".join(f"--{k} {v}" for k, v in row.args.items())
+        size = "" if row.result_bytes is None else f"  {row.result_bytes} B"
+        flag = "  BEZPEČNOSTNÍ UDÁLOST" if row.security_event else ""
+        print(
+            f"{row.id}  {row.created_at.isoformat(timespec='seconds')}  {row.verb} {args}".rstrip()
+            + f"  {row.operator or '?'}  {STATE_NAMES.get(row.state, row.state)}{size}{flag}"
+        )
+    return 0
 
 
 def _print(row: DiagnosticsRow, *, as_json: bool) -> int:
@@ -139,7 +164,7 @@ def _print(row: DiagnosticsRow, *, as_json: bool) -> int:
 
 
 def _json(row: DiagnosticsRow) -> dict[str, Any]:
-    return as_json(row)
+    return as_json_row(row)
 
 
 def _print_text(row: DiagnosticsRow) -> None:

@@ -257,6 +257,12 @@ async def test_hub_diag_command_waits_and_prints_json(
         assert code == 0
         assert "stav: done (hotovo)" in shown
 
+        code = await asyncio.to_thread(hub_cli, [*base, "--json"])
+        listed = json.loads(capsys.readouterr().out)
+        assert code == 0
+        assert [r["verb"] for r in listed] == ["logs", "status"]
+        assert listed[0]["id"] == request_id
+
 
 async def test_requests_run_one_at_a_time(
     shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str
