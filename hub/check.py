@@ -7,10 +7,12 @@ management API (which `provision-agent` needs) answers. Nothing is changed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from hub.config import HubConfig, load_hub_config
-from hub.provision import load_obce
+from hub.provision import ObecRecord, load_obce
+from hub.tls import RENEW_BEFORE_DAYS
 from spisync.broker import ManagementClient
 from spisync.check import (
     Finding,
@@ -63,6 +65,33 @@ async def _check_management(config: HubConfig) -> list[Finding]:
     return findings
 
 
+def _check_certificates(obce: list[ObecRecord]) -> list[Finding]:
+    """Obce whose client certificate expires within RENEW_BEFORE_DAYS need a new one now."""
+    soon = datetime.now(UTC) + timedelta(days=RENEW_BEFORE_DAYS)
+    findings = []
+    for record in obce:
+        if record.cert_not_after is None or record.cert_not_after > soon:
+            continue
+        findings.append(
+            bad(
+                f"certificate of obec {record.ico}",
+                f"expires {record.cert_not_after:%Y-%m-%d}",
+                f"spisync hub provision-agent --config HUB.toml --ico {record.ico} --name "
+                f"'{record.name}' --out AGENT.toml --tls, then install the new files at the "
+                "town hall (the old certificate works until it expires)",
+            )
+        )
+    with_certs = sum(1 for r in obce if r.cert_not_after is not None)
+    if with_certs and not findings:
+        findings.append(
+            good(
+                "client certificates",
+                f"none of {with_certs} expires within {RENEW_BEFORE_DAYS} days",
+            )
+        )
+    return findings
+
+
 async def check(config_path: Path) -> list[Finding]:
     """Check everything the hub needs; return the findings in order."""
     try:
@@ -77,6 +106,7 @@ async def check(config_path: Path) -> list[Finding]:
             f"agent users {config.hub.agent_username('<IČO>')})",
         ),
         check_writable_dir(config.hub.data_path, "data folder", "[hub] data_dir"),
+        *_check_certificates(obce),
     ]
     findings.extend(check_tls_files(config.broker))
     login, connection = await check_broker_login(

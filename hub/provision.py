@@ -55,6 +55,8 @@ class ObecRecord(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     provisioned_at: datetime
     revoked: bool = False
+    cert_not_after: datetime | None = None
+    """When the obec's client certificate expires (`--tls`); `hub check` warns ahead."""
 
 
 @dataclass(frozen=True)
@@ -266,12 +268,16 @@ async def provision_agent(
             ),
             False,
         )
+        not_after: datetime | None = files.not_after
     else:
         password, rotated = await _password_user(api, existing, username, out, ico, rotate_password)
         url = "" if password is None else _agent_url(config, username, password)
         text = url and _agent_toml(ico, name, url, hub_user=config.broker.username)
+        not_after = None
     await _grant_and_declare(config, api, username, ico)
-    record = ObecRecord(ico=ico, name=name, provisioned_at=datetime.now(UTC))
+    record = ObecRecord(
+        ico=ico, name=name, provisioned_at=datetime.now(UTC), cert_not_after=not_after
+    )
     _write_atomically(_obce_dir(config) / f"{ico}.json", msgspec.json.encode(record), mode=0o644)
     if text:
         _write_atomically(out, text.encode())

@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING
 
 import aio_pika
 import aiormq
+import msgspec
 import pytest
 
 from hub.config import HubConfig, HubSection
-from hub.provision import provision_agent, revoke_agent
+from hub.provision import ObecRecord, provision_agent, revoke_agent
 from hub.tls import ca_dir, init_ca, load_ca
 from protocol import names
 from spisync.broker import open_connection
+from spisync.cli import main
 from spisync.config import BrokerConfig
 from testkit.broker import NodeTls, PrivateNode
+from testkit.hub import write_hub_toml
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -153,3 +156,28 @@ async def test_rotation_overlaps_and_revocation_ends_the_connection(
     with pytest.raises((*REFUSED, aiormq.exceptions.ProbableAuthenticationError)):
         await open_connection(rotated, name="revoked agent")
     await running.close()
+
+
+async def test_hub_check_warns_before_a_certificate_expires(
+    tls_hub: tuple[HubConfig, PrivateNode],
+    tmp_path: Path,
+    ico: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`hub check` is fine with fresh certificates and names an obec whose certificate expires soon."""
+    config, _ = tls_hub
+    await provisioned(config, ico, tmp_path)
+    hub_toml = write_hub_toml(config, tmp_path / "HUB.toml")
+    assert await asyncio.to_thread(main, ["hub", "check", "--config", str(hub_toml)]) == 0
+    assert "ok   client certificates: none of 1 expires" in capsys.readouterr().out
+
+    record_path = config.hub.data_path / "obce" / f"{ico}.json"
+    record = msgspec.json.decode(record_path.read_bytes(), type=ObecRecord)
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=10)
+    record_path.write_bytes(
+        msgspec.json.encode(msgspec.structs.replace(record, cert_not_after=soon))
+    )
+    assert await asyncio.to_thread(main, ["hub", "check", "--config", str(hub_toml)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL certificate of obec {ico}: expires {soon:%Y-%m-%d}" in out
+    assert "--tls" in out
