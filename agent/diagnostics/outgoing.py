@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["INLINE_BYTES", "Outgoing", "ResultTooLargeError", "Sent"]
 
 INLINE_BYTES = 256 * 1024
-_KEEP_S = 7 * 24 * 3600.0
+_KEEP_S = 30 * 24 * 3600.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -175,7 +175,7 @@ class Outgoing:
 
     def _write_file(self, disk_name: str, content: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        # Old attachments were sent long ago (or their row gave up): keep a week.
+        # Old attachments were sent long ago: 30 days outlast any request (TTL <= 14 days).
         cutoff = time.time() - _KEEP_S
         for old in self.directory.iterdir():
             if old.stat().st_mtime < cutoff:

@@ -131,7 +131,9 @@ class DemoNetwork:
             "quiet_window_s = 0.5\nheartbeat_interval_s = 5\nrescan_interval_s = 60\n\n"
             f'[broker]\nurl = "{url}"\n\n'
             f'[[folders]]\npath = "{folder}"\n\n'
-            f'[registry]\nkind = "sqlite"\npath = "{registry}"\npoll_interval_s = 0.5\n',
+            f'[registry]\nkind = "sqlite"\npath = "{registry}"\npoll_interval_s = 0.5\n\n'
+            # The helpdesk's diagnostics work in the demo too: the hub's user may ask.
+            f'[diagnostics]\nhub_user = "{config.broker.username}"\n',
             encoding="utf-8",
         )
 
