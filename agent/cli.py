@@ -129,7 +129,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per outcome
             return code
         if args.command == "diag-log":
             return _diag_log(config, as_json=args.json)
-        configure_logging("agent", level=config.agent.log_level)
+        configure_logging("agent", level=config.agent.log_level, cache=True)
         log = structlog.get_logger(__name__)
         log.info("agent_starting", version=spisync_version(), config=str(args.config))
         _warn_user_mismatch(config)

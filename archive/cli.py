@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per outcome
         return print_findings(run_main(check(args.config)))
     try:
         config = load_archive_config(args.config)
-        configure_logging("archive", level=args.log_level or config.archive.log_level)
+        configure_logging("archive", level=args.log_level or config.archive.log_level, cache=True)
         structlog.get_logger(__name__).info(
             "archive_starting", version=spisync_version(), config=str(args.config)
         )

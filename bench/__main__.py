@@ -94,7 +94,10 @@ async def run(names: list[str], quick: bool, results_dir: Path) -> Report:
 def main(argv: list[str] | None = None) -> int:
     """Run `python -m bench`; exit 1 if any benchmark failed."""
     args = _parser().parse_args(argv)
-    configure_logging("bench", level="warning")  # provisioning logs would drown the table
+    # Cached: configured once, and in-process roles must not pay for filtered-out calls.
+    configure_logging(
+        "bench", level="warning", cache=True
+    )  # provisioning logs would drown the table
     names = [n for n in BENCHMARKS if n in args.only] if args.only else list(BENCHMARKS)
     report = asyncio.run(run(names, args.quick, args.results_dir))
     print()

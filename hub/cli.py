@@ -271,7 +271,7 @@ def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one return per
         return print_findings(run_main(check(args.config)))
     if args.command == "run":
         config = load_hub_config(args.config)
-        configure_logging("hub", level=config.hub.log_level)
+        configure_logging("hub", level=config.hub.log_level, cache=True)
         structlog.get_logger(__name__).info(
             "hub_starting", version=spisync_version(), config=str(args.config)
         )

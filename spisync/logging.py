@@ -57,7 +57,12 @@ def _drop_traceback(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDi
 
 
 def configure_logging(
-    role: str, *, level: str = "info", json: bool | None = None, stream: TextIO | None = None
+    role: str,
+    *,
+    level: str = "info",
+    json: bool | None = None,
+    stream: TextIO | None = None,
+    cache: bool = False,
 ) -> None:
     """Configure structlog and the standard library's logging for the process.
 
@@ -67,6 +72,10 @@ def configure_logging(
         json: Force JSON (True) or console (False); by default JSON under a
             service manager or when the output is not a terminal.
         stream: Where lines go; by default the current `sys.stdout`.
+        cache: Let each logger keep this configuration from its first use: a
+            filtered-out call then costs about 1 µs instead of 14 (measured). For a
+            service's final configuration (`run`); without it a later
+            `configure_logging` (or a test's) reaches every logger.
     """
     output = stream if stream is not None else sys.stdout
     if json is None:
@@ -92,9 +101,7 @@ def configure_logging(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
-        # Not cached: a role configures logging again once its config names the level
-        # (and tests configure it per test); a cached module logger would keep the old one.
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=cache,
     )
     handler = _Handler(stream)
     handler.setFormatter(

@@ -233,7 +233,7 @@ def main(argv: list[str]) -> int:
     """Run `spisync demo` with `argv`; return the exit code."""
     args = _parser().parse_args(argv)
     # The demo narrates; the services' own logs go to files under --dir.
-    configure_logging("demo", level="warning")
+    configure_logging("demo", level="warning", cache=True)
     if not _SCHEMA.exists():
         print(f"spisync demo: the reference registry schema {_SCHEMA} is missing", file=sys.stderr)
         return 2
