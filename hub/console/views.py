@@ -114,6 +114,10 @@ def _row(
         ),
         "folders": dict(beat.folders) if beat else {},
         "registry_lag": beat.registry_lag if beat else None,
+        "sync_files_remaining": beat.sync_files_remaining if beat else None,
+        "sync_rate_bytes_per_s": beat.sync_rate_bytes_per_s if beat else None,
+        "sync_eta_s": beat.sync_eta_s if beat else None,
+        "initial_sync_complete": beat.initial_sync_complete if beat else None,
         "spisy": dict(figures.spisy) if figures else {},
         "last_message_at": _iso(figures.last_message_at if figures else None),
     }

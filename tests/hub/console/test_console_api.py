@@ -76,6 +76,10 @@ async def test_bearer_token_reads_the_api_and_overview_has_the_issue_fields(cons
             "folders",
             "spisy",
             "status",
+            "sync_files_remaining",
+            "sync_rate_bytes_per_s",
+            "sync_eta_s",
+            "initial_sync_complete",
         ):
             assert key in row, key
         assert {r["name"] for r in body["obce"]} == {"Obec Lhota u Příbrami", "Obec Vlkava"}
