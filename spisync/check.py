@@ -112,6 +112,16 @@ def check_tls_files(broker: BrokerConfig) -> list[Finding]:
             )
         else:
             findings.append(good(what, f"{path} is readable"))
+    if "auth=external" in broker.url and not (broker.cert_file and broker.key_file):
+        findings.append(
+            bad(
+                "[broker] cert_file",
+                "the URL asks for a certificate login (auth=external) but cert_file or "
+                "key_file is not set",
+                "set cert_file and key_file to the files the ORP issued with "
+                "`spisync hub provision-agent --tls`",
+            )
+        )
     if broker.url.startswith("amqp://") and broker.cert_file:
         findings.append(
             bad(

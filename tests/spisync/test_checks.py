@@ -149,3 +149,15 @@ async def test_the_reconnect_loop_explains_amqps_to_a_plain_port(
     [first, *_] = [e for e in logs if e["event"] == "broker_connect_failed"]
     assert first["problem"] == "broker_tls_failed"
     assert "5671" in first["fix"]
+
+
+def test_a_certificate_login_without_certificate_files_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An amqps URL with auth=external but no cert_file/key_file fails naming them."""
+    url = "amqps://tls.obec-00255319@127.0.0.1:1/?auth=external"
+    config = archive_toml(tmp_path / "A.toml", url, tmp_path / "d")
+    assert main(["archive", "check", "--config", str(config)]) == 1
+    assert (
+        "FAIL [broker] cert_file: the URL asks for a certificate login" in capsys.readouterr().out
+    )
