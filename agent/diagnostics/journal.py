@@ -93,9 +93,11 @@ class Journal:
                     continue
         return entries
 
-    def finished(self, request_id: str) -> bool:
-        """Tell whether a request was already answered (a redelivery must not run it again)."""
+    def finished(self, request_id: str, user_id: str) -> bool:
+        """Tell whether `user_id`'s request was already answered (not to be run again)."""
         return any(
-            e.request_id == request_id and e.event in {"refused", "expired", "done", "failed"}
+            e.request_id == request_id
+            and e.user_id == user_id
+            and e.event in {"refused", "expired", "done", "failed"}
             for e in self.read()
         )

@@ -106,9 +106,6 @@ class DiagnosticsRunner:
             "operator": request.operator,
             "user_id": user_id,
         }
-        if await asyncio.to_thread(journal.finished, request.request_id):
-            log.info("diagnostics_request_already_answered", request_id=request.request_id)
-            return
         await journal.write(Entry(at=utc_now(), event="received", **base))
         hub_user = view.config.diagnostics.hub_user
         if hub_user is None:
@@ -123,6 +120,11 @@ class DiagnosticsRunner:
             return
         if not user_id or user_id != hub_user:
             await self._refuse_sender(request, base, user_id, hub_user)
+            return
+        # A redelivery (the agent stopped before acknowledging) is not run twice;
+        # only the hub's own answered requests count, so nobody can block one by id.
+        if await asyncio.to_thread(journal.finished, request.request_id, user_id):
+            log.info("diagnostics_request_already_answered", request_id=request.request_id)
             return
         if _expired(request):
             await self._finish(base, "expired", "platnost požadavku vypršela, nespuštěno", None)

@@ -403,3 +403,29 @@ async def test_a_request_to_an_unprovisioned_obec_fails_at_once(
         assert [(e.action, e.result.startswith("error")) for e in entries] == [
             ("diagnostics_request", True)
         ]
+
+
+async def test_a_redelivered_request_is_not_run_twice(
+    shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str
+) -> None:
+    """The hub's request arriving a second time (a redelivery) is journaled but not run again."""
+    async with diag_network(shared_broker, vhost, tmp_path, ico) as net:
+        first = await ask(net, "rescan")
+        assert first.state == "done"
+        again = DiagnosticsRequest(
+            message_id=new_message_id(),
+            sender="hub:test",
+            sent_at=utc_now(),
+            request_id=first.id,
+            verb="rescan",
+            operator="novakova",
+        )
+        await _publish(net.hub.broker.url, ico, again, user_id=net.hub.broker.username)
+
+        async def seen_twice() -> bool:
+            return (await _events(net, first.id)).count("received") == 2
+
+        await wait_for(seen_twice, what="the redelivery at the agent", timeout=WAIT_S)
+        marker = await ask(net, "status")
+        assert marker.state == "done"
+        assert (await _events(net, first.id)).count("running") == 1
