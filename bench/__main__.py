@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.closing import closing
+from bench.console import console
 from bench.fanin import fan_in
 from bench.footprint import footprint
 from bench.latency import latency
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "closing": ("7. closing a spis of 20 dokumenty x 3 komponenty -> archived", closing),
     "validate": ("8. validating a 2 GB SIP of 5,000 komponenty: time and peak memory", validate),
     "spisovka": ("9. Spisovka on MariaDB: 50,000 dokumenty -> hub; change latency", spisovka),
+    "console": ("10. console overview of 1,000 obce: server render and /api/v1/obce", console),
 }
 
 RESULTS = Path(__file__).resolve().parent / "results"

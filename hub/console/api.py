@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import msgspec
 from aiohttp import web
 
 from hub.console import views
@@ -14,6 +15,11 @@ if TYPE_CHECKING:
     from hub.console.context import Console
 
 __all__ = ["add_routes"]
+
+
+def _json(data: object) -> web.Response:
+    # msgspec encodes the overview of a thousand obce several times faster than json.dumps.
+    return web.Response(body=msgspec.json.encode(data), content_type="application/json")
 
 
 def _int(request: web.Request, key: str, default: int, *, most: int) -> int:
@@ -37,9 +43,7 @@ async def obce(request: web.Request) -> web.Response:
         query=request.query.get("q", ""),
         status=request.query.get("status", ""),
     )
-    return web.json_response(
-        {"broker_available": broker.available, "count": len(shown), "obce": shown}
-    )
+    return _json({"broker_available": broker.available, "count": len(shown), "obce": shown})
 
 
 async def _detail(request: web.Request) -> dict[str, object]:
@@ -57,7 +61,7 @@ async def obec(request: web.Request) -> web.Response:
     """`GET /api/v1/obce/{ico}`: the obec's row with SIPs, dead letters and recent events."""
     detail = await _detail(request)
     detail.pop("spisy_list", None)
-    return web.json_response(detail)
+    return _json(detail)
 
 
 async def files(request: web.Request) -> web.Response:
@@ -71,13 +75,13 @@ async def files(request: web.Request) -> web.Response:
         limit=_int(request, "limit", 200, most=5000),
         offset=_int(request, "offset", 0, most=10**9),
     )
-    return web.json_response(page)
+    return _json(page)
 
 
 async def spisy(request: web.Request) -> web.Response:
     """`GET /api/v1/obce/{ico}/spisy`: spisy with hub state, missing komponenty and SIP receipts."""
     detail = await _detail(request)
-    return web.json_response({"ico": detail["ico"], "spisy": detail["spisy_list"]})
+    return _json({"ico": detail["ico"], "spisy": detail["spisy_list"]})
 
 
 async def dead_letters(request: web.Request) -> web.Response:
@@ -88,7 +92,7 @@ async def dead_letters(request: web.Request) -> web.Response:
     rows = await views.dead_letter_rows(
         store, security=security, history=request.query.get("history") in {"1", "true"}
     )
-    return web.json_response({"count": len(rows), "dead_letters": rows})
+    return _json({"count": len(rows), "dead_letters": rows})
 
 
 async def dead_letter(request: web.Request) -> web.Response:
@@ -98,7 +102,7 @@ async def dead_letter(request: web.Request) -> web.Response:
     letter = await store.dead_letters.get(int(raw)) if raw.isdigit() else None
     if letter is None:
         raise Refused(404, f"nedoručitelná zpráva č. {raw} neexistuje")
-    return web.json_response(views.dead_letter_detail(letter))
+    return _json(views.dead_letter_detail(letter))
 
 
 async def audit_log(request: web.Request) -> web.Response:
@@ -107,7 +111,7 @@ async def audit_log(request: web.Request) -> web.Response:
     rows = await views.audit_rows(
         store, ico=request.query.get("ico"), limit=_int(request, "limit", 200, most=10_000)
     )
-    return web.json_response({"count": len(rows), "audit": rows})
+    return _json({"count": len(rows), "audit": rows})
 
 
 def add_routes(app: web.Application) -> None:
