@@ -1,4 +1,4 @@
-"""What the console changes (POST): dead letters, provisioning, and (later) agent actions.
+"""What the console changes (POST): dead letters, provisioning, and actions at agents.
 
 Every action checks the role, runs, and is recorded in the audit log with
 its result. Provision, rotate and revoke reuse `hub.provision`, exactly
@@ -14,27 +14,79 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from hub import audit
+from hub import audit, diagnostics
 from hub.console.auth import Refused, require
 from hub.console.context import CONSOLE
 from hub.provision import provision_agent, revoke_agent
-from protocol import ProtocolError, validate_ico
+from protocol import DiagnosticArgs, ProtocolError, validate_ico
 from spisync.errors import SpisyncError
 
 if TYPE_CHECKING:
     from hub.console.context import Console
     from hub.console.deadletters import ReplayOutcome
 
-__all__ = ["add_routes", "agent_actions_available", "provision", "revoke"]
+__all__ = [
+    "add_routes",
+    "agent_actions_available",
+    "allow_deletions",
+    "provision",
+    "rescan",
+    "revoke",
+]
 
 
 def agent_actions_available() -> bool:
     """Tell whether rescan and allow-deletions can reach agents from the console.
 
-    They travel through the agent's inbox, the helpdesk diagnostics channel
-    (issue 11); until it exists the console offers neither button.
+    They travel through the agent's inbox as helpdesk diagnostics requests
+    (`hub.diagnostics.submit`), which the agent runs and answers.
     """
-    return False
+    return True
+
+
+async def _agent_request(request: web.Request, verb: str) -> web.StreamResponse:
+    """Send `verb` to the obec's agent through its inbox (operator or admin)."""
+    console: Console = request.app[CONSOLE]
+    ico = request.match_info["ico"]
+    form = await _form(request)
+    folder = form.get("folder", "").strip() or None
+    action = "agent_rescan" if verb == "rescan" else "agent_allow_deletions"
+    who = await require(request, "operator", action, ico, folder or "")
+    if ico not in await console.obce.records():
+        raise Refused(404, f"obec {ico} není zřízena")
+    try:
+        row = await diagnostics.submit(
+            console.config,
+            console.store,
+            ico=ico,
+            verb=verb,
+            args=DiagnosticArgs(folder=folder),
+            operator=who.name,
+        )
+    except diagnostics.DiagnosticsRequestError as exc:
+        raise Refused(400, f"požadavek nelze odeslat: {exc}") from None
+    ok = row.state != "failed"
+    message = (
+        f"požadavek {row.id} odeslán agentovi (sledujte jej: spisync hub diag --show {row.id})"
+        if ok
+        else f"požadavek {row.id} se nepodařilo odeslat: {row.error}"
+    )
+    if request.path.startswith("/api/"):
+        return web.json_response(
+            {"ok": ok, "request_id": row.id, "state": row.state, "message": message},
+            status=200 if ok else 502,
+        )
+    raise _back(f"/obce/{ico}", message, ok=ok)
+
+
+async def rescan(request: web.Request) -> web.StreamResponse:
+    """Ask the obec's agent to rescan its folders (`folder`: only that one)."""
+    return await _agent_request(request, "rescan")
+
+
+async def allow_deletions(request: web.Request) -> web.StreamResponse:
+    """Let one paused mass deletion through at the obec's agent (`folder` required)."""
+    return await _agent_request(request, "allow-deletions")
 
 
 def _back(target: str, message: str, *, ok: bool) -> web.HTTPFound:
@@ -181,5 +233,7 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(f"{prefix}/dead-letters/{{id}}/discard", discard)
         app.router.add_post(f"{prefix}/obce/{{ico}}/rotate", rotate)
         app.router.add_post(f"{prefix}/obce/{{ico}}/revoke", revoke)
+        app.router.add_post(f"{prefix}/obce/{{ico}}/rescan", rescan)
+        app.router.add_post(f"{prefix}/obce/{{ico}}/allow-deletions", allow_deletions)
     app.router.add_post("/obce/provision", provision)
     app.router.add_post("/api/v1/obce", provision)

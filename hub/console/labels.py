@@ -54,6 +54,7 @@ ACTION_NAMES = {
     "obec_rotate": "nové heslo obce",
     "obec_revoke": "odpojení obce",
     "agent_rescan": "nové prohledání složek",
+    "diagnostics_request": "požadavek helpdesku na agenta",
     "agent_allow_deletions": "povolení pozastaveného mazání",
     "operator_add": "založení operátora",
     "operator_remove": "odebrání operátora",

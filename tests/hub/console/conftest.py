@@ -14,7 +14,13 @@ import aiohttp
 import msgspec
 import pytest
 
-from agent.config import AgentConfig, AgentSection, FolderConfig, RegistryConfig
+from agent.config import (
+    AgentConfig,
+    AgentSection,
+    DiagnosticsConfig,
+    FolderConfig,
+    RegistryConfig,
+)
 from agent.service import run as run_agent
 from hub.config import HubConfig
 from hub.console.accounts import add_operator
@@ -113,6 +119,7 @@ async def start_agent(hub: HubConfig, tmp_path: Path, ico: str, name: str) -> Ru
         broker=BrokerConfig(url=url),
         folders=(FolderConfig(path=str(folder)),),
         registry=RegistryConfig(path=str(registry), poll_interval_s=0.5),
+        diagnostics=DiagnosticsConfig(hub_user=hub.broker.username),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(run_agent(config, stop))

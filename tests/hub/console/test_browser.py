@@ -70,7 +70,9 @@ async def test_operator_watches_obce_and_replays_a_dead_letter(console_net, brow
     await expect(page.locator("h1")).to_contain_text("Obec Lhota u Příbrami")
     await expect(page.get_by_text("zapis.txt").first).to_be_visible()
     await page.screenshot(path=shots / "02-obec.png", full_page=True)
-    await page.go_back()
+    await page.get_by_role("button", name="Znovu prohledat složky").click()
+    await expect(page.locator(".flash")).to_contain_text("odeslán agentovi")
+    await page.goto(f"{console_net.url}/")
 
     await console_net.agents[stopped].halt()
     # No reload: the page's own polling must bring the change.

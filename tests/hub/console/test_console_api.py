@@ -312,3 +312,39 @@ async def test_metrics_token_is_required_when_set(shared_broker, vhost, tmp_path
             assert "spisync_broker_management_up 1.0" in await right.text()
     finally:
         await store.close()
+
+
+async def test_rescan_travels_to_the_agent_and_a_viewer_cannot_ask(console_net):
+    """An operator's rescan is a diagnostics request the real agent runs; a viewer's is refused and audited."""
+    ico = console_net.icos[1]
+    async with new_http() as viewer_http, new_http() as operator_http:
+        viewer = ApiClient(viewer_http, console_net.url)
+        await viewer.login("ctenar")
+        assert (await viewer.post(f"/api/v1/obce/{ico}/rescan")).status == 403
+        operator = ApiClient(operator_http, console_net.url)
+        await operator.login("operator")
+        async with operator_http.post(
+            f"{console_net.url}/api/v1/obce/{ico}/rescan",
+            headers={"X-CSRF-Token": operator.csrf or ""},
+        ) as response:
+            assert response.status == 200, await response.text()
+            request_id = (await response.json())["request_id"]
+        store = await SqliteMetadataStore.open(console_net.hub.hub.data_path, instance="test")
+        try:
+
+            async def done() -> bool:
+                row = await store.diagnostics.get(request_id)
+                assert row is not None
+                assert row.state not in {"failed", "expired"}, row.error
+                return row.state == "done"
+
+            await wait_for(done, timeout=60, what="the agent to run the rescan")
+            row = await store.diagnostics.get(request_id)
+            assert row is not None
+            assert (row.verb, row.operator, row.ok) == ("rescan", "operator", True)
+        finally:
+            await store.close()
+        audit = (await operator.get_json(f"/api/v1/audit?ico={ico}"))["audit"]
+        actions = [(a["actor"], a["action"], a["result"]) for a in audit]
+        assert ("helpdesk:operator", "diagnostics_request", "ok") in actions
+        assert ("ctenar", "agent_rescan", "refused") in actions
