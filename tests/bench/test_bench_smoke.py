@@ -75,3 +75,27 @@ def test_quick_validate_benchmark_reports_time_and_peak_memory(
     assert figures["validator peak RSS"]["value"] > 0
     (ratio,) = bench["ratios"]
     assert ratio["ours"]["unit"] == ratio["theirs"]["unit"] == "s"
+
+
+@pytest.mark.timeout(600)
+def test_quick_spisovka_benchmark_loads_the_registry_and_times_changes(
+    shared_broker, tmp_path: Path
+) -> None:
+    """`--only spisovka` loads a small Spisovka registry from MariaDB into the hub and reports load time and change latency."""
+    env = os.environ | {
+        "SPISYNC_TEST_AMQP_URL": shared_broker.amqp_base + "/",
+        "SPISYNC_TEST_MANAGEMENT_URL": shared_broker.management_url,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "spisovka",
+         "--results-dir", str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=580, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    (bench,) = report["benchmarks"]
+    assert bench["status"] == "ok", bench["error"]
+    figures = {f["name"]: f for f in bench["figures"]}
+    assert figures["spisy"]["value"] == 200
+    assert figures["initial load to the hub"]["unit"] == "s"
+    assert figures["change -> hub, median"]["value"] > 0
