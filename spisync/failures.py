@@ -1,7 +1,7 @@
 """Runtime failures an operator can act on: one line saying what broke and how to fix it.
 
 `explain` turns a known exception (full disk, TLS and CA problems, a refused
-login, an unreachable broker, an unreadable registry) into a short Czech-free
+login, an unreachable broker, an unreadable registry) into a short
 problem and a fix; `explain_log_event` is a structlog processor that adds those
 to any log event carrying an exception, and turns the broker's resource alarm
 (the `connection.blocked` notice aiormq logs) into a `broker_blocked` event.
@@ -154,8 +154,8 @@ def _explain_one(exc: BaseException) -> Explanation | None:
         isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
     ):
         found = _DISK_FULL
-    elif isinstance(exc, ConnectionRefusedError | TimeoutError):
-        found = _UNREACHABLE
+    # A bare ConnectionRefusedError or TimeoutError may come from the registry's
+    # database as well: only aiormq's own error says it was the broker.
     return found
 
 
