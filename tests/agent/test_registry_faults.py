@@ -100,3 +100,33 @@ async def test_an_agent_killed_mid_poll_sends_nothing_twice_as_a_new_version(age
         k: v for k, v in versions.items() if len(v) > 1
     }
     assert not reader.violations
+
+
+async def test_a_slow_database_is_reported_and_its_changes_arrive_once_it_answers(
+    agent_env,
+    spisovka,  # noqa: F811 - the fixture
+):
+    """Queries slower than query_timeout_s fail the poll with a problem in the heartbeat; once fast again, the changes arrive once."""
+    spis = await spisovka.add_spis("OVÚP/9/2024")
+    proxy = TcpProxy(MARIADB_HOST, MARIADB_PORT)
+    await proxy.start()
+    try:
+        reader = await agent_env.reader()
+        config = spisovka_config(agent_env, spisovka, query_timeout_s=1.0)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace(f":{MARIADB_PORT}/", f":{proxy.port}/"), encoding="utf-8")
+        await agent_env.start(config)
+        await agent_env.eventually(lambda: len(reader.of(SpisSnapshot)) == 1)
+        proxy.delay_s = 3.0  # each round trip now takes longer than the query timeout
+        proxy.cut()
+        slow = await spisovka.add_dokument(spis, "OVÚP/90/2024")
+        await agent_env.eventually(
+            lambda: any(h.problem_kinds.get("registry_unreadable") for h in reader.heartbeats)
+        )
+        assert str(slow) not in _dokumenty(reader)
+        proxy.delay_s = 0.0
+        proxy.cut()
+        await agent_env.eventually(lambda: str(slow) in _dokumenty(reader))
+    finally:
+        await proxy.close()
+    assert all(len(v) == 1 for v in versions_by_record(reader.messages).values())
