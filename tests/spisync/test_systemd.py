@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from spisync.systemd import Notifier, watchdog
 from testkit.hub import make_hub_config, write_hub_toml
 from testkit.waiting import wait_for
@@ -103,16 +105,26 @@ async def test_watchdog_pings_stop_while_the_loop_stalls(tmp_path: Path) -> None
             assert await asyncio.to_thread(receive, sock) == {"WATCHDOG": "1"}
 
 
-async def test_hub_process_says_ready_pings_and_stops(
-    shared_broker: SharedBroker, vhost: str, tmp_path: Path
+@pytest.mark.parametrize("role", ["hub", "archive"])
+async def test_role_process_says_ready_pings_and_stops(
+    shared_broker: SharedBroker, vhost: str, tmp_path: Path, role: str
 ) -> None:
-    """`spisync hub run` under a NOTIFY_SOCKET: READY after the broker session, pings, STOPPING on SIGTERM."""
-    config = write_hub_toml(make_hub_config(shared_broker, vhost, tmp_path / "d"), tmp_path / "H")
+    """`spisync ROLE run` under a NOTIFY_SOCKET: READY after the broker session, pings, STOPPING on SIGTERM."""
+    if role == "hub":
+        hub = make_hub_config(shared_broker, vhost, tmp_path / "d")
+        config = write_hub_toml(hub, tmp_path / "H.toml")
+    else:
+        config = tmp_path / "A.toml"
+        config.write_text(
+            f'[archive]\ndata_dir = "{tmp_path / "d"}"\n\n'
+            f'[broker]\nurl = "{shared_broker.url(vhost)}"\n',
+            encoding="utf-8",
+        )
     script = Path(sys.executable).with_name("spisync")
     with listening(tmp_path) as (address, sock):
         env = dict(os.environ, NOTIFY_SOCKET=address, WATCHDOG_USEC="2000000")
         process = subprocess.Popen(
-            [str(script), "hub", "run", "--config", str(config)],
+            [str(script), role, "run", "--config", str(config)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
