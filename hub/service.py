@@ -168,6 +168,10 @@ class _BrokerLoop:
             while not (shutdown.is_set() or lost.is_set() or batcher_task.done()):
                 obce = await asyncio.to_thread(load_obce, self._config)
                 await consumers.ensure(obce)
+                notifier().status(
+                    f"ORP {hub.orp}: consuming {len(consumers.icos)} obce, "
+                    f"{self._metrics.deliveries_acked} deliveries stored since start"
+                )
                 await _wait_any([shutdown, lost], within=hub.obce_poll_s)
         finally:
             if lost.is_set() or batcher_task.done():
