@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from spisync.demo.network import (
 from spisync.demo.obce import DEMO_OBCE, Registry, fake_scan
 from spisync.demo.processes import Services
 from spisync.logging import configure_logging
+from spisync.platform import install_shutdown_handlers
 from spisync.runtime import run_main
 
 __all__ = ["DEMO_LOGIN", "main", "run_demo"]
@@ -153,9 +153,7 @@ DEMO_LOGIN = ("demo", "demo-heslo-1")
 async def _keep_running(services: Services, console_url: str) -> None:
     """Wait for Ctrl+C or SIGTERM while the network keeps running."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    undo = install_shutdown_handlers(asyncio.get_running_loop(), stop)
     print(
         f"\nThe network keeps running: console {console_url} (login {DEMO_LOGIN[0]} / "
         f"{DEMO_LOGIN[1]}). Press Ctrl+C to stop it."
@@ -163,6 +161,7 @@ async def _keep_running(services: Services, console_url: str) -> None:
     while not stop.is_set() and not services.failed():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
+    undo()
     if failed := services.failed():
         print(f"services that stopped on their own: {', '.join(failed)}", file=sys.stderr)
 
