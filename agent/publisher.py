@@ -54,6 +54,7 @@ log = structlog.get_logger(__name__)
 _BATCH = 64
 _IDLE_CHECK_S = 30.0
 _DRAIN_S = 6.0
+_DIRECT_TIMEOUT_S = 10.0
 # A row the broker refused, or whose file cannot be read, is retried up to every 5 minutes.
 _ROW_RETRY = Backoff(base_s=1.0, cap_s=300.0)
 
@@ -389,8 +390,13 @@ class Publisher:
             return False
         message = self._message(kind, body, message_id, datetime.now(UTC).timestamp())
         try:
-            await self._publish(exchange, kind, message)
-        except Exception as exc:
+            # A link that went silent never answers: the confirm must not hold the caller.
+            await asyncio.wait_for(self._publish(exchange, kind, message), _DIRECT_TIMEOUT_S)
+        except (Exception, asyncio.CancelledError) as exc:
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
+                raise
+            # aiormq fails a pending confirm with CancelledError when the link went silent.
             log.info("direct_publish_failed", kind=kind, error=_describe(exc))
             return False
         return True

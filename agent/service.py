@@ -64,7 +64,11 @@ async def _supervise(name: str, part: Callable[[], Awaitable[None]], stop: async
     while not stop.is_set():
         try:
             await part()
-        except Exception:
+        except (Exception, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError) and _really_cancelled():
+                raise
+            # Otherwise a library handed its own cancellation over as a failure (aiormq
+            # does, to what waited on a link that went silent): restart the part.
             attempt += 1
             delay = _PART_RESTART.delay(attempt)
             log.exception(
@@ -74,6 +78,11 @@ async def _supervise(name: str, part: Callable[[], Awaitable[None]], stop: async
                 await asyncio.wait_for(stop.wait(), timeout=delay)
         else:
             return
+
+
+def _really_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 async def run(

@@ -7,6 +7,7 @@ benchmarks use it for slow links (bandwidth, added round-trip delay).
     await proxy.start()
     url = proxy.url_for("amqp://user:pw@127.0.0.1:5672/vhost")
     proxy.cut()       # every open connection is aborted (the client sees a reset)
+    proxy.cut(silent=True)  # open connections go quiet: no data, no reset (a NAT timeout)
     proxy.pause()     # new connections are refused until resume()
     proxy.resume()
     await proxy.close()
@@ -37,7 +38,7 @@ class ProxyStats:
     Attributes:
         accepted: Connections accepted and forwarded.
         refused: Connections refused while paused or the target was down.
-        cut: Connections aborted by `cut()`.
+        cut: Connections aborted or silenced by `cut()`.
         upstream_bytes: Bytes from clients to the target.
         downstream_bytes: Bytes from the target to clients.
     """
@@ -88,6 +89,9 @@ class _Pipe:
     def abort(self) -> None:
         for writer in self.writers():
             writer.transport.abort()
+        self.silence()
+
+    def silence(self) -> None:
         for task in self.tasks:
             task.cancel()
 
@@ -122,6 +126,7 @@ class TcpProxy:
         self._down = None if bandwidth_bytes_per_s is None else _Throttle(bandwidth_bytes_per_s)
         self._server: asyncio.Server | None = None
         self._pipes: set[_Pipe] = set()
+        self._silenced: set[_Pipe] = set()
         self._handlers: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -156,11 +161,21 @@ class TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    def cut(self) -> int:
-        """Abort every open connection in both directions; return how many there were."""
+    def cut(self, *, silent: bool = False) -> int:
+        """Cut every open connection; return how many there were.
+
+        Args:
+            silent: Instead of resetting them, stop carrying their data and keep
+                the sockets open, as a NAT or firewall that drops a link does:
+                only a heartbeat timeout tells either side.
+        """
         pipes, self._pipes = self._pipes, set()
         for pipe in pipes:
-            pipe.abort()
+            if silent:
+                self._silenced.add(pipe)
+                pipe.silence()
+            else:
+                pipe.abort()
         self.stats.cut += len(pipes)
         return len(pipes)
 
@@ -178,6 +193,9 @@ class TcpProxy:
         """Stop listening and abort every connection."""
         self.pause()
         self.cut()
+        silenced, self._silenced = self._silenced, set()
+        for pipe in silenced:
+            pipe.abort()
         # Handlers end by themselves once their pipes are aborted; cancelling them would
         # make asyncio's stream server log the cancellation as an error.
         if self._handlers:
@@ -217,7 +235,8 @@ class TcpProxy:
             await asyncio.wait(pipe.tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._pipes.discard(pipe)
-            pipe.abort()
+            if pipe not in self._silenced:
+                pipe.abort()
             await asyncio.gather(*pipe.tasks, return_exceptions=True)
 
     async def _forward(

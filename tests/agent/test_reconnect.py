@@ -100,6 +100,28 @@ async def test_idle_agent_reconnects_after_the_link_is_cut_and_warns_while_it_ca
         await proxy.close()
 
 
+async def test_idle_agent_notices_a_silently_dropped_link_and_reconnects(agent_env):
+    """A link that goes quiet without a reset (a NAT dropping it) is noticed by the AMQP heartbeat and the idle agent reconnects."""
+    proxy = TcpProxy.for_url(agent_env.agent_url)
+    await proxy.start()
+    try:
+        # A short heartbeat keeps the test short; production uses HEARTBEAT_S.
+        agent_env.agent_url = proxy.url_for(agent_env.agent_url) + "?heartbeat=2"
+        reader = await agent_env.reader()
+        await agent_env.start()
+        await _idle(agent_env, reader)
+        assert proxy.cut(silent=True) >= 1
+        beats = len(reader.heartbeats)
+        await agent_env.eventually(lambda: _heartbeats_since(reader, beats), timeout=60)
+        assert proxy.stats.accepted >= 2
+        (agent_env.folder / "after-drop.txt").write_bytes(b"written after the drop")
+        await agent_env.eventually(
+            lambda: reader.current().get("after-drop.txt") == b"written after the drop"
+        )
+    finally:
+        await proxy.close()
+
+
 async def test_consumers_come_back_after_a_forced_close(agent_env, shared_broker: SharedBroker):
     """When the broker closes an idle agent's connection, the agent reconnects and consumes its inbox again."""
     (agent_env.folder / "a.txt").write_bytes(b"a")
