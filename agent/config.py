@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -41,6 +42,7 @@ __all__ = [
     "FolderConfig",
     "IgnoreConfig",
     "RegistryConfig",
+    "SpisovyPlanConfig",
     "SqlQueries",
     "load_agent_config",
 ]
@@ -148,6 +150,26 @@ class SqlQueries(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     udalost: str | None = None
 
 
+class SpisovyPlanConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[registry.spisovy_plan]`: the obec's spisový plán, for a product that does not record it.
+
+    Spisovka, for one, keeps no spisový plán; the office has exactly one in
+    force (its spisový řád), and an archive package must name it. Each spis
+    the registry sends without one gets this.
+
+    Attributes:
+        identifikator: The plan's identifier, e.g. "SP-2023".
+        nazev: Its name, e.g. "Spisový a skartační plán Obce Vlkava".
+        platnost_od: The day it came into force.
+        platnost_do: The day it ceased to apply, if it has.
+    """
+
+    identifikator: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    nazev: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    platnost_od: date
+    platnost_do: date | None = None
+
+
 class RegistryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`[registry]`: the eSSL database the agent reads (never writes).
 
@@ -163,6 +185,7 @@ class RegistryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         files_folder: The `[[folders]]` entry (its name) that holds the eSSL's
             stored files; the files' paths are resolved against it.
         queries: What `kind = "sql"` reads.
+        spisovy_plan: The obec's spisový plán, for spisy the registry sends without one.
         poll_interval_s: Seconds between reads of what changed.
         reconcile_interval_s: Seconds between full reconciliations.
         query_timeout_s: A query that takes longer fails the poll (retried later).
@@ -175,6 +198,7 @@ class RegistryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     table_prefix: Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9_]*$", max_length=40)] = ""
     files_folder: str | None = None
     queries: SqlQueries | None = None
+    spisovy_plan: SpisovyPlanConfig | None = None
     poll_interval_s: Seconds = 2.0
     reconcile_interval_s: Seconds = 3600.0
     query_timeout_s: Seconds = 30.0

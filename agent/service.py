@@ -30,7 +30,7 @@ from agent.problems import Problems
 from agent.progress import SyncProgress
 from agent.publisher import Publisher
 from agent.receipts import ReceiptWatch
-from agent.registry.sources import open_source
+from agent.registry.sources import open_source, spis_defaults
 from agent.registry.sync import RegistrySync
 from agent.scanner import Folder, IgnoreRules
 from agent.state import State
@@ -240,6 +240,7 @@ async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable pla
                     poll_interval_s=config.registry.poll_interval_s,
                     reconcile_interval_s=config.registry.reconcile_interval_s,
                     on_queued=publisher.wake,
+                    spis_defaults=spis_defaults(config.registry),
                 )
                 intake.append(
                     group.create_task(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.registry.db import open_database, parse_db_url
 from agent.registry.spisovka import SpisovkaSource
@@ -11,10 +11,10 @@ from agent.registry.sql import SqlSource
 from agent.registry.sqlite import RegistryReader
 
 if TYPE_CHECKING:
-    from agent.config import AgentConfig
+    from agent.config import AgentConfig, RegistryConfig
     from agent.registry.source import RegistrySource
 
-__all__ = ["open_source"]
+__all__ = ["open_source", "spis_defaults"]
 
 
 def open_source(config: AgentConfig) -> RegistrySource:
@@ -37,3 +37,16 @@ def open_source(config: AgentConfig) -> RegistrySource:
         return SpisovkaSource(database, table_prefix=registry.table_prefix, folder_prefix=prefix)
     assert registry.queries is not None  # RegistryConfig requires it for kind = "sql"
     return SqlSource(database, registry.queries, folder_prefix=prefix)
+
+
+def spis_defaults(registry: RegistryConfig) -> dict[str, Any]:
+    """Contract fields a spis gets from AGENT.toml when the registry leaves them empty."""
+    plan = registry.spisovy_plan
+    if plan is None:
+        return {}
+    return {
+        "spisovy_plan_identifikator": plan.identifikator,
+        "spisovy_plan_nazev": plan.nazev,
+        "spisovy_plan_platnost_od": plan.platnost_od,
+        "spisovy_plan_platnost_do": plan.platnost_do,
+    }

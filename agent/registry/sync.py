@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import structlog
@@ -35,7 +35,7 @@ from protocol import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from agent.problems import Problems
     from agent.registry.contract import RawRow
@@ -87,6 +87,8 @@ class RegistrySync:
         poll_interval_s: Seconds between change-log reads.
         reconcile_interval_s: Seconds between full reconciliations.
         on_queued: Called after messages were queued (wakes the publisher).
+        spis_defaults: Contract fields every spis gets when the registry leaves them
+            empty (`[registry.spisovy_plan]`).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class RegistrySync:
         poll_interval_s: float,
         reconcile_interval_s: float,
         on_queued: Callable[[], None],
+        spis_defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self._reader = reader
         self._state = state
@@ -107,6 +110,7 @@ class RegistrySync:
         self._poll = poll_interval_s
         self._reconcile_every = reconcile_interval_s
         self._on_queued = on_queued
+        self._spis_defaults = dict(spis_defaults or {})
         self._cursor_saved_at = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -314,6 +318,10 @@ class RegistrySync:
             self._problems.report(Problem(_INVALID, where, result.refused or ""))
             return None
         row = result.row
+        if table == "spis" and self._spis_defaults and not row.get("spisovy_plan_identifikator"):
+            # A product that records no spisový plán: the office's one, from AGENT.toml
+            # (whole, never mixed with a plan the registry names).
+            row = {**row, **self._spis_defaults}
         if result.cleaned:
             self._problems.report(Problem(_CLEANED, where, "; ".join(result.cleaned)))
         else:

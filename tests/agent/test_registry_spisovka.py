@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -29,9 +29,9 @@ async def spisovka(tmp_path):
     await db.drop()
 
 
-def spisovka_config(agent_env, db, **extra):
+def spisovka_config(agent_env, db, *, plan: bool = False, **extra):
     """An AGENT.toml reading `db` as Spisovka, its files under the folder `dokumenty`."""
-    return agent_env.write_config(
+    config = agent_env.write_config(
         folders=[{"path": str(agent_env.folder), "name": "dokumenty"}],
         registry={
             "kind": "spisovka",
@@ -42,6 +42,13 @@ def spisovka_config(agent_env, db, **extra):
             **extra,
         },
     )
+    if plan:
+        with config.open("a", encoding="utf-8") as toml:
+            toml.write(
+                '\n[registry.spisovy_plan]\nidentifikator = "SP-2023"\n'
+                'nazev = "Spisový a skartační plán Obce Testovací"\nplatnost_od = 2023-07-01\n'
+            )
+    return config
 
 
 def versions_by_record(messages) -> dict[tuple[str, str], set[int]]:
@@ -77,10 +84,15 @@ async def test_initial_load_maps_spisovka_to_the_contract(agent_env, spisovka):
         adresat,
     )
     reader = await agent_env.reader()
-    await agent_env.start(spisovka_config(agent_env, spisovka))
+    await agent_env.start(spisovka_config(agent_env, spisovka, plan=True))
     await agent_env.eventually(lambda: len(reader.of(KomponentaSnapshot)) == 2)
 
     [s] = reader.of(SpisSnapshot)
+    # Spisovka records no spisový plán: the office's one comes from AGENT.toml.
+    assert (s.spisovy_plan_identifikator, s.spisovy_plan_platnost_od) == (
+        "SP-2023",
+        date(2023, 7, 1),
+    )
     assert (s.spisova_znacka, s.stav, s.spisovy_znak) == ("OVÚP/1/2024", "otevreny", "2.4.3")
     assert (s.zpracovatel, s.zpracovatel_utvar) == ("Ing. Jana Kovářová", "Stavební úřad")
     assert s.zpracovatel_pozice == "referentka stavebního úřadu"
