@@ -207,7 +207,7 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     if ico not in await console.obce.records():
         raise Refused(404, f"obec {ico} není zřízena")
     try:
-        closed = await revoke_agent(console.config, ico=ico)
+        revoked = await revoke_agent(console.config, ico=ico)
     except SpisyncError as exc:
         await audit.record(
             console.store, who.name, "obec_revoke", ico, "", audit.error_result(str(exc))
@@ -218,11 +218,18 @@ async def revoke(request: web.Request) -> web.StreamResponse:
         who.name,
         "obec_revoke",
         ico,
-        f"{closed} connection(s) closed",
+        f"user {revoked.username}; connections closed: {', '.join(revoked.closed) or 'none'}",
         audit.RESULT_OK,
     )
     if request.path.startswith("/api/"):
-        return web.json_response({"ok": True, "ico": ico, "connections_closed": closed})
+        return web.json_response(
+            {
+                "ok": True,
+                "ico": ico,
+                "connections_closed": list(revoked.closed),
+                "still_open": list(revoked.still_open),
+            }
+        )
     raise _back(f"/obce/{ico}", f"obec {ico} byla odpojena", ok=True)
 
 

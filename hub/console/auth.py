@@ -6,7 +6,8 @@ accepts it. Every state-changing request with a session must carry the
 session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`); a
 request with `Authorization: Bearer TOKEN` carries no ambient credential and
 needs none. Failed logins are counted per name and per address in the store;
-past `login_max_failures` within `login_window_s` further attempts are refused.
+past `login_max_failures` within `login_window_s` further attempts for that name
+are refused, and past four times as many from one address, any attempt from it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from hub.store.console import Role
 
 __all__ = [
+    "ADDRESS_FACTOR",
     "LOGIN_CSRF_COOKIE",
     "SESSION_COOKIE",
     "Refused",
@@ -46,6 +48,8 @@ SESSION_COOKIE = "spisync_session"
 LOGIN_CSRF_COOKIE = "spisync_login_csrf"
 _PUBLIC = ("/login", "/static/", "/metrics", "/favicon.ico")
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ADDRESS_FACTOR = 4
+"""Failed logins from one address may be this many times `login_max_failures`."""
 
 
 class Refused(Exception):  # noqa: N818 - a refusal is an outcome, not an error of ours
@@ -165,9 +169,15 @@ async def log_in(request: web.Request, name: str, password: str) -> tuple[str | 
     store = console.store
     now = utc_now()
     since = now - timedelta(seconds=settings.login_window_s)
-    subjects = (f"name:{name}", f"addr:{_address(request)}")
-    for subject in subjects:
-        if await store.operators.login_failures(subject, since) >= settings.login_max_failures:
+    limits = {
+        f"name:{name}": settings.login_max_failures,
+        # An address may be a proxy or an office NAT that many operators share:
+        # it gets more tries, so one person's typos do not lock out the others.
+        f"addr:{_address(request)}": settings.login_max_failures * ADDRESS_FACTOR,
+    }
+    subjects = tuple(limits)
+    for subject, limit in limits.items():
+        if await store.operators.login_failures(subject, since) >= limit:
             await audit.record(
                 store,
                 name or "?",

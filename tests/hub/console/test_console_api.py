@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import aio_pika
 import aiohttp
@@ -18,7 +19,7 @@ from spisync.broker import open_connection
 from spisync.cli import main
 from testkit.hub import make_hub_config, write_hub_toml
 from testkit.waiting import wait_for
-from tests.hub.console.conftest import ApiClient, console_config, new_http
+from tests.hub.console.conftest import PASSWORDS, ApiClient, console_config, new_http
 from tests.hub.hubkit import HubProcess
 
 
@@ -348,3 +349,84 @@ async def test_rescan_travels_to_the_agent_and_a_viewer_cannot_ask(console_net):
         actions = [(a["actor"], a["action"], a["result"]) for a in audit]
         assert ("helpdesk:operator", "diagnostics_request", "ok") in actions
         assert ("ctenar", "agent_rescan", "refused") in actions
+
+
+async def test_admin_provisions_rotates_and_revokes_an_obec_and_an_operator_may_not(
+    console_net, shared_broker
+):
+    """An admin gets a new obec's AGENT.toml once, a new password, and revokes it; an operator is refused."""
+    new_ico = "00231401"
+    async with new_http() as admin_http, new_http() as operator_http:
+        operator = ApiClient(operator_http, console_net.url)
+        await operator.login("operator")
+        refused = await operator.post("/api/v1/obce", ico=new_ico, name="Obec Nová")
+        assert refused.status == 403
+        admin = ApiClient(admin_http, console_net.url)
+        await admin.login("spravce")
+        headers = {"X-CSRF-Token": admin.csrf or ""}
+        async with admin_http.post(
+            f"{console_net.url}/api/v1/obce",
+            data={"ico": new_ico, "name": "Obec Nová"},
+            headers=headers,
+        ) as response:
+            assert response.status == 200, await response.text()
+            assert response.headers["Content-Disposition"].startswith("attachment")
+            first = await response.text()
+        assert f'ico = "{new_ico}"' in first
+        password = first.split('url = "')[1].split("@")[0].rsplit(":", 1)[1]
+        again = await admin.post("/api/v1/obce", ico=new_ico, name="Obec Nová")
+        assert again.status == 409
+        async with admin_http.post(
+            f"{console_net.url}/api/v1/obce/{new_ico}/rotate", headers=headers
+        ) as response:
+            assert response.status == 200
+            rotated = await response.text()
+        assert password not in rotated
+        async with admin_http.post(
+            f"{console_net.url}/api/v1/obce/{new_ico}/revoke", headers=headers
+        ) as response:
+            assert response.status == 200
+            assert (await response.json())["ok"] is True
+        user = console_net.hub.hub.agent_username(new_ico)
+        assert await shared_broker.management().get_user(user) is None
+        row = await admin.get_json(f"/api/v1/obce/{new_ico}")
+        assert (row["revoked"], row["status"]) == (True, "revoked")
+        audit = (await admin.get_json(f"/api/v1/audit?ico={new_ico}"))["audit"]
+        assert [(a["actor"], a["action"], a["result"]) for a in audit] == [
+            ("spravce", "obec_revoke", "ok"),
+            ("spravce", "obec_rotate", "ok"),
+            ("spravce", "obec_provision", "ok"),
+            ("operator", "obec_provision", "refused"),
+        ]
+
+
+async def test_failed_logins_are_throttled_even_with_the_right_password(console_net):
+    """After `login_max_failures` wrong passwords for a name, the right one is refused too (429) and audited."""
+    async with new_http() as http:
+        client = ApiClient(http, console_net.url)
+        for _ in range(5):
+            async with http.get(f"{console_net.url}/login") as response:
+                token = re.search(r'name="csrf_token" value="([^"]+)"', await response.text())
+            assert token is not None
+            async with http.post(
+                f"{console_net.url}/login",
+                data={"name": "ctenar", "password": "spatne-heslo", "csrf_token": token[1]},
+            ) as response:
+                assert response.status == 401
+        async with http.get(f"{console_net.url}/login") as response:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await response.text())
+        assert token is not None
+        async with http.post(
+            f"{console_net.url}/login",
+            data={"name": "ctenar", "password": PASSWORDS["ctenar"][1], "csrf_token": token[1]},
+        ) as response:
+            assert response.status == 429
+            assert "příliš mnoho" in await response.text()
+        await client.login("operator")
+        logins = [
+            (a["actor"], a["result"])
+            for a in (await client.get_json("/api/v1/audit"))["audit"]
+            if a["action"] == "login"
+        ]
+        assert logins[:2] == [("operator", "ok"), ("ctenar", "refused")]
+        assert logins.count(("ctenar", "refused")) == 6
