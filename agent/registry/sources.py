@@ -34,7 +34,12 @@ def open_source(config: AgentConfig) -> RegistrySource:
     folder = config.files_folder()
     prefix = "" if folder is None else config.folder_prefix(folder)
     if registry.kind == "spisovka":
-        return SpisovkaSource(database, table_prefix=registry.table_prefix, folder_prefix=prefix)
+        return SpisovkaSource(
+            database,
+            table_prefix=registry.table_prefix,
+            folder_prefix=prefix,
+            files_root=None if folder is None else folder.path,
+        )
     assert registry.queries is not None  # RegistryConfig requires it for kind = "sql"
     return SqlSource(database, registry.queries, folder_prefix=prefix)
 

@@ -99,14 +99,24 @@ class SpisovkaSource:
         table_prefix: The install's table prefix (`""` for none).
         folder_prefix: What the files' paths start with on the wire (the
             `files_folder`'s prefix).
+        files_root: The `files_folder`'s path on disk: an absolute stored path
+            under it is taken relative to it.
     """
 
     numbers_versions = False
 
-    def __init__(self, database: Database, *, table_prefix: str, folder_prefix: str) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        table_prefix: str,
+        folder_prefix: str,
+        files_root: str | None = None,
+    ) -> None:
         self._db = database
         self._prefix = table_prefix
         self._folder_prefix = folder_prefix
+        self._files_root = files_root
         self.name = str(database.url)
 
     def _t(self, table: str) -> str:
@@ -320,7 +330,10 @@ class SpisovkaSource:
             dokumenty[dok_id] = row
             scans = doruceny and int(raw.get("zpusob_doruceni_id") or 0) == PAPER_DELIVERY
             for k in komponenta_rows(
-                files.get(dok_id, []), scans=scans, folder_prefix=self._folder_prefix
+                files.get(dok_id, []),
+                scans=scans,
+                folder_prefix=self._folder_prefix,
+                files_root=self._files_root,
             ):
                 # A file linked to several dokumenty belongs to the first one.
                 komponenty.setdefault(k["id"], k)

@@ -35,6 +35,7 @@ __all__ = [
     "komponenta_rows",
     "person_name",
     "spis_row",
+    "stored_path",
     "subjekt_rows",
 ]
 
@@ -240,7 +241,23 @@ def subjekt_rows(raw: RawRow, *, doruceny: bool, cislo_odesilatele: Any) -> list
     ]
 
 
-def komponenta_rows(files: list[RawRow], *, scans: bool, folder_prefix: str) -> list[RawRow]:
+def stored_path(path: Any, files_root: str | None) -> str:
+    """A file's path relative to the files folder: Spisovka may store it absolute.
+
+    Args:
+        path: `file.storage_path` / `real_path` as Spisovka stored it.
+        files_root: The `files_folder`'s path on the agent's disk, if known.
+    """
+    text = str(path or "").replace("\\", "/")
+    if files_root:
+        root = files_root.replace("\\", "/").rstrip("/") + "/"
+        text = text.removeprefix(root)
+    return text.lstrip("/")
+
+
+def komponenta_rows(
+    files: list[RawRow], *, scans: bool, folder_prefix: str, files_root: str | None = None
+) -> list[RawRow]:
     """Contract komponenta rows for one dokument's files: the main file first (poradi 1).
 
     Spisovka keeps one version of each file (its history table is gone since
@@ -249,7 +266,7 @@ def komponenta_rows(files: list[RawRow], *, scans: bool, folder_prefix: str) -> 
     ordered = sorted(files, key=lambda f: (int(f.get("typ") or 2) != 1, int(f["id"])))
     rows = []
     for poradi, raw in enumerate(ordered, start=1):
-        path = str(raw.get("cesta") or "").replace("\\", "/").lstrip("/")
+        path = stored_path(raw.get("cesta"), files_root)
         rows.append(
             {
                 "id": str(raw["id"]),

@@ -202,3 +202,19 @@ async def test_a_large_reconciliation_is_queued_in_parts_and_sent_once(agent_env
     )
     await agent_env.eventually(lambda: len(reader.of(SpisSnapshot)) >= 10)
     assert sorted(m.spis_id for m in reader.of(SpisSnapshot)) == [f"S{n}" for n in range(10)]
+
+
+@pytest.mark.parametrize(
+    ("stored", "root", "expected"),
+    [
+        ("2024/01/sken.pdf", "/srv/spisovka/files", "2024/01/sken.pdf"),
+        ("/2024/01/sken.pdf", None, "2024/01/sken.pdf"),
+        ("/srv/spisovka/files/2024/01/sken.pdf", "/srv/spisovka/files/", "2024/01/sken.pdf"),
+        ("D:\\spisovka\\files\\2024\\a.pdf", "D:\\spisovka\\files", "2024/a.pdf"),
+    ],
+)
+def test_spisovka_file_paths_are_taken_relative_to_the_files_folder(stored, root, expected):
+    """A stored path, relative or absolute under the files folder, becomes the path under that folder."""
+    from agent.registry.spisovka_map import stored_path  # noqa: PLC0415 - only this test
+
+    assert stored_path(stored, root) == expected
