@@ -9,7 +9,9 @@ from urllib.parse import quote
 import msgspec
 import structlog
 
-from protocol import Heartbeat
+from hub.config import HubConfig, HubSection
+from protocol import Heartbeat, names
+from spisync.broker import ManagementClient
 from testkit.proxy import TcpProxy
 from testkit.waiting import wait_for
 from tests.hub.hubkit import registry_records
@@ -105,6 +107,44 @@ async def test_consumers_come_back_after_the_link_is_cut(
         await wait_for(lambda: _applied(store, ico, "AFTER-CUT"), what="a message after the cut")
     finally:
         await proxy.close()
+
+
+async def test_an_idle_hub_consumes_again_after_a_broker_restart(
+    private_node, make_agent, start_hub, store_of, ico, tmp_path
+):
+    """With nothing to do, the hub notices a broker restart, reconnects by itself and applies what is sent afterwards."""
+    config = HubConfig(
+        hub=HubSection(
+            orp="testorp", data_dir=str(tmp_path / "hub"), obce_poll_s=0.2, batch_wait_s=0.02
+        ),
+        broker=private_node.broker_config(),
+    )
+    api = ManagementClient(private_node.management_url, "guest", "guest")
+    agent = await make_agent(ico, config)
+    hub = await start_hub(config)
+
+    async def consuming() -> bool:
+        queue = await api.queue("/", names.hub_queue(ico))
+        return bool(queue) and queue.get("consumers", 0) >= 1
+
+    await wait_for(consuming, timeout=60, what="the hub's consumer")
+    await agent.close()
+    await private_node.stop()
+    await private_node.start()
+
+    async def reconnected() -> bool:
+        return hub.metrics.sessions >= 2
+
+    await wait_for(reconnected, timeout=90, what="a new session after the restart")
+    await agent.connect()
+    [spis, *_] = registry_records(agent, spis_id="AFTER-RESTART", soubory=[])
+    await agent.send(spis)
+    store = await store_of(config)
+    await wait_for(
+        lambda: _applied(store, ico, "AFTER-RESTART"),
+        timeout=60,
+        what="a message after the restart",
+    )
 
 
 async def test_shutdown_drains_received_deliveries(
