@@ -276,6 +276,7 @@ class Publisher:
             chunk_size=row.chunk_size,
             chunk_sha256=row.chunk_sha256,
             source_seq=row.source_seq or 0,
+            source_epoch=self._state.source_epoch,
         )
         body = encode(manifest)
         message = self._message("file_version", body, row.message_id, row.created_at)

@@ -23,6 +23,7 @@ import asyncio
 import json
 import sqlite3
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,6 +65,7 @@ class State:
         self._db = db
         self.path = path
         self._thread = thread
+        self.source_epoch = ""
 
     @classmethod
     async def open(cls, path: Path) -> State:
@@ -87,7 +89,21 @@ class State:
         elif version != SCHEMA_VERSION:
             await state.close()
             raise StateError(f"state database {path} has schema {version}, expected 1")
+        state.source_epoch = await state._source_epoch()
         return state
+
+    async def _source_epoch(self) -> str:
+        """This state's `source_epoch`: new with the database, so a fresh one counts anew.
+
+        A state that counted before epochs existed keeps the empty epoch, so its
+        numbers go on where they were.
+        """
+        epoch = await self.get_meta("source_epoch")
+        if epoch is None:
+            counted = await self.get_meta("source_seq") is not None
+            epoch = "" if counted else uuid.uuid4().hex
+            await self.set_meta("source_epoch", epoch)
+        return epoch
 
     async def close(self) -> None:
         """Close the database and stop its thread."""

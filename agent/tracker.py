@@ -235,6 +235,7 @@ class Tracker:
             await self._state.set_meta_absent(approval_key)
         deleted_at = utc_now()
         ico = self._ico
+        epoch = self._state.source_epoch
 
         def tombstone(path: str, seq: int) -> tuple[str, bytes]:
             message = Tombstone(
@@ -244,6 +245,7 @@ class Tracker:
                 path=path,
                 source_seq=seq,
                 deleted_at=deleted_at,
+                source_epoch=epoch,
             )
             return message.message_id, encode(message)
 

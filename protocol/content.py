@@ -15,6 +15,7 @@ from protocol.paths import safe_relative_path
 __all__ = ["ChunkMeta", "FileVersion", "Tombstone"]
 
 ChunkSize = Annotated[int, msgspec.Meta(gt=0, le=MAX_CHUNK_SIZE)]
+SourceEpoch = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{0,32}$")]
 
 
 def _require_nfc_safe(path: str) -> None:
@@ -34,6 +35,10 @@ class FileVersion(Message, frozen=True, kw_only=True, tag="file_version"):
         chunk_sha256: Hash of each chunk in order; empty for an empty file.
         source_seq: The agent's increasing change number: a lower one never
             becomes the current version of `path` over a higher one.
+        source_epoch: Names the agent's state database that counted `source_seq`
+            (random, made with the state); a new one (a reinstalled agent
+            counting from 1 again) continues after everything the hub holds.
+            Empty from agents that predate it.
     """
 
     path: str
@@ -43,6 +48,7 @@ class FileVersion(Message, frozen=True, kw_only=True, tag="file_version"):
     chunk_size: ChunkSize
     chunk_sha256: tuple[Sha256, ...]
     source_seq: NonNegative
+    source_epoch: SourceEpoch = ""
 
     def __post_init__(self) -> None:
         """Reject unsafe paths and chunk lists that cannot cover `size` bytes."""
@@ -62,11 +68,13 @@ class Tombstone(Message, frozen=True, kw_only=True, tag="tombstone"):
         path: Safe relative NFC path of the deleted file.
         source_seq: The agent's change number (see `FileVersion.source_seq`).
         deleted_at: When the agent noticed the deletion.
+        source_epoch: See `FileVersion.source_epoch`.
     """
 
     path: str
     source_seq: NonNegative
     deleted_at: datetime
+    source_epoch: SourceEpoch = ""
 
     def __post_init__(self) -> None:
         """Reject unsafe paths."""

@@ -89,15 +89,27 @@ def _conflict(path: str, source_seq: int, existing: str) -> RejectDelivery:
     )
 
 
+async def _recorded_seq(ctx: HandlerContext, message: FileVersion | Tombstone) -> int:
+    """The number the hub records `message` under: its `source_seq` after its epoch's base.
+
+    Receipts carry the agent's own `source_seq`; the hub orders versions by
+    this one, so a reinstalled agent counting from 1 again (a new epoch) still
+    makes the current versions.
+    """
+    base = await ctx.tx.epoch_base(ctx.ico, message.source_epoch, ctx.received_at)
+    return base + message.source_seq
+
+
 async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> None:
     """Record a file version if its content is complete and verified; reply either way."""
-    existing = await ctx.tx.file_version(ctx.ico, manifest.path, manifest.source_seq)
+    seq = await _recorded_seq(ctx, manifest)
+    existing = await ctx.tx.file_version(ctx.ico, manifest.path, seq)
     if existing is not None:
         if existing.sha256 != manifest.sha256:
             raise _conflict(manifest.path, manifest.source_seq, existing.sha256 or "a tombstone")
         ctx.receipt(path=manifest.path, sha256=manifest.sha256, source_seq=manifest.source_seq)
         return
-    await _check_source_seq(ctx, manifest.path, manifest.source_seq)
+    await _check_source_seq(ctx, manifest.path, seq)
     if manifest.size > ctx.limits.max_file_bytes:
         raise RejectDelivery(
             REASON_FILE_TOO_LARGE,
@@ -132,7 +144,7 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
         FileVersionRow(
             ico=ctx.ico,
             path=manifest.path,
-            source_seq=manifest.source_seq,
+            source_seq=seq,
             sha256=manifest.sha256,
             size=manifest.size,
             mtime_ns=manifest.mtime_ns,
@@ -148,6 +160,7 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
         "file_version_recorded",
         path=manifest.path,
         source_seq=manifest.source_seq,
+        recorded_seq=seq,
         sha256=manifest.sha256,
         size=manifest.size,
     )
@@ -201,17 +214,18 @@ async def verify_content(
 
 async def handle_tombstone(ctx: HandlerContext, tombstone: Tombstone) -> None:
     """Record a deletion as a new version of the path (the older versions stay)."""
-    existing = await ctx.tx.file_version(ctx.ico, tombstone.path, tombstone.source_seq)
+    seq = await _recorded_seq(ctx, tombstone)
+    existing = await ctx.tx.file_version(ctx.ico, tombstone.path, seq)
     if existing is not None:
         if not existing.deleted:
             raise _conflict(tombstone.path, tombstone.source_seq, existing.sha256 or "")
         return
-    await _check_source_seq(ctx, tombstone.path, tombstone.source_seq)
+    await _check_source_seq(ctx, tombstone.path, seq)
     await ctx.tx.add_file_version(
         FileVersionRow(
             ico=ctx.ico,
             path=tombstone.path,
-            source_seq=tombstone.source_seq,
+            source_seq=seq,
             sha256=None,
             size=None,
             mtime_ns=None,
@@ -221,7 +235,9 @@ async def handle_tombstone(ctx: HandlerContext, tombstone: Tombstone) -> None:
     )
     await ctx.tx.record_message(ctx.message_id, ctx.ico, "tombstone")
     ctx.registry_changed = True
-    ctx.log.info("tombstone_recorded", path=tombstone.path, source_seq=tombstone.source_seq)
+    ctx.log.info(
+        "tombstone_recorded", path=tombstone.path, source_seq=tombstone.source_seq, recorded_seq=seq
+    )
 
 
 def _label(manifest: FileVersion | Attachment) -> str:

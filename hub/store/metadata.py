@@ -98,6 +98,14 @@ class MetadataTransaction(Protocol):
         """Return one recorded version."""
         ...
 
+    async def epoch_base(self, ico: str, epoch: str, at: datetime) -> int:
+        """Return what obec `ico`'s numbers of `source_epoch` `epoch` are recorded after.
+
+        0 for the empty epoch; for a new one, the obec's highest `source_seq`
+        now (remembered, so every later message of the epoch gets the same).
+        """
+        ...
+
     async def highest_source_seq(self, ico: str) -> int:
         """Return the highest `source_seq` recorded for obec `ico` (0 if none)."""
         ...

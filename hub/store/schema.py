@@ -293,6 +293,19 @@ CREATE INDEX diagnostics_ico ON diagnostics (ico, created_at);
 CREATE INDEX diagnostics_open ON diagnostics (state, expires_at)
 """
 
+# Agent state epochs (issue 9): a reinstalled agent counts `source_seq` from 1
+# again under a new epoch; its numbers are recorded after `base`, the obec's
+# highest when the hub first saw the epoch, so its versions become current.
+_V9_SOURCE_EPOCHS = """
+CREATE TABLE obec_epochs (
+    ico TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    base INTEGER NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    PRIMARY KEY (ico, epoch)
+) WITHOUT ROWID
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1,
     _V2,
@@ -302,5 +315,6 @@ MIGRATIONS: tuple[str, ...] = (
     _V6_SIP_NOTES,
     _V7_DEAD_LETTERS,
     _V8_DIAGNOSTICS,
+    _V9_SOURCE_EPOCHS,
 )
 """Each entry is `;`-separated statements (no `;` inside a statement)."""

@@ -212,6 +212,22 @@ class SqliteTransaction:
         )
         return None if row is None else file_version_row(row)
 
+    async def epoch_base(self, ico: str, epoch: str, at: datetime) -> int:
+        """Return the base of obec `ico`'s epoch `epoch` (see `MetadataTransaction`)."""
+        if not epoch:
+            return 0
+        row = await self._one(
+            "SELECT base FROM obec_epochs WHERE ico = ? AND epoch = ?", ico, epoch
+        )
+        if row is not None and isinstance(row[0], int):
+            return row[0]
+        base = await self.highest_source_seq(ico)
+        await self._db.execute(
+            "INSERT INTO obec_epochs (ico, epoch, base, first_seen_at) VALUES (?, ?, ?, ?)",
+            (ico, epoch, base, to_ts(at)),
+        )
+        return base
+
     async def highest_source_seq(self, ico: str) -> int:
         """Return the highest `source_seq` recorded for obec `ico` (0 if none)."""
         row = await self._one("SELECT max(source_seq) FROM file_versions WHERE ico = ?", ico)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from hub.config import LimitsConfig
-from protocol import FileVersion, Tombstone, names
+from protocol import FileReceipt, FileVersion, Tombstone, names
 from testkit.waiting import wait_for
 from tests.hub.hubkit import dead_letters, registry_records
 
@@ -134,3 +134,48 @@ async def test_forged_source_seq_is_refused_and_later_real_versions_become_curre
     await agent.wait_for_reply(lambda m: getattr(m, "source_seq", None) == 2)
     [current] = await store.current_files(ico)
     assert (current.sha256, current.source_seq) == (real.sha256, 2)
+
+
+async def _send_in_epoch(agent, path, data, *, source_seq, epoch):
+    manifest, chunks = agent.manifest(path, data, source_seq=source_seq)
+    manifest = msgspec.structs.replace(manifest, source_epoch=epoch)
+    for index, chunk in enumerate(chunks):
+        await agent.send_chunk(chunk, object_sha256=manifest.sha256, index=index)
+    await agent.send(manifest)
+    return manifest
+
+
+async def test_reinstalled_agent_counting_from_one_again_makes_current_versions(
+    shared_broker, vhost, hub_config, make_agent, start_hub, store_of, ico
+):
+    """An agent with a new state (new source_epoch, source_seq from 1) records versions that become current; receipts carry its own numbers."""
+    agent = await make_agent(ico)
+    await start_hub(hub_config)
+    store = await store_of(hub_config)
+    old, new = "a" * 32, "b" * 32
+    await _send_in_epoch(agent, "a.txt", b"old one", source_seq=1, epoch=old)
+    await _send_in_epoch(agent, "a.txt", b"old two", source_seq=2, epoch=old)
+    await _send_in_epoch(agent, "b.txt", b"old b", source_seq=3, epoch=old)
+    await agent.wait_for_reply(lambda m: isinstance(m, FileReceipt) and m.path == "b.txt")
+    fresh = await _send_in_epoch(agent, "a.txt", b"after reinstall", source_seq=1, epoch=new)
+    await agent.send(
+        Tombstone(
+            **agent.envelope(),
+            path="b.txt",
+            source_seq=2,
+            deleted_at=datetime.now(UTC),
+            source_epoch=new,
+        )
+    )
+    receipt = await agent.wait_for_reply(
+        lambda m: isinstance(m, FileReceipt) and m.sha256 == fresh.sha256
+    )
+    assert receipt.source_seq == 1
+
+    async def deleted() -> bool:
+        return any(f.path == "b.txt" and f.deleted for f in await store.current_files(ico))
+
+    await wait_for(deleted, what="b.txt deleted by the reinstalled agent")
+    current = {f.path: f for f in await store.current_files(ico)}
+    assert current["a.txt"].sha256 == fresh.sha256
+    assert await dead_letters(shared_broker, vhost) == []
