@@ -88,6 +88,11 @@ async def _connect(path: Path, *, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> ai
 
 
 async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    if row is not None and int(row[0]) == len(MIGRATIONS):
+        # Up to date: no write lock needed, so `hub spisy` opens beside a busy hub.
+        return
     await db.execute("BEGIN IMMEDIATE")
     try:
         async with db.execute("PRAGMA user_version") as cursor:
