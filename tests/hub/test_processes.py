@@ -252,3 +252,11 @@ async def test_operator_queries_print_json_and_tables(
     spisy_table = cli("spisy").splitlines()
     assert spisy_table[0].split()[:2] == ["ID", "SPISOVA_ZNACKA"]
     assert "closed" in spisy_table[1]
+    assert spis["registry"]["source_version"] == 1
+    assert spis["registry"]["zpracovatel"] == "Jana Nováková"
+    detail = json.loads(cli("spisy", "--spis", "Q1"))
+    assert detail["registry"]["udalosti"] == []
+    [dokument] = detail["dokumenty"]
+    contents = {k["soubor"]: k["content"] for k in dokument["komponenty"]}
+    assert contents["chybí.pdf"] is None
+    assert contents["dokumenty/žádost.pdf"]["size"] == 9
