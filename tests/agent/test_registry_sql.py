@@ -168,3 +168,63 @@ async def test_agent_check_warns_when_the_postgresql_login_can_write(agent_env, 
     assert first[:2] == (True, False)
     assert second[:2] == (True, True)
     assert "INSERT" in second[2]
+
+
+async def test_the_spisovka_views_example_reads_through_the_generic_adapter_on_mariadb(tmp_path):
+    """packaging/registry/spisovka-views.sql over Spisovka's tables gives contract rows on MariaDB, and a change is found incrementally."""
+    from pathlib import Path  # noqa: PLC0415 - only this test
+
+    from agent.config import SqlQueries  # noqa: PLC0415 - as above
+    from agent.registry.contract import clean_row, to_snapshot  # noqa: PLC0415 - as above
+    from agent.registry.db import open_database, parse_db_url  # noqa: PLC0415 - as above
+    from agent.registry.sql import SqlSource  # noqa: PLC0415 - as above
+    from testkit.spisovka import SpisovkaDb  # noqa: PLC0415 - as above
+
+    db = SpisovkaDb()
+    await db.create(tmp_path)
+    views = f"{db.database}_v"
+    try:
+        spis = await db.add_spis("OVÚP/1/2025", popis="Kácení lípy")
+        dokument = await db.add_dokument(spis, "OVÚP/10/2025")
+        await db.add_file(dokument, "2025/01/a.pdf")
+        await db.execute(f"CREATE DATABASE {views}")
+        sql = Path(__file__).resolve().parents[2] / "packaging/registry/spisovka-views.sql"
+        text = sql.read_text(encoding="utf-8").replace("spisync_views.", f"{views}.")
+        text = text.replace("spisovka.", f"{db.database}.")
+        body = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+        for statement in filter(str.strip, body.split(";")):
+            await db.execute(statement)
+        await db.execute(f"GRANT SELECT ON {views}.* TO '{db.user}'@'%'")
+        source = SqlSource(
+            open_database(
+                parse_db_url(f"mysql://{db.user}@127.0.0.1:3306/{views}"),
+                db.password,
+                query_timeout_s=10,
+            ),
+            SqlQueries(spis="spis", dokument="dokument", komponenta="komponenta"),
+            folder_prefix="",
+        )
+        assert await source.contract_problems() == []
+        snapshot = await source.everything()
+        snapshots = {
+            table: [to_snapshot(table, clean_row(r).row, 1, "00255319") for r in rows]
+            for table, rows in snapshot.records.items()
+        }
+        [s] = snapshots["spis"]
+        assert (s.spisova_znacka, s.nazev, s.stav) == ("OVÚP/1/2025", "Kácení lípy", "otevreny")
+        assert [d.poradi for d in snapshots["dokument"]] == [1]
+        assert [k.soubor for k in snapshots["komponenta"]] == ["2025/01/a.pdf"]
+        await db.execute(
+            "UPDATE spis SET popis = 'Kácení dvou lip', date_modified = NOW() + INTERVAL 1 MINUTE "
+            "WHERE id = %s",
+            spis,
+        )
+        batch = await source.changes_after(snapshot.cursor)
+        # Rows written within the overlap come again too; the fingerprints drop them later.
+        assert [c.row["nazev"] for c in batch.changes if c.table == "spis" and c.row] == [
+            "Kácení dvou lip"
+        ]
+        await source.close()
+    finally:
+        await db.execute(f"DROP DATABASE IF EXISTS {views}")
+        await db.drop()
