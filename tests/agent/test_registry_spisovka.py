@@ -279,3 +279,29 @@ async def test_an_undecodable_spisovka_cell_refuses_only_its_record(spisovka):
     assert refused.row is None
     assert "pole nazev" in (refused.refused or "")
     assert clean_row(rows[str(good)]).row is not None
+
+
+async def test_a_table_prefix_is_read_as_configured(spisovka):
+    """With `table_prefix` the adapter reads the install's prefixed tables, and a wrong prefix is named in the error."""
+    spis = await spisovka.add_spis("OVÚP/11/2024")
+    await spisovka.add_dokument(spis, "OVÚP/110/2024")
+    tables = [row[0] for row in await spisovka.fetch("SHOW TABLES")]
+    for table in tables:
+        await spisovka.execute(f"CREATE VIEW sp_{table} AS SELECT * FROM {table}")
+
+    def source(prefix: str) -> SpisovkaSource:
+        return SpisovkaSource(
+            open_database(parse_db_url(spisovka.url()), spisovka.password, query_timeout_s=10),
+            table_prefix=prefix,
+            folder_prefix="",
+        )
+
+    prefixed = source("sp_")
+    assert await prefixed.contract_problems() == []
+    records = (await prefixed.everything()).records
+    await prefixed.close()
+    assert [r["spisova_znacka"] for r in records["spis"]] == ["OVÚP/11/2024"]
+    wrong = source("xx_")
+    with pytest.raises(Exception, match="table_prefix 'xx_' right"):
+        await wrong.everything()
+    await wrong.close()
