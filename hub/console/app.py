@@ -19,6 +19,7 @@ from hub.console.context import CONSOLE, Console
 from hub.console.deadletters import DeadLetterDesk
 from hub.console.metrics import metrics_handler
 from hub.console.views import ObceRegistry
+from hub.diagnostics import STATE_NAMES
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
@@ -52,6 +53,7 @@ def _templates() -> jinja2.Environment:
         action_names=labels.ACTION_NAMES,
         result_names=labels.RESULT_NAMES,
         sort_names=labels.SORT_NAMES,
+        diag_state_names=STATE_NAMES,
     )
     return env
 

@@ -193,6 +193,7 @@ async def obec_detail(
     versions = await store.overview.recent_versions(ico, limit=20)
     letters = await store.dead_letters.letters(ico=ico, limit=20)
     events = await audit.entries(store, ico=ico, limit=20)
+    requests = await store.diagnostics.of_obec(ico, limit=10)
     return row | {
         "spisy_list": spisy,
         "sips": sips,
@@ -207,6 +208,20 @@ async def obec_detail(
         ],
         "dead_letters": [dead_letter_row(letter) for letter in letters],
         "audit": [audit.entry_json(e) for e in events],
+        "diagnostics": [
+            {
+                "id": r.id,
+                "verb": r.verb,
+                "args": r.args,
+                "operator": r.operator,
+                "state": r.state,
+                "created_at": r.created_at.isoformat(),
+                "finished_at": _iso(r.finished_at),
+                "ok": r.ok,
+                "error": r.error,
+            }
+            for r in requests
+        ],
     }
 
 
