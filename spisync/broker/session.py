@@ -34,6 +34,7 @@ from aiormq.exceptions import (
 from spisync.backoff import Backoff
 from spisync.broker.connection import open_connection
 from spisync.config import redact_url
+from spisync.errors import ConfigError
 from spisync.failures import explain
 
 if TYPE_CHECKING:
@@ -114,22 +115,20 @@ def connect_failure(exc: BaseException) -> tuple[str, str]:
         exc: What `open_connection` raised.
 
     Returns:
-        `(kind, fix)`: kind is `broker_login_refused`, `broker_vhost_refused`,
-        `broker_tls_failed` or `broker_unreachable`.
+        `(kind, fix)`: kind is `broker_config_invalid`, `broker_login_refused`,
+        `broker_vhost_refused`, `broker_tls_failed` or `broker_unreachable`.
     """
-    if isinstance(exc, (AuthenticationError, ProbableAuthenticationError)):
-        return "broker_login_refused", _FIX_LOGIN
-    if isinstance(exc, ConnectionNotAllowed):
-        return "broker_vhost_refused", _FIX_VHOST
+    if isinstance(exc, ConfigError):
+        # Retried like the rest: a file put in place is picked up without a restart.
+        return "broker_config_invalid", exc.fix
     # aiormq hands TLS failures over as AMQPConnectionError with the SSL reason in its
     # text (WRONG_VERSION_NUMBER: amqps:// to a plain port): spisync.failures reads it.
     explanation = explain(exc)
     if explanation is not None and explanation.kind == "broker_tls_failed":
         return "broker_tls_failed", explanation.fix
-    if isinstance(exc, socket.gaierror):
-        return "broker_unreachable", _FIX_DNS
-    if isinstance(exc, TimeoutError):
-        return "broker_unreachable", _FIX_TIMEOUT
+    for types, kind, fix in _BY_TYPE:
+        if isinstance(exc, types):
+            return kind, fix
     return "broker_unreachable", _FIX_UNREACHABLE
 
 
@@ -149,6 +148,13 @@ _FIX_TIMEOUT = (
 _FIX_UNREACHABLE = (
     "check that the broker runs, that the host and port in [broker] url are right and "
     "that the network (firewall) lets the port through"
+)
+# The rest by the exception's type; anything else is an unreachable broker.
+_BY_TYPE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str, str], ...] = (
+    ((AuthenticationError, ProbableAuthenticationError), "broker_login_refused", _FIX_LOGIN),
+    (ConnectionNotAllowed, "broker_vhost_refused", _FIX_VHOST),
+    (socket.gaierror, "broker_unreachable", _FIX_DNS),
+    (TimeoutError, "broker_unreachable", _FIX_TIMEOUT),
 )
 
 

@@ -9,6 +9,7 @@ import structlog
 
 from spisync.backoff import Backoff
 from spisync.broker import RECONNECT, ReconnectPolicy, Session, run_sessions
+from spisync.config import BrokerConfig
 from testkit.broker import SharedBroker
 from testkit.proxy import TcpProxy
 from testkit.waiting import wait_for
@@ -62,6 +63,39 @@ async def test_a_refused_login_warns_with_the_fix_at_every_attempt(
         assert event["problem"] == "broker_login_refused"
         assert "password" in event["fix"]
         assert "wrong" not in event["url"]
+
+
+async def test_a_missing_tls_file_is_named_at_every_attempt(tmp_path) -> None:
+    """A TLS file that does not exist is reported as a configuration problem naming the key, with the fix."""
+    broker = BrokerConfig(url="amqps://u:p@127.0.0.1:5671/v", ca_file=str(tmp_path / "missing.pem"))
+    stopping = asyncio.Event()
+    problems: Counter[str] = Counter()
+
+    async def body(_: Session) -> None:
+        raise AssertionError("no session may start")
+
+    with structlog.testing.capture_logs() as logs:
+        runner = asyncio.create_task(
+            run_sessions(
+                broker,
+                body,
+                stopping,
+                name="t",
+                link="test",
+                policy=_QUICK,
+                on_problem=lambda kind: problems.update([kind]),
+            )
+        )
+
+        async def attempted() -> bool:
+            return problems["broker_config_invalid"] >= 1
+
+        await wait_for(attempted, what="a refused attempt")
+        stopping.set()
+        await asyncio.wait_for(runner, 10)
+    failed = next(e for e in logs if e["event"] == "broker_connect_failed")
+    assert "ca_file" in failed["reason"]
+    assert failed["fix"]
 
 
 async def test_an_idle_session_ends_when_its_connection_is_cut(
