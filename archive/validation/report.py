@@ -102,7 +102,8 @@ def format_report(report: ValidationReport) -> str:
     """Render a report for people: a summary line, then one line per failure.
 
     Each failure line is ``code  location: message`` with the codes padded to
-    one width so the locations line up.
+    one width so the locations line up. A last line names the rules of the
+    profile that were not checked because their outside tool is not set.
 
     Args:
         report: The report of `validate_sip`.
@@ -112,15 +113,18 @@ def format_report(report: ValidationReport) -> str:
     """
     name = report.sip_name or "(bez názvu)"
     head = f"SIP {name} (profil {report.profile})"
+    unchecked = [r.code for r in report.results if r.status == NOT_IMPLEMENTED]
+    # An archivist must see that "valid" did not include, say, the malware scan.
+    note = [f"Neověřeno (chybí externí nástroj): {', '.join(unchecked)}"] if unchecked else []
     if report.ok:
-        return f"{head}: v pořádku, žádná chyba"
+        return "\n".join([f"{head}: v pořádku, žádná chyba", *note])
     width = max(len(failure.code) for failure in report.failures)
     lines = [f"{head}: {_chyby(len(report.failures))}"]
     lines.extend(
         f"{failure.code:<{width}}  {failure.location or '-'}: {failure.message}"
         for failure in report.failures
     )
-    return "\n".join(lines)
+    return "\n".join([*lines, *note])
 
 
 def report_json(report: ValidationReport) -> dict[str, Any]:
