@@ -44,7 +44,8 @@ def render(
 
 def _safe_next(target: str) -> str:
     # Only a path on this console: never an absolute or protocol-relative URL.
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    # "/\\host" counts as "//host" in browsers.
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
 
 
 async def login_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
