@@ -15,7 +15,6 @@ from collections import defaultdict
 from datetime import date
 from typing import TYPE_CHECKING
 
-from hub.sip.errors import InvalidSpisError
 from hub.sip.formats import CONTAINER_FORMATS, OUTPUT_FORMATS, WORD_PROCESSING, ZIP_FORMATS
 from protocol.ico import is_valid_ico
 
@@ -27,7 +26,6 @@ __all__ = [
     "ORIGINAL",
     "OVDF",
     "ZPUSOBY_VYRIZENI",
-    "check_spis",
     "format_notices",
     "is_analog",
     "spis_problems",
@@ -264,17 +262,6 @@ def spis_problems(spis: Spis, obec: Obec, *, content: bool = True) -> list[str]:
         )
     _check_dokumenty(problems, spis, content=content)
     return problems
-
-
-def check_spis(spis: Spis, obec: Obec) -> None:
-    """Raise if the metadata cannot form a package the archive accepts.
-
-    Raises:
-        InvalidSpisError: Listing every problem (see `spis_problems`).
-    """
-    problems = spis_problems(spis, obec)
-    if problems:
-        raise InvalidSpisError("; ".join(problems), problems=problems)
 
 
 def format_notices(spis: Spis) -> list[str]:
