@@ -103,9 +103,10 @@ def _text(value: Any) -> str | None:
 
 
 def _ico_of_queue(queue: str | None) -> str | None:
-    prefix = names.hub_queue("")
-    if queue and queue.startswith(prefix):
-        return queue.removeprefix(prefix) or None
+    """The obec of `hub.obec.<ičo>` or `agent.<ičo>` (an expired inbox message)."""
+    for prefix in (names.hub_queue(""), names.agent_queue("")):
+        if queue and queue.startswith(prefix):
+            return queue.removeprefix(prefix) or None
     return None
 
 
