@@ -3,8 +3,13 @@
     .venv/bin/python -m bench                 # the issue's full sizes (takes a while)
     .venv/bin/python -m bench --quick         # small sizes, for development and smoke tests
     .venv/bin/python -m bench --only latency  # one benchmark (repeatable)
+    .venv/bin/python -m bench --repeat 5      # each figure the median of 5 runs (default 3)
 
-Every benchmark runs on its own fresh vhost of the machine's broker
+Every benchmark runs `--repeat` times; each figure is the median of the runs,
+reported with min and max, and benchmarks with several contenders rotate their
+order from one repetition to the next. This process, the raw aio-pika baseline
+and every spisync role run on the same event loop (uvloop where installed, via
+`spisync.runtime.run_main`). Every benchmark runs on its own fresh vhost of the machine's broker
 (`SPISYNC_TEST_AMQP_URL` / `SPISYNC_TEST_MANAGEMENT_URL`, as the tests) and in its
 own temp dir, bounded in time; a failed one is reported as such and the rest go on.
 """
@@ -22,15 +27,17 @@ from typing import TYPE_CHECKING
 
 from bench.closing import closing
 from bench.console import console
+from bench.env import Bench, settle_caches
 from bench.fanin import fan_in
 from bench.footprint import footprint
 from bench.latency import latency
 from bench.registry import registry
-from bench.results import BenchResult, Report
+from bench.results import BenchResult, Report, merge
 from bench.spisovka import spisovka
 from bench.transfer import initial_sync, large_file
 from bench.validate import validate
 from spisync.logging import configure_logging
+from spisync.runtime import run_main
 from testkit.broker import SharedBroker
 
 if TYPE_CHECKING:
@@ -66,29 +73,62 @@ def _parser() -> argparse.ArgumentParser:
         "--only", action="append", choices=sorted(BENCHMARKS), help="run only this benchmark"
     )
     parser.add_argument(
+        "--repeat", type=int, default=3, help="repetitions of each benchmark (default 3)"
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each benchmark's temp dir (hub data; paths in latest.json)",
+    )
+    parser.add_argument(
         "--results-dir", type=Path, default=RESULTS, help="where latest.json and latest.md go"
     )
     return parser
 
 
-async def run(names: list[str], quick: bool, results_dir: Path) -> Report:
-    """Run the named benchmarks one after another; write and return the report."""
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+async def _once(broker: SharedBroker, name: str, repetition: int, quick: bool) -> BenchResult:
+    title, benchmark = BENCHMARKS[name]
+    result = BenchResult(name=name, title=title, repetition=repetition, load_before=_load())
+    kept_before = len(Bench.kept) if Bench.kept is not None else 0
+    started = time.monotonic()
+    try:
+        await benchmark(broker, result, quick)
+    except Exception as exc:
+        result.status = "failed"
+        result.error = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+    result.seconds = time.monotonic() - started
+    result.load_after = _load()
+    if Bench.kept is not None:
+        result.kept = [str(path) for path in Bench.kept[kept_before:]]
+    return result
+
+
+async def run(names: list[str], quick: bool, results_dir: Path, repeat: int = 3) -> Report:
+    """Run the named benchmarks `repeat` times each; write and return the report."""
     broker = SharedBroker.from_environment()
+    loop = type(asyncio.get_running_loop())
     report = Report(quick=quick, notes=[NOISE_NOTE.format(cpus=os.cpu_count())])
+    report.environment_extra = {
+        "event_loop": f"{loop.__module__}.{loop.__qualname__}",
+        "repeat": repeat,
+        "caches": await asyncio.to_thread(settle_caches),
+        "load_average_at_start": _load(),
+    }
     for name in names:
-        title, benchmark = BENCHMARKS[name]
-        result = BenchResult(name=name, title=title)
-        print(f"-- {title}{' (quick)' if quick else ''}", flush=True)
-        started = time.monotonic()
-        try:
-            await benchmark(broker, result, quick)
-        except Exception as exc:
-            result.status = "failed"
-            result.error = f"{type(exc).__name__}: {exc}"
-            traceback.print_exc()
-        result.seconds = time.monotonic() - started
-        report.results.append(result)
-        print(f"   {result.status} in {result.seconds:.0f} s", flush=True)
+        print(f"-- {BENCHMARKS[name][0]}{' (quick)' if quick else ''}", flush=True)
+        repetitions = []
+        for repetition in range(repeat):
+            await asyncio.to_thread(settle_caches)
+            result = await _once(broker, name, repetition, quick)
+            print(f"   {repetition + 1}/{repeat}: {result.status} in {result.seconds:.0f} s",
+                  flush=True)  # fmt: skip
+            repetitions.append(result)
+        report.results.append(merge(repetitions))
         report.write(results_dir)
     return report
 
@@ -101,7 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         "bench", level="warning", cache=True
     )  # provisioning logs would drown the table
     names = [n for n in BENCHMARKS if n in args.only] if args.only else list(BENCHMARKS)
-    report = asyncio.run(run(names, args.quick, args.results_dir))
+    if args.repeat < 1:
+        print("--repeat: needs 1 or more repetitions (e.g. --repeat 3)", file=sys.stderr)
+        return 2
+    if args.keep:
+        Bench.kept = []
+    report = run_main(run(names, args.quick, args.results_dir, args.repeat))
     print()
     print(report.table())
     json_path, md_path = report.write(args.results_dir)

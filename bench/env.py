@@ -16,6 +16,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hub.config import HubConfig, HubSection
 from hub.provision import provision_agent
@@ -47,12 +48,30 @@ __all__ = [
     "cpu_seconds",
     "make_ico",
     "rss_kib",
+    "settle_caches",
     "toml_value",
     "wait_until",
     "write_random_tree",
 ]
 
 REPO = Path(__file__).resolve().parents[1]
+_DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def settle_caches() -> str:
+    """Put the caches in the same state before a contender runs; say which state.
+
+    Always `sync` (nothing of the previous contender left to write back, which
+    would slow the next one's fsyncs); then drop the page cache, dentries and
+    inodes where this process may (root, and /proc/sys writable), so that every
+    contender reads its source from disk. Returns what was done, for the results.
+    """
+    os.sync()
+    try:
+        _DROP_CACHES.write_text("3\n")
+    except OSError as exc:
+        return f"sync only before each contender (drop_caches refused: {exc.strerror})"
+    return "sync + drop_caches (echo 3) before each contender: every source read from disk"
 
 
 class BenchTimeoutError(Exception):
@@ -194,8 +213,12 @@ class Bench:
     """One benchmark's world: a fresh vhost, a temp dir, the processes it started.
 
     Use `async with Bench.create(broker, "name") as env:`; everything is
-    stopped and deleted on the way out.
+    stopped and deleted on the way out, except the temp dir when `kept` is a
+    list (`python -m bench --keep`): then it stays, for checking the counts
+    against the hub's own database, and its path is appended to `kept`.
     """
+
+    kept: ClassVar[list[Path] | None] = None
 
     broker: SharedBroker
     vhost: str
@@ -217,7 +240,10 @@ class Bench:
             for service in reversed(env.services):
                 await asyncio.to_thread(service.stop)
             await broker.drop_vhost(vhost)
-            await asyncio.to_thread(shutil.rmtree, base, ignore_errors=True)
+            if cls.kept is not None:
+                cls.kept.append(base)
+            else:
+                await asyncio.to_thread(shutil.rmtree, base, ignore_errors=True)
 
     @property
     def admin_url(self) -> str:
@@ -273,6 +299,20 @@ class Bench:
         path = state / "AGENT.toml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
+
+    def committed_messages(self, ico: str) -> dict[str, int]:
+        """Messages the hub committed for obec `ico`, by kind, counted in its SQLite.
+
+        Read straight from the hub's `processed_messages` table (read-only), where
+        the hub records every applied metadata message in the same transaction
+        as its effect; chunks are not recorded there (they are idempotent).
+        """
+        path = Path(self.hub_config().hub.data_dir) / "hub.sqlite"
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            rows = db.execute(
+                "SELECT kind, count(*) FROM processed_messages WHERE ico = ? GROUP BY kind", (ico,)
+            ).fetchall()
+        return {str(kind): int(n) for kind, n in rows}
 
     def start(self, name: str, *args: str) -> Service:
         """Start `spisync <args>` as `name`; stopped when the benchmark ends."""

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from bench.env import Bench, wait_until, write_random_tree
+from spisync.runtime import run_main
 from testkit.broker import SharedBroker
 
 __all__ = ["main", "summarise"]
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agent-window", type=int, default=16, help="[agent] publish_window")
     parser.add_argument("--gil", action="store_true", help="sample only the GIL holder (CPU)")
     args = parser.parse_args(argv)
-    asyncio.run(
+    run_main(
         _run(args.files, args.size, args.out, args.hub_prefetch, args.agent_window, gil=args.gil)
     )
     return 0

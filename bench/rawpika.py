@@ -10,7 +10,7 @@ queue type our hub's obec queues have), with publisher confirms and at most
 (prefetch as the hub's default) writes each chunk at its offset, acknowledges it
 once written, and fsyncs each file when its last chunk is in; it exits when
 `--files` files are complete and prints the bytes it wrote. Both run as their own
-processes, as our agent and hub do.
+processes, as our agent and hub do, on the same event loop (`run_main`: uvloop).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 import aio_pika
 
 from spisync.broker import open_connection
+from spisync.runtime import run_main
 
 __all__ = ["declare_queue", "main"]
 
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     consume.add_argument("--prefetch", type=int, default=16)
     consume.add_argument("--ready", required=True)
     args = parser.parse_args(argv)
-    asyncio.run(_publish(args) if args.role == "publish" else _consume(args))
+    # The same event loop as our agent and hub (uvloop where installed).
+    run_main(_publish(args) if args.role == "publish" else _consume(args))
     return 0
 
 

@@ -2,7 +2,10 @@
 
 A `Figure` is one measured number with its unit. A `Ratio` is ours divided by
 theirs, and keeps both figures, so a reader can always see what was compared.
-`Report` collects one run and writes `latest.json` and `latest.md`.
+A benchmark runs `--repeat N` times; `merge` folds the repetitions into one
+result whose every figure is the median of its runs, with the runs themselves
+(and so min and max) kept. `Report` collects one run of the benchmarks and
+writes `latest.json` and `latest.md`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["BenchResult", "Figure", "Ratio", "Report", "mb_per_s"]
+__all__ = ["BenchResult", "Figure", "Ratio", "Report", "mb_per_s", "merge"]
 
 MB = 1_000_000
 
@@ -37,12 +41,33 @@ class Figure:
         value: The number.
         unit: Its unit (`s`, `MB/s`, `MiB`, `%`, `msgs/s`, ...).
         note: How it was measured, where that is not obvious.
+        runs: The value of every repetition (the value is their median); empty
+            for a single run.
     """
 
     name: str
     value: float
     unit: str
     note: str = ""
+    runs: tuple[float, ...] = ()
+
+    @property
+    def low(self) -> float:
+        """The smallest of the runs (the value itself for a single run)."""
+        return min(self.runs) if self.runs else self.value
+
+    @property
+    def high(self) -> float:
+        """The largest of the runs."""
+        return max(self.runs) if self.runs else self.value
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form: the median as `value`, with `runs`, `min` and `max`."""
+        return asdict(self) | {
+            "runs": list(self.runs or (self.value,)),
+            "min": self.low,
+            "max": self.high,
+        }
 
 
 @dataclass(frozen=True)
@@ -53,11 +78,18 @@ class Ratio:
     ours: Figure
     theirs: Figure
     aim: float | None = None
+    runs: tuple[float, ...] = ()
 
     @property
     def value(self) -> float:
-        """`ours / theirs`."""
-        return round(self.ours.value / self.theirs.value, 3) if self.theirs.value else 0.0
+        """The median of the per-repetition ratios, or `ours / theirs` for one run.
+
+        Each repetition's ratio compares two contenders measured minutes apart
+        in the same repetition, which is steadier than a ratio of medians.
+        """
+        if self.runs:
+            return round(statistics.median(self.runs), 3)
+        return _ratio(self.ours.value, self.theirs.value)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form: value, aim, and both sides as figures."""
@@ -67,9 +99,16 @@ class Ratio:
             "unit": "ratio",
             "aim": self.aim,
             "meets_aim": None if self.aim is None else self.value >= self.aim,
-            "ours": asdict(self.ours),
-            "theirs": asdict(self.theirs),
+            "runs": list(self.runs or (self.value,)),
+            "min": min(self.runs or (self.value,)),
+            "max": max(self.runs or (self.value,)),
+            "ours": self.ours.as_dict(),
+            "theirs": self.theirs.as_dict(),
         }
+
+
+def _ratio(ours: float, theirs: float) -> float:
+    return round(ours / theirs, 3) if theirs else 0.0
 
 
 @dataclass
@@ -85,6 +124,11 @@ class BenchResult:
         aims: Aims the issue sets for figures: figure name -> (`<` or `>=`, bound).
         notes: Anything a reader needs to judge the numbers.
         seconds: How long the benchmark took, set-up included.
+        repetition: Which repetition this is (0-based); benchmarks with several
+            contenders rotate their order by it.
+        load_before: The machine's 1/5/15-minute load average before the run.
+        load_after: The same after it.
+        kept: Temp dirs kept by `--keep` (hub data included), one per repetition.
     """
 
     name: str
@@ -96,6 +140,10 @@ class BenchResult:
     aims: dict[str, tuple[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    repetition: int = 0
+    load_before: list[float] = field(default_factory=list)
+    load_after: list[float] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
 
     def add(self, figure: Figure) -> Figure:
         """Record a figure and return it."""
@@ -113,7 +161,7 @@ class BenchResult:
         """JSON form."""
         figures = []
         for figure in self.figures:
-            entry = asdict(figure)
+            entry = figure.as_dict()
             if figure.name in self.aims:
                 op, bound = self.aims[figure.name]
                 entry["aim"] = f"{op} {bound:g} {figure.unit}"
@@ -125,16 +173,79 @@ class BenchResult:
             "status": self.status,
             "error": self.error,
             "seconds": round(self.seconds, 1),
+            "load_before": self.load_before,
+            "load_after": self.load_after,
+            "kept": self.kept,
             "figures": figures,
             "ratios": [r.as_dict() for r in self.ratios],
             "notes": self.notes,
         }
 
 
+def _merge_figures(runs: list[Figure]) -> Figure:
+    values = tuple(f.value for f in runs)
+    median = statistics.median(values)
+    return Figure(runs[0].name, round(median, 3), runs[0].unit, runs[0].note, values)
+
+
+def merge(repetitions: list[BenchResult]) -> BenchResult:
+    """Fold the repetitions of one benchmark into one result (medians with their runs).
+
+    A figure or ratio missing from some repetition (one that failed) is the
+    median of the repetitions that have it; the result is `failed` if any
+    repetition failed, with the first error.
+    """
+    first = repetitions[0]
+    merged = BenchResult(name=first.name, title=first.title, aims=dict(first.aims))
+    merged.seconds = sum(r.seconds for r in repetitions)
+    merged.load_before = first.load_before
+    merged.load_after = repetitions[-1].load_after
+    merged.kept = [path for r in repetitions for path in r.kept]
+    failed = [r for r in repetitions if r.status != "ok"]
+    if failed:
+        merged.status, merged.error = failed[0].status, failed[0].error
+    figures: dict[str, list[Figure]] = {}
+    ratios: dict[str, list[Ratio]] = {}
+    for rep in repetitions:
+        for figure in rep.figures:
+            figures.setdefault(figure.name, []).append(figure)
+        for ratio in rep.ratios:
+            ratios.setdefault(ratio.name, []).append(ratio)
+        merged.aims |= rep.aims
+    # A note every repetition made alike is said once; the others name their repetition.
+    common = set.intersection(*(set(r.notes) for r in repetitions))
+    merged.notes = [n for n in first.notes if n in common]
+    merged.notes += [
+        f"repetition {rep.repetition + 1}: {note}"
+        for rep in repetitions
+        for note in rep.notes
+        if note not in common
+    ]
+    merged.figures = [_merge_figures(runs) for runs in figures.values()]
+    merged.ratios = [
+        Ratio(
+            name,
+            _merge_figures([r.ours for r in runs]),
+            _merge_figures([r.theirs for r in runs]),
+            runs[0].aim,
+            tuple(r.value for r in runs),
+        )
+        for name, runs in ratios.items()
+    ]
+    return merged
+
+
 def _fmt(value: float) -> str:
     if value == int(value):
         return f"{int(value):,}"
     return f"{value:,.3g}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def _spread(runs: tuple[float, ...]) -> str:
+    """`min-max of N` for several runs, empty for one."""
+    if len(runs) < 2:
+        return ""
+    return f"min {_fmt(min(runs))}, max {_fmt(max(runs))} of {len(runs)}"
 
 
 def _aim_mark(meets: bool | None) -> str:
@@ -160,7 +271,9 @@ class Report:
             "cpus": os.cpu_count(),
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "unix_time_at_end": int(time.time()),
-        }
+        } | self.environment_extra
+
+    environment_extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form of the whole run."""
@@ -177,12 +290,14 @@ class Report:
             if result.status != "ok":
                 rows.append((result.name, result.status.upper(), "", "", result.error[:160]))
             rows.extend(
-                (result.name, f.name, _fmt(f.value), f.unit, _aim_mark(result.meets(f)))
+                (result.name, f.name, _fmt(f.value), f.unit,
+                 "; ".join(x for x in (_spread(f.runs), _aim_mark(result.meets(f))) if x))
                 for f in result.figures
-            )
+            )  # fmt: skip
             for ratio in result.ratios:
                 sides = (
-                    f"{_fmt(ratio.ours.value)} / {_fmt(ratio.theirs.value)} {ratio.ours.unit}"
+                    (f"{_spread(ratio.runs)}; " if ratio.runs and len(ratio.runs) > 1 else "")
+                    + f"{_fmt(ratio.ours.value)} / {_fmt(ratio.theirs.value)} {ratio.ours.unit}"
                     + (f"; aim >= {ratio.aim:g}, " if ratio.aim is not None else "")
                     + (_aim_mark(ratio.value >= ratio.aim) if ratio.aim is not None else "")
                 )
@@ -210,7 +325,11 @@ class Report:
             (
                 f"Run {env['started_at']} ({'quick sizes' if self.quick else 'full sizes'}), "
                 f"Python {env['python']}, {env['cpus']} CPUs, "
-                f"load average at the end {env['load_average_at_end']}."
+                f"event loop {env.get('event_loop', '?')}, "
+                f"{env.get('repeat', 1)} repetition(s) (value = median; remark = min, max), "
+                f"caches: {env.get('caches', '?')}; "
+                f"load average before {env.get('load_average_at_start', '?')}, "
+                f"at the end {env['load_average_at_end']}."
             ),
             "",
             "| benchmark | figure | value | unit | remark |",
@@ -219,6 +338,10 @@ class Report:
         lines += [f"| {' | '.join(c.replace('|', '/') for c in row)} |" for row in self.rows()]
         notes = list(self.notes)
         for result in self.results:
+            notes.append(
+                f"**{result.name}**: load average before {result.load_before}, "
+                f"after {result.load_after}"
+            )
             notes += [f"**{result.name}**: {n}" for n in result.notes]
         if notes:
             lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]

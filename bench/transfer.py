@@ -12,35 +12,42 @@ another in the same run, each into a fresh folder:
   hub's `files` query shows every file with its expected SHA-256, i.e. every
   version committed at the hub.
 
-Each figure is MB/s (10^6 bytes per second) of file bytes moved. The source
-tree is in the page cache for all three, and each starts after `sync`, with
-nothing of the tree or of the previous contender's copy left to write back.
+Each figure is MB/s (10^6 bytes per second) of file bytes moved. The order of
+the three contenders rotates from one repetition to the next, and each starts
+with the caches in the same state (`bench.env.settle_caches`: sync, then the
+page cache dropped where allowed, so every contender reads the tree from disk).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING
 
-from bench.env import REPO, Bench, wait_until, write_random_tree
+from bench.env import REPO, Bench, settle_caches, wait_until, write_random_tree
 from bench.rawpika import declare_queue
 from bench.results import BenchResult, Ratio, mb_per_s
 from protocol import names
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from testkit.broker import SharedBroker
 
-__all__ = ["initial_sync", "large_file"]
+__all__ = ["initial_sync", "large_file", "rotated"]
 
 _RAW_QUEUE = "bench.raw"
 _AGENT_WINDOW = 16  # AgentSection.publish_window's default
 _HUB_PREFETCH = 16  # HubSection.prefetch's default
+
+
+def rotated(items: list[str], repetition: int) -> list[str]:
+    """`items` rotated left by `repetition`: each contender takes each place in turn."""
+    shift = repetition % len(items)
+    return items[shift:] + items[:shift]
 
 
 async def _rsync(src: Path, dst: Path) -> float:
@@ -137,15 +144,20 @@ async def _compare(
         expected = await asyncio.to_thread(write_random_tree, src, count, size)
         total = count * size
         result.notes.append(f"{count:,} file(s) x {size:,} B = {total:,} B of random bytes")
-        # Each contender starts with nothing left to write back: otherwise the
-        # kernel flushes the tree (or the previous contender's copy) during the
-        # next run and slows its fsyncs.
-        await asyncio.to_thread(os.sync)
-        rsync_s = await _rsync(src, env.base / "rsync-dst")
-        await asyncio.to_thread(os.sync)
-        raw_s = await _raw_pika(env, src, env.base / "raw-dst", count, timeout)
-        await asyncio.to_thread(os.sync)
-        ours_s = await _spisync(env, src, expected, timeout, result)
+        contenders: dict[str, Callable[[], Awaitable[float]]] = {
+            "rsync": lambda: _rsync(src, env.base / "rsync-dst"),
+            "raw": lambda: _raw_pika(env, src, env.base / "raw-dst", count, timeout),
+            "spisync": lambda: _spisync(env, src, expected, timeout, result),
+        }
+        order = rotated(list(contenders), result.repetition)
+        seconds: dict[str, float] = {}
+        for name in order:
+            # Same caches for each: nothing of the previous contender left to write
+            # back (it would slow this one's fsyncs), the tree read from disk.
+            caches = await asyncio.to_thread(settle_caches)
+            seconds[name] = await contenders[name]()
+        result.notes.append(f"order {' -> '.join(order)}; {caches}")
+        rsync_s, raw_s, ours_s = seconds["rsync"], seconds["raw"], seconds["spisync"]
     ours = result.add(mb_per_s("spisync agent -> hub", total, ours_s))
     rsync = result.add(mb_per_s("rsync -a (local)", total, rsync_s))
     raw = result.add(mb_per_s("raw aio-pika", total, raw_s))

@@ -6,8 +6,11 @@ what each number is (a unit) and what each ratio compares (both sides).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -17,38 +20,108 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(600)
-def test_quick_benchmarks_report_units_and_both_sides(shared_broker, tmp_path: Path) -> None:
-    """The quick initial sync and registry benchmarks write JSON with units and ratio sides, and a markdown table."""
+def _run_bench(shared_broker, tmp_path: Path, *args: str) -> dict:
     env = os.environ | {
         "SPISYNC_TEST_AMQP_URL": shared_broker.amqp_base + "/",
         "SPISYNC_TEST_MANAGEMENT_URL": shared_broker.management_url,
     }
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "initial_sync", "--only", "registry",
-         "--results-dir", str(tmp_path)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=580, check=False,
+        [sys.executable, "-m", "bench", "--quick", *args, "--results-dir", str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=880, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    report = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
-    benchmarks = {b["name"]: b for b in report["benchmarks"]}
-    assert set(benchmarks) == {"initial_sync", "registry"}
-    for bench in benchmarks.values():
-        assert bench["status"] == "ok", bench["error"]
-        assert bench["figures"]
-        for figure in bench["figures"]:
-            assert isinstance(figure["value"], int | float), figure
-            assert figure["unit"], figure
-    ratios = benchmarks["initial_sync"]["ratios"]
-    assert {r["name"] for r in ratios} == {"spisync / rsync", "spisync / raw aio-pika"}
-    for ratio in ratios:
+    return json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+
+
+def _hub_db(kept: str) -> sqlite3.Connection:
+    return sqlite3.connect(f"{(Path(kept) / 'hub' / 'hub.sqlite').as_uri()}?mode=ro", uri=True)
+
+
+@pytest.mark.timeout(900)
+def test_quick_benchmarks_report_medians_with_spread_and_rotate_contenders(
+    shared_broker, tmp_path: Path
+) -> None:
+    """With --repeat 2 every figure and ratio carries both runs, min and max, the contenders' order rotates, and the loop, caches and load are stated."""
+    report = _run_bench(shared_broker, tmp_path, "--only", "initial_sync", "--repeat", "2")
+    environment = report["environment"]
+    assert environment["event_loop"].startswith("uvloop")
+    assert environment["repeat"] == 2
+    assert "sync" in environment["caches"]
+    assert len(environment["load_average_at_start"]) == 3
+    (bench,) = report["benchmarks"]
+    assert bench["status"] == "ok", bench["error"]
+    assert len(bench["load_before"]) == len(bench["load_after"]) == 3
+    for figure in bench["figures"]:
+        assert figure["unit"], figure
+        assert len(figure["runs"]) == 2, figure
+        assert figure["min"] <= figure["value"] <= figure["max"], figure
+    ratios = {r["name"]: r for r in bench["ratios"]}
+    assert set(ratios) == {"spisync / rsync", "spisync / raw aio-pika"}
+    for ratio in ratios.values():
+        assert len(ratio["runs"]) == 2, ratio
+        assert ratio["value"] == pytest.approx(statistics.median(ratio["runs"]), abs=2e-3)
         for side in ("ours", "theirs"):
             assert ratio[side]["unit"] == "MB/s", ratio
             assert ratio[side]["value"] > 0, ratio
-        assert ratio["value"] == pytest.approx(
-            ratio["ours"]["value"] / ratio["theirs"]["value"], abs=1e-3
-        )
+    orders = [n.split(";")[0] for n in bench["notes"] if "order " in n]
+    assert orders == [
+        "repetition 1: order rsync -> raw -> spisync",
+        "repetition 2: order raw -> spisync -> rsync",
+    ]
     assert "| spisync / rsync |" in (tmp_path / "latest.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.timeout(900)
+def test_quick_benchmarks_count_what_the_hub_committed(shared_broker, tmp_path: Path) -> None:
+    """Registry messages and fan-in file versions reported equal the rows found in the hub's own SQLite, not the registry's change-log rows."""
+    report = _run_bench(
+        shared_broker, tmp_path, "--only", "registry", "--only", "fan_in", "--repeat", "1",
+        "--keep",
+    )  # fmt: skip
+    benchmarks = {b["name"]: b for b in report["benchmarks"]}
+    registry = benchmarks["registry"]
+    assert registry["status"] == "ok", registry["error"]
+    figures = {f["name"]: f["value"] for f in registry["figures"]}
+    (kept,) = registry["kept"]
+    with contextlib.closing(_hub_db(kept)) as db:
+        # Records at the hub, without the warm-up spis written before the clock started.
+        records = sum(
+            db.execute(f"SELECT count(*) FROM {table} WHERE id != 'W'").fetchone()[0]
+            for table in ("spisy", "dokumenty", "komponenty")
+        )
+        messages = db.execute(
+            "SELECT count(*) FROM processed_messages "
+            "WHERE kind IN ('spis', 'dokument', 'komponenta', 'record_deleted')"
+        ).fetchone()[0]
+    assert figures["registry messages committed at the hub"] == records == messages - 1
+    # 50 spisy x (spis + dokument + 2 komponenty) inserted, then 50 renames in the same transaction.
+    assert figures["change-log rows written"] == 250
+    assert records == 200
+    fan_in = benchmarks["fan_in"]
+    assert fan_in["status"] == "ok", fan_in["error"]
+    figures = {f["name"]: f["value"] for f in fan_in["figures"]}
+    (kept,) = fan_in["kept"]
+    with contextlib.closing(_hub_db(kept)) as db:
+        versions = db.execute("SELECT count(*) FROM file_versions").fetchone()[0]
+    assert figures["file versions committed at the hub"] == versions == 10 * 20
+
+
+def test_bench_imports_nothing_from_the_tests_or_the_dev_tools() -> None:
+    """Every bench module imports with pytest, hypothesis and the tests package made unimportable (a clone without the dev extra)."""
+    modules = sorted(
+        f"bench.{p.stem}" for p in (REPO / "bench").glob("*.py") if p.stem != "__init__"
+    )
+    code = (
+        "import sys, importlib\n"
+        "for name in ('pytest', '_pytest', 'hypothesis', 'tests', 'moto', 'playwright'):\n"
+        "    sys.modules[name] = None\n"
+        f"for module in {modules!r}:\n"
+        "    importlib.import_module(module)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
 
 
 @pytest.mark.timeout(600)
