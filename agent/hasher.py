@@ -55,6 +55,11 @@ def open_inside(root_real: str, path: str) -> BinaryIO:
     return open(real, "rb")  # noqa: PTH123 - str paths are cheaper here; the caller closes it
 
 
+def _close_opened(opening: asyncio.Future[BinaryIO]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
+
+
 def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     while True:
         data = handle.read(chunk_size)
@@ -140,7 +145,14 @@ class ChunkReader:
             FileNotFoundError: The file is gone (its tombstone will follow).
             OSError: The file cannot be opened.
         """
-        self._handle = await asyncio.to_thread(open_inside, self._root_real, self._path)
+        opening = asyncio.ensure_future(asyncio.to_thread(open_inside, self._root_real, self._path))
+        try:
+            self._handle = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The thread opens the file whatever happens to us: close it when it does,
+            # or the handle leaks (seen when a broker restart cancels a send).
+            opening.add_done_callback(_close_opened)
+            raise
 
     async def close(self) -> None:
         """Close the file."""

@@ -1,0 +1,55 @@
+"""The chunk reader never leaks a file handle, even when its send is cancelled mid-open."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import warnings
+from pathlib import Path
+
+from agent.hasher import ChunkReader
+from testkit.waiting import wait_for
+
+
+def _open_fds_to(path: Path) -> int:
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            if fd.readlink() == path:
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+async def test_a_cancelled_open_closes_the_file_it_opened_later(tmp_path):
+    """A send cancelled while its file is still opening (a slow share) closes that file itself."""
+    fifo = tmp_path / "slow.pdf"
+    os.mkfifo(fifo)  # opening a FIFO for reading blocks until a writer comes: a slow open
+    reader = ChunkReader(
+        wire_path="slow.pdf",
+        root_real=str(tmp_path),
+        path=str(fifo),
+        chunk_size=1024,
+        expected=(),
+        sha256="0" * 64,
+    )
+    opening = asyncio.ensure_future(reader.open())
+    await asyncio.sleep(0)  # the thread is now blocked in open()
+    opening.cancel()
+    writer = await asyncio.to_thread(os.open, fifo, os.O_WRONLY)  # the thread's open returns
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+
+            async def closed() -> bool:
+                gc.collect()
+                return _open_fds_to(fifo) == 1  # only our writer's end is left
+
+            await wait_for(closed, what="the opened file to be closed")
+            gc.collect()
+        assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    finally:
+        os.close(writer)
+    assert opening.cancelled()
