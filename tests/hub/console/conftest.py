@@ -80,7 +80,9 @@ def console_config(**overrides: Any) -> ConsoleConfig:
     """A `[console]` on a free port with a short heartbeat warning (tests must not wait minutes)."""
     settings = {
         "listen": f"127.0.0.1:{free_port()}",
-        "heartbeat_warning_s": 4.0,
+        # Short, so the test need not wait minutes; not so short that a loaded
+        # machine's late heartbeat (sent every second) turns a running agent orange.
+        "heartbeat_warning_s": 10.0,
         "heartbeat_error_s": 600.0,
         "refresh_s": 0.5,
     } | overrides

@@ -80,7 +80,7 @@ async def test_operator_watches_obce_and_replays_a_dead_letter(console_net, brow
         "data-status", "warning", timeout=WAIT_MS
     )
     await expect(page.locator(f'#rows tr[data-ico="{running}"]')).to_have_attribute(
-        "data-status", "ok"
+        "data-status", "ok", timeout=WAIT_MS
     )
     await page.screenshot(path=shots / "03-prehled-varovani.png", full_page=True)
 

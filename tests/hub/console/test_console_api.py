@@ -265,11 +265,16 @@ async def test_hub_status_prints_the_overview(console_net, tmp_path, capsys):
     config = write_hub_toml(console_net.hub, tmp_path / "HUB-status.toml")
     # In a thread: the command runs its own event loop while the hub keeps running in ours.
     status = ["hub", "status", "--config", str(config)]
-    assert await asyncio.to_thread(main, [*status, "--json"]) == 0
-    body = json.loads(capsys.readouterr().out)
+    body: dict = {}
+
+    async def green() -> bool:
+        assert await asyncio.to_thread(main, [*status, "--json"]) == 0
+        body.update(json.loads(capsys.readouterr().out))
+        return {r["status"] for r in body["obce"]} == {"ok"}
+
+    await wait_for(green, timeout=60, what="hub status to show both obce green")
     assert body["broker_available"] is True
     assert sorted(r["ico"] for r in body["obce"]) == sorted(console_net.icos)
-    assert {r["status"] for r in body["obce"]} == {"ok"}
     assert await asyncio.to_thread(main, status) == 0
     table = capsys.readouterr().out
     assert "Obec Vlkava" in table
