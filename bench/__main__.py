@@ -33,6 +33,7 @@ from bench.footprint import footprint
 from bench.latency import latency
 from bench.registry import registry
 from bench.results import BenchResult, Report, merge
+from bench.slowlink import slow_links
 from bench.spisovka import spisovka
 from bench.transfer import initial_sync, large_file
 from bench.validate import validate
@@ -56,7 +57,10 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "validate": ("8. validating a 2 GB SIP of 5,000 komponenty: time and peak memory", validate),
     "spisovka": ("9. Spisovka on MariaDB: 50,000 dokumenty -> hub; change latency", spisovka),
     "console": ("10. console overview of 1,000 obce: server render and /api/v1/obce", console),
+    "slow_links": ("11. slow links: a day and a first sync, spisync vs rsync -a/-az", slow_links),
 }
+# Hours at full sizes (5 GB at 10 Mbit/s per contender): run only when named.
+ONLY_WHEN_NAMED = frozenset({"slow_links"})
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOISE_NOTE = (
@@ -140,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(
         "bench", level="warning", cache=True
     )  # provisioning logs would drown the table
-    names = [n for n in BENCHMARKS if n in args.only] if args.only else list(BENCHMARKS)
+    if args.only:
+        names = [n for n in BENCHMARKS if n in args.only]
+    else:
+        names = [n for n in BENCHMARKS if args.quick or n not in ONLY_WHEN_NAMED]
     if args.repeat < 1:
         print("--repeat: needs 1 or more repetitions (e.g. --repeat 3)", file=sys.stderr)
         return 2

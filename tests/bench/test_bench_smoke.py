@@ -106,6 +106,30 @@ def test_quick_benchmarks_count_what_the_hub_committed(shared_broker, tmp_path: 
     assert figures["file versions committed at the hub"] == versions == 10 * 20
 
 
+@pytest.mark.timeout(900)
+def test_quick_slow_links_count_the_bytes_on_the_wire_for_every_contender(
+    shared_broker, tmp_path: Path
+) -> None:
+    """Through the throttling proxy every contender of the first sync puts at least the tree's bytes on the wire (rsync -az: its compressed share less), and the bandwidth limit is checked."""
+    report = _run_bench(shared_broker, tmp_path, "--only", "slow_links", "--repeat", "1")
+    (bench,) = report["benchmarks"]
+    assert bench["status"] == "ok", bench["error"]
+    figures = {f["name"]: f for f in bench["figures"]}
+    tree = figures["first sync: bytes in the tree"]["value"]
+    for link in ("10 Mbit/s, 30 ms", "100 Mbit/s, 10 ms"):
+        for contender in ("spisync", "rsync -a"):
+            assert figures[f"first sync, {link}: {contender} bytes on the wire"]["value"] >= tree
+        compressed = figures[f"first sync, {link}: rsync -az bytes on the wire"]["value"]
+        assert 0 < compressed < tree
+        for contender in ("spisync", "rsync -a", "rsync -az"):
+            assert figures[f"day, {link}: {contender} wall time"]["value"] > 0
+    assert "meets_aim" in figures["bandwidth limit: |steady rate - limit| / limit"]
+    assert {r["name"] for r in bench["ratios"]} >= {
+        "day, 10 Mbit/s, 30 ms: spisync / rsync -a (speed)",
+        "first sync, 100 Mbit/s, 10 ms: spisync / rsync -az (speed)",
+    }
+
+
 def test_bench_imports_nothing_from_the_tests_or_the_dev_tools() -> None:
     """Every bench module imports with pytest, hypothesis and the tests package made unimportable (a clone without the dev extra)."""
     modules = sorted(
