@@ -146,3 +146,19 @@ async def test_viewer_replay_csrf_and_login_are_refused(console_net, browser, sh
     await expect(operator.locator("#audit tbody tr").first).to_contain_text("odmítnut")
     await expect(operator.locator("#audit")).to_contain_text("ctenar")
     await operator.screenshot(path=shots / "03-audit-odmitnuti.png", full_page=True)
+
+
+async def test_overview_sorts_by_column_and_filters_by_name(console_net, browser, shots):
+    """Clicking a column header sorts the rows; the text filter keeps only matching obce."""
+    page = await _login(browser, console_net.url, "ctenar")
+    await page.get_by_role("link", name="IČO", exact=True).click()
+    icos = [await row.get_attribute("data-ico") for row in await page.locator("#rows tr").all()]
+    assert icos == sorted(console_net.icos)
+    await page.get_by_role("link", name="Obec", exact=True).click()
+    names = await page.locator("#rows tr td:nth-child(2)").all_inner_texts()
+    assert names == ["Obec Lhota u Příbrami", "Obec Vlkava"]
+    await page.get_by_label("Hledat obec (název nebo IČO)").fill("vlkava")
+    await page.get_by_role("button", name="Použít").click()
+    await expect(page.locator("#rows tr")).to_have_count(1)
+    await expect(page.locator("#rows tr")).to_contain_text("Obec Vlkava")
+    await page.screenshot(path=shots / "01-filtr.png", full_page=True)
