@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from bench.env import REPO, Bench, wait_until
 from bench.registry import SCHEMA
 from bench.results import BenchResult, Figure
-from spisync.demo.obce import Registry, fake_scan
+from demo.obce import Registry, fake_scan
 
 if TYPE_CHECKING:
     from testkit.broker import SharedBroker

@@ -20,7 +20,7 @@ _ROLES = {
     "agent": ("agent.cli", "the town-hall agent: watch folders and registry, send changes"),
     "hub": ("hub.cli", "the ORP hub: store open spisy, provision agents, build SIPs"),
     "archive": ("archive.cli", "the regional archive consumer: validate and keep SIPs"),
-    "demo": ("spisync.demo", "run the whole network on this machine for a simulated day"),
+    "demo": ("demo", "run the whole network on this machine for a simulated day"),
 }
 
 _USAGE = (

@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from spisync.demo.obce import DemoObec, Registry, fake_scan
+from demo.obce import DemoObec, Registry, fake_scan
 
 if TYPE_CHECKING:
     from collections.abc import Callable

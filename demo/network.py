@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from demo.obce import DEMO_OBCE, DemoObec
 from hub.config import load_hub_config
 from hub.console.accounts import add_operator
 from hub.provision import provision_agent
@@ -17,7 +18,6 @@ from hub.queries import files_rows, spisy_rows
 from hub.store import open_metadata_store
 from protocol import names
 from spisync.broker import ManagementClient
-from spisync.demo.obce import DEMO_OBCE, DemoObec
 
 if TYPE_CHECKING:
     from pathlib import Path

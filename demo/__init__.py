@@ -16,23 +16,23 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from spisync.demo.day import DayLog, Office, act_out_the_day
-from spisync.demo.network import (
+from demo.day import DayLog, Office, act_out_the_day
+from demo.network import (
     DEFAULT_VHOST,
     DemoNetwork,
     HubView,
     add_demo_operator,
     elapsed,
 )
-from spisync.demo.obce import DEMO_OBCE, Registry, fake_scan
-from spisync.demo.processes import Services
+from demo.obce import DEMO_OBCE, Registry, fake_scan
+from demo.processes import Services
 from spisync.logging import configure_logging
 from spisync.platform import install_shutdown_handlers
 from spisync.runtime import run_main
 
 __all__ = ["DEMO_LOGIN", "main", "run_demo"]
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[1]
 _RELEASE_GRACE_S = 5
 _SCHEMA = _REPO / "packaging" / "registry" / "schema.sql"
 
