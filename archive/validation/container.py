@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Self
 
 from archive.validation.context import SPISYNC_PATH, Context
+from spisync.formats import ZIP_MAGIC
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,7 +41,6 @@ METS_FILE = "mets.xml"
 COMPONENTS_DIR = "komponenty"
 CODES = frozenset({"dat1", "dat1a", "dat2", "dat3", SPISYNC_PATH})
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 class MemberTooLargeError(Exception):
@@ -151,7 +151,7 @@ def open_package(path: Path, ctx: Context) -> Package | None:
             return Package(entries, None, path.parent)
         with path.open("rb") as handle:
             magic = handle.read(4)
-        if magic not in _ZIP_MAGIC:
+        if magic not in ZIP_MAGIC:
             ctx.fail("dat1", "soubor není ZIP (application/zip) ani složka", path.name)
             return None
         archive = zipfile.ZipFile(path)

@@ -20,42 +20,38 @@ from archive.validation.container import COMPONENTS_DIR, MemberTooLargeError
 from archive.validation.context import SPISYNC_ZIP, Context, where
 from archive.validation.link_rules import CHECKSUM_TYPES
 from archive.validation.model import M, MetsDoc
+from spisync.formats import PDF_WINDOW, signature_matches
 
 if TYPE_CHECKING:
     from lxml import etree
 
     from archive.validation.container import Layout, Package
 
-__all__ = ["CODES", "SIGNATURES", "FileCheck", "check_files", "plan_files"]
+__all__ = ["CODES", "FileCheck", "check_files", "plan_files"]
 
 CODES = frozenset({"obs52", "kom1", "kom2", "kom3"})
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
-_ZIP = (b"PK\x03\x04", b"PK\x05\x06")
-SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "application/pdf": (b"%PDF",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "image/tiff": (b"II*\x00", b"MM\x00*"),
-    "application/zip": _ZIP,
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _ZIP,
-    "application/vnd.oasis.opendocument.text": _ZIP,
-    "application/vnd.etsi.asic-e+zip": _ZIP,
-    "application/vnd.etsi.asic-s+zip": _ZIP,
-    "application/msword": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
-    "application/rtf": (b"{\\rtf",),
-}
-"""kom3: formats told by their first bytes. A type not listed here is not contradicted."""
-_PDF_HEADER_WINDOW = 1024  # PDF readers accept "%PDF" anywhere in the first 1 KiB.
+_KOM3_TYPES = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/tiff",
+        "application/zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.etsi.asic-e+zip",
+        "application/vnd.etsi.asic-s+zip",
+        "application/msword",
+        "application/rtf",
+    }
+)
+"""kom3 checks the first bytes of these formats (`spisync.formats`); others pass."""
 
 
 def _matches(mime: str, head: bytes) -> bool:
-    signatures = SIGNATURES.get(mime)
-    if signatures is None:
-        return True
-    if mime == "application/pdf":
-        return b"%PDF" in head[:_PDF_HEADER_WINDOW]
-    return head.startswith(signatures)
+    return mime not in _KOM3_TYPES or signature_matches(mime, head) is not False
 
 
 def _href(file: etree._Element) -> str | None:
@@ -91,8 +87,8 @@ def _stream(package: Package, path: str, size: int, algorithm: str) -> tuple[str
     head = b""
     with package.open(path, size) as reader:
         while chunk := reader.read():
-            if len(head) < _PDF_HEADER_WINDOW:
-                head += chunk[: _PDF_HEADER_WINDOW - len(head)]
+            if len(head) < PDF_WINDOW:
+                head += chunk[: PDF_WINDOW - len(head)]
             digest.update(chunk)
         return digest.hexdigest(), reader.count, head
 

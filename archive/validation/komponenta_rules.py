@@ -7,69 +7,19 @@ from typing import TYPE_CHECKING
 
 from archive.validation.context import Context, RuleSet
 from archive.validation.model import MetsDoc, N, local
+from spisync.formats import CONTAINER_FORMATS, OUTPUT_FORMATS, WORD_PROCESSING, ZIP_FORMATS
 
 if TYPE_CHECKING:
     from lxml import etree
 
-__all__ = ["CONTAINER_MIMETYPES", "OUTPUT_MIMETYPES", "RULES", "WORD_MIMETYPES"]
+__all__ = ["RULES"]
 
 RULES: RuleSet[MetsDoc] = RuleSet()
 
 ORIGINAL = "originál"
 OUTPUT = "originál ve výstupním datovém formátu"
 CONTAINER = "kontejner"
-WORD_MIMETYPES = frozenset(
-    {
-        "application/msword",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/rtf",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.apple.pages",
-    }
-)
-"""obs105: originals in these formats need a version in an output format."""
-OUTPUT_MIMETYPES = frozenset(
-    {
-        "application/pdf",
-        "image/png",
-        "image/tiff",
-        "image/jpeg",
-        "video/mpeg",
-        "image/gif",
-        "audio/mpeg",
-        "audio/x-wav",
-        "application/xml",
-        "application/xml-dtd",
-    }
-)
-"""obs107: the výstupní datové formáty."""
-ZIP_MIMETYPES = frozenset(
-    {
-        "application/zip",
-        "application/zip-compressed",
-        "application/x-zip-compressed",
-        "multipart/x-zip",
-        "application/vnd.etsi.asic-e+zip",
-        "application/vnd.etsi.asic-s+zip",
-    }
-)
-"""obs109: files of these types are kontejnery."""
-CONTAINER_MIMETYPES = frozenset(
-    {
-        "application/vnd.etsi.asic-e+zip",
-        "application/vnd.etsi.asic-s+zip",
-        "application/vnd.software602.filler.form+xml",
-        "application/vnd.software602.filler.form-xml-zip",
-        "message/rfc822",
-        "application/vnd.isac.fcs.isdocx",
-        "application/zip",
-        "application/zip-compressed",
-        "application/x-zip-compressed",
-        "multipart/x-zip",
-        "application/pdf",
-    }
-)
-"""obs110: the types a kontejner may have."""
+_OUTPUT = frozenset(OUTPUT_FORMATS)
 _EARLY = date(2012, 7, 31)
 
 
@@ -149,7 +99,7 @@ def _originals(doc: MetsDoc, ctx: Context) -> None:
                 word = [
                     k
                     for k in group
-                    if k.get("forma_uchovani") == ORIGINAL and _mimes(doc, k) & WORD_MIMETYPES
+                    if k.get("forma_uchovani") == ORIGINAL and _mimes(doc, k) & WORD_PROCESSING
                 ]
                 if word:
                     detail = f"pořadí {poradi}: textový originál bez originálu ve výstupním formátu"
@@ -166,7 +116,7 @@ def _obs107(doc: MetsDoc, ctx: Context) -> None:
             for komponenta in group:
                 if komponenta.get("forma_uchovani") != OUTPUT or _verze(komponenta) != highest:
                     continue
-                wrong = _mimes(doc, komponenta) - OUTPUT_MIMETYPES
+                wrong = _mimes(doc, komponenta) - _OUTPUT
                 if wrong:
                     ctx.fail("obs107", f"MIMETYPE {sorted(wrong)}", komponenta)
 
@@ -179,13 +129,13 @@ def _containers(doc: MetsDoc, ctx: Context) -> None:
         komponenta = komponenty.get(file.get("DMDID"))
         if komponenta is None:
             continue
-        if mime in ZIP_MIMETYPES and komponenta.get("forma_uchovani") != CONTAINER:
+        if mime in ZIP_FORMATS and komponenta.get("forma_uchovani") != CONTAINER:
             ctx.fail(
                 "obs109",
                 f"MIMETYPE {mime} a forma_uchovani {komponenta.get('forma_uchovani')!r}",
                 file,
             )
-        if komponenta.get("forma_uchovani") == CONTAINER and mime not in CONTAINER_MIMETYPES:
+        if komponenta.get("forma_uchovani") == CONTAINER and mime not in CONTAINER_FORMATS:
             ctx.fail("obs110", f"kontejner má MIMETYPE {mime!r}", file)
     for holder, _groups in doc.komponenty_groups:
         members = holder.findall(f"{N}Komponenta")

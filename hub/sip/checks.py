@@ -15,8 +15,8 @@ from collections import defaultdict
 from datetime import date
 from typing import TYPE_CHECKING
 
-from hub.sip.formats import CONTAINER_FORMATS, OUTPUT_FORMATS, WORD_PROCESSING, ZIP_FORMATS
 from protocol.ico import is_valid_ico
+from spisync.formats import CONTAINER_FORMATS, OUTPUT_FORMATS, WORD_PROCESSING, ZIP_FORMATS
 
 if TYPE_CHECKING:
     from hub.sip.model import Dokument, Komponenta, Obec, Spis

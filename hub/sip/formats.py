@@ -1,16 +1,12 @@
-"""Content formats: the MIME type read from a file's bytes, and the output formats of the rules.
+"""The MIME type read from a file's bytes.
 
 The MIME type goes into the package (``mets:file/@MIMETYPE``), and the
 national rules obs41 and kom3 require it to match the referenced file, so it
 is detected from the content (magic bytes, and for ZIP-based formats the
-names inside), never from the file name. The detector is pure Python and a
-fixed table, so the same bytes get the same type on every machine and a
-rebuilt package stays byte-identical (a system libmagic differs by version).
-
-`OUTPUT_FORMATS` is the list of výstupní datové formáty of rule obs107
-(§ 23 odst. 2 vyhlášky č. 259/2012 Sb.); `WORD_PROCESSING` those of obs105,
-whose originál needs a komponenta in an output format beside it; and
-`CONTAINER_FORMATS` / `ZIP_FORMATS` those of obs109 and obs110.
+names inside), never from the file name. The detector is pure Python over the
+shared table of `spisync.formats` (the one the validator's kom3 reads), so the
+same bytes get the same type on every machine and a rebuilt package stays
+byte-identical (a system libmagic differs by version).
 """
 
 from __future__ import annotations
@@ -19,74 +15,14 @@ import re
 import zipfile
 from typing import TYPE_CHECKING
 
+from spisync.formats import PDF_MARK, PDF_WINDOW, SIGNATURES, ZIP_MAGIC
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = [
-    "CONTAINER_FORMATS",
-    "OUTPUT_FORMATS",
-    "WORD_PROCESSING",
-    "ZIP_FORMATS",
-    "detect_mime",
-    "is_pdfa",
-]
-
-OUTPUT_FORMATS = (
-    "application/pdf",
-    "image/png",
-    "image/tiff",
-    "image/jpeg",
-    "video/mpeg",
-    "image/gif",
-    "audio/mpeg",
-    "audio/x-wav",
-    "application/xml",
-    "application/xml-dtd",
-)
-"""Výstupní datové formáty: the MIME types rule obs107 allows (originál ve výstupním formátu)."""
-
-WORD_PROCESSING = frozenset(
-    {
-        "application/msword",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/rtf",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.apple.pages",
-    }
-)
-"""Rule obs105: an originál in one of these needs an originál ve výstupním datovém formátu."""
-
-ZIP_FORMATS = frozenset(
-    {
-        "application/zip",
-        "application/zip-compressed",
-        "application/x-zip-compressed",
-        "multipart/x-zip",
-        "application/vnd.etsi.asic-e+zip",
-        "application/vnd.etsi.asic-s+zip",
-    }
-)
-"""Rule obs109: a komponenta of one of these types is a kontejner."""
-
-CONTAINER_FORMATS = frozenset(
-    {
-        "application/vnd.etsi.asic-e+zip",
-        "application/vnd.etsi.asic-s+zip",
-        "application/vnd.software602.filler.form+xml",
-        "application/vnd.software602.filler.form-xml-zip",
-        "message/rfc822",
-        "application/vnd.isac.fcs.isdocx",
-        "application/zip",
-        "application/zip-compressed",
-        "application/x-zip-compressed",
-        "multipart/x-zip",
-        "application/pdf",
-    }
-)
-"""Rule obs110: the MIME types a kontejner may have."""
+__all__ = ["detect_mime", "is_pdfa"]
 
 _HEAD = 8192
-_PDF_WINDOW = 1024
 _PDFA_SCAN = 4 * 1024 * 1024
 _OCTET = "application/octet-stream"
 _OOXML = {
@@ -105,25 +41,6 @@ _ODF_AND_ASIC = {
 }
 _MAIL_HEADER = re.compile(
     rb"(?im)^(received|from|message-id|mime-version|return-path|date|subject):[ \t]"
-)
-_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
-    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
-    (0, b"\xff\xd8\xff", "image/jpeg"),
-    (0, b"GIF87a", "image/gif"),
-    (0, b"GIF89a", "image/gif"),
-    (0, b"II*\x00", "image/tiff"),
-    (0, b"MM\x00*", "image/tiff"),
-    (0, b"{\\rtf", "application/rtf"),
-    (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/msword"),
-    (0, b"ID3", "audio/mpeg"),
-    (0, b"\x00\x00\x01\xba", "video/mpeg"),
-    (0, b"\x00\x00\x01\xb3", "video/mpeg"),
-    (0, b"BM", "image/bmp"),
-    (4, b"ftyp", "video/mp4"),
-    (8, b"WAVE", "audio/x-wav"),  # after "RIFF"
-    (0, b"\xff\xfb", "audio/mpeg"),
-    (0, b"\xff\xf3", "audio/mpeg"),
-    (0, b"\xff\xf2", "audio/mpeg"),
 )
 
 
@@ -177,12 +94,12 @@ def detect_mime(path: Path) -> str:
         head = handle.read(_HEAD)
     if not head:
         return _OCTET
-    if b"%PDF-" in head[:_PDF_WINDOW]:
+    if PDF_MARK in head[:PDF_WINDOW]:
         # PDF readers (and the validator's kom3) accept the header anywhere in the first KiB.
         return "application/pdf"
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+    if head.startswith(ZIP_MAGIC):
         return _zip_type(path)
-    for offset, magic, mime in _SIGNATURES:
+    for offset, magic, mime in SIGNATURES:
         if head[offset : offset + len(magic)] == magic:
             return mime
     return _text_type(head)

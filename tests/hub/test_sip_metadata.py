@@ -30,8 +30,9 @@ from hub.sip import (
     resolve,
     write_sip,
 )
-from hub.sip.formats import OUTPUT_FORMATS, detect_mime
+from hub.sip.formats import detect_mime
 from hub.sip.mets import PLACEHOLDER_NOTE
+from spisync.formats import OUTPUT_FORMATS
 from tests.hub.test_sip_build import CET, CREATED, OBEC, Store, make_spis
 
 if TYPE_CHECKING:
