@@ -40,12 +40,13 @@ from hub.store.sqlite_open import data_dir_failure, open_failure
 from hub.store.sqlite_overview import SqliteOverviewReader
 from hub.store.sqlite_release import UNREFERENCED_CANDIDATES_SQL, collect_unreferenced_chunks
 from hub.store.sqlite_rows import (
+    FILE_SUMMARY_SELECT,
     FILE_VERSION_COLUMNS,
     SPIS_STATE_COLUMNS,
     content_row,
     decode_snapshot,
+    file_summary,
     file_version_row,
-    from_ts,
     placeholders,
     spis_state_row,
     to_ts,
@@ -304,28 +305,10 @@ class SqliteMetadataStore:
     async def current_files(self, ico: str) -> list[FileSummary]:
         """Return the current version of each path of obec `ico`."""
         rows = await self._all(
-            "SELECT f.path, f.size, f.sha256, f.versions, f.deleted, f.source_seq, "
-            "f.recorded_at, c.released_at IS NOT NULL FROM files f "
-            "LEFT JOIN contents c ON c.sha256 = f.sha256 WHERE f.ico = ? ORDER BY f.path",
+            FILE_SUMMARY_SELECT + "WHERE f.ico = ? ORDER BY f.path",
             ico,
         )
-        summaries = []
-        for path, size, sha256, versions, deleted, source_seq, recorded_at, released in rows:
-            when = from_ts(recorded_at)
-            assert when is not None
-            summaries.append(
-                FileSummary(
-                    path=path,
-                    size=size,
-                    sha256=sha256,
-                    versions=versions,
-                    deleted=bool(deleted),
-                    source_seq=source_seq,
-                    recorded_at=when,
-                    released=bool(released),
-                )
-            )
-        return summaries
+        return [file_summary(row) for row in rows]
 
     async def file_history(self, ico: str, path: str) -> list[FileVersionRow]:
         """Return every version of one path, oldest first."""

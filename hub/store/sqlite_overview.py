@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from hub.store.models import FileSummary
 from hub.store.overview import HubTotals, ObecFigures, RecentVersion
-from hub.store.sqlite_rows import from_ts, placeholders
+from hub.store.sqlite_rows import FILE_SUMMARY_SELECT, file_summary, from_ts, placeholders
 from protocol import Heartbeat
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+
+    from hub.store.models import FileSummary
 
 __all__ = ["SqliteOverviewReader"]
 
@@ -133,32 +134,14 @@ class SqliteOverviewReader:
             "SELECT count(*) FROM files WHERE ico = ? AND path LIKE ? ESCAPE '\\'", ico, pattern
         )
         rows = await self._read(
-            "SELECT f.path, f.size, f.sha256, f.versions, f.deleted, f.source_seq, "
-            "f.recorded_at, c.released_at IS NOT NULL FROM files f "
-            "LEFT JOIN contents c ON c.sha256 = f.sha256 "
-            "WHERE f.ico = ? AND f.path LIKE ? ESCAPE '\\' ORDER BY f.path LIMIT ? OFFSET ?",
+            FILE_SUMMARY_SELECT
+            + "WHERE f.ico = ? AND f.path LIKE ? ESCAPE '\\' ORDER BY f.path LIMIT ? OFFSET ?",
             ico,
             pattern,
             limit,
             offset,
         )
-        summaries = []
-        for path, size, sha256, versions, deleted, source_seq, recorded_at, released in rows:
-            when = from_ts(recorded_at)
-            assert when is not None
-            summaries.append(
-                FileSummary(
-                    path=path,
-                    size=size,
-                    sha256=sha256,
-                    versions=versions,
-                    deleted=bool(deleted),
-                    source_seq=source_seq,
-                    recorded_at=when,
-                    released=bool(released),
-                )
-            )
-        return summaries, int(total[0][0])
+        return [file_summary(row) for row in rows], int(total[0][0])
 
     async def recent_versions(self, ico: str, *, limit: int = 20) -> list[RecentVersion]:
         """Return the obec's latest file versions and tombstones, newest first."""

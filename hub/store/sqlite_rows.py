@@ -7,17 +7,19 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 
-from hub.store.models import ContentRow, FileVersionRow, HubState, SpisStateRow
+from hub.store.models import ContentRow, FileSummary, FileVersionRow, HubState, SpisStateRow
 
 if TYPE_CHECKING:
     import sqlite3
 
 __all__ = [
+    "FILE_SUMMARY_SELECT",
     "FILE_VERSION_COLUMNS",
     "SPIS_STATE_COLUMNS",
     "content_row",
     "decode_snapshot",
     "encode_snapshot",
+    "file_summary",
     "file_version_row",
     "from_ts",
     "placeholders",
@@ -27,6 +29,12 @@ __all__ = [
 
 T = TypeVar("T")
 
+FILE_SUMMARY_SELECT = (
+    "SELECT f.path, f.size, f.sha256, f.versions, f.deleted, f.source_seq, "
+    "f.recorded_at, c.released_at IS NOT NULL FROM files f "
+    "LEFT JOIN contents c ON c.sha256 = f.sha256 "
+)
+"""The current files with whether their content was released; the caller adds WHERE and ORDER."""
 FILE_VERSION_COLUMNS = "ico, path, source_seq, sha256, size, mtime_ns, deleted, recorded_at"
 SPIS_STATE_COLUMNS = (
     "ico, spis_id, state, state_version, closing_seq, closed_at, complete_at, "
@@ -72,6 +80,23 @@ def file_version_row(row: sqlite3.Row | tuple[Any, ...]) -> FileVersionRow:
         mtime_ns=row[5],
         deleted=bool(row[6]),
         recorded_at=recorded_at,
+    )
+
+
+def file_summary(row: sqlite3.Row | tuple[Any, ...]) -> FileSummary:
+    """Build a `FileSummary` from a row of `FILE_SUMMARY_SELECT`."""
+    path, size, sha256, versions, deleted, source_seq, recorded_at, released = row
+    when = from_ts(recorded_at)
+    assert when is not None
+    return FileSummary(
+        path=path,
+        size=size,
+        sha256=sha256,
+        versions=versions,
+        deleted=bool(deleted),
+        source_seq=source_seq,
+        recorded_at=when,
+        released=bool(released),
     )
 
 
