@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from hub.store.console import AuditEntry, OperatorRow, Role, SessionRow
 from hub.store.sqlite_rows import from_ts, to_ts
+from hub.store.sqlite_shared import SharedConnections
 from protocol import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-    from contextlib import AbstractAsyncContextManager
     from datetime import datetime
 
     import aiosqlite
@@ -61,21 +60,8 @@ async def insert_audit(
     return entry_id
 
 
-class SqliteAuditLog:
-    """An `AuditLog` sharing the metadata store's connections and write lock.
-
-    Args:
-        write: Opens a write transaction on the store's writer.
-        read: Runs a query on the store's reader.
-    """
-
-    def __init__(
-        self,
-        write: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]],
-        read: Callable[..., Awaitable[list[tuple[Any, ...]]]],
-    ) -> None:
-        self._write = write
-        self._read = read
+class SqliteAuditLog(SharedConnections):
+    """An `AuditLog` sharing the metadata store's connections and write lock."""
 
     async def append(
         self,
@@ -126,21 +112,8 @@ class SqliteAuditLog:
         ]
 
 
-class SqliteOperatorAccounts:
-    """`OperatorAccounts` sharing the metadata store's connections and write lock.
-
-    Args:
-        write: Opens a write transaction on the store's writer.
-        read: Runs a query on the store's reader.
-    """
-
-    def __init__(
-        self,
-        write: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]],
-        read: Callable[..., Awaitable[list[tuple[Any, ...]]]],
-    ) -> None:
-        self._write = write
-        self._read = read
+class SqliteOperatorAccounts(SharedConnections):
+    """`OperatorAccounts` sharing the metadata store's connections and write lock."""
 
     async def _execute(self, sql: str, *args: object) -> int:
         async with self._write() as db, db.execute(sql, args) as cursor:

@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from hub.store.deadletters import DeadLetter, DeadLetterState, NewDeadLetter
 from hub.store.sqlite_rows import from_ts, placeholders, to_ts
+from hub.store.sqlite_shared import SharedConnections
 from protocol import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-    from contextlib import AbstractAsyncContextManager
     from datetime import datetime
 
-    import aiosqlite
 
 __all__ = ["SqliteDeadLetters"]
 
@@ -51,21 +49,8 @@ def _letter(row: tuple[Any, ...]) -> DeadLetter:
     )
 
 
-class SqliteDeadLetters:
-    """`DeadLetters` sharing the metadata store's connections and write lock.
-
-    Args:
-        write: Opens a write transaction on the store's writer.
-        read: Runs a query on the store's reader.
-    """
-
-    def __init__(
-        self,
-        write: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]],
-        read: Callable[..., Awaitable[list[tuple[Any, ...]]]],
-    ) -> None:
-        self._write = write
-        self._read = read
+class SqliteDeadLetters(SharedConnections):
+    """`DeadLetters` sharing the metadata store's connections and write lock."""
 
     async def add(self, letter: NewDeadLetter) -> int | None:
         """Store a dead letter as `waiting`; None if its fingerprint is known."""

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from hub.store.diagnostics import DiagnosticsRow
 from hub.store.sqlite_rows import to_ts
+from hub.store.sqlite_shared import SharedConnections
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-    from contextlib import AbstractAsyncContextManager
     from datetime import datetime
 
     import aiosqlite
@@ -65,21 +64,8 @@ async def select_row(db: aiosqlite.Connection, request_id: str) -> DiagnosticsRo
     return _decoder.decode(rows[0][0]) if rows else None
 
 
-class SqliteDiagnosticsLedger:
-    """A `DiagnosticsLedger` sharing the metadata store's connections and write lock.
-
-    Args:
-        write: Opens a write transaction on the store's writer.
-        read: Runs a query on the store's reader.
-    """
-
-    def __init__(
-        self,
-        write: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]],
-        read: Callable[..., Awaitable[list[tuple[Any, ...]]]],
-    ) -> None:
-        self._write = write
-        self._read = read
+class SqliteDiagnosticsLedger(SharedConnections):
+    """A `DiagnosticsLedger` sharing the metadata store's connections and write lock."""
 
     async def create(self, row: DiagnosticsRow) -> None:
         """Record a new request."""

@@ -10,14 +10,12 @@ from hub.store.models import SipFailure, SipRow, SipState
 from hub.store.sips import ReleaseResult
 from hub.store.sqlite_release import delete_released_blobs, release_content
 from hub.store.sqlite_rows import from_ts, to_ts
+from hub.store.sqlite_shared import SharedConnections
 from protocol import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Collection
-    from contextlib import AbstractAsyncContextManager
+    from collections.abc import Collection
     from datetime import datetime
-
-    import aiosqlite
 
     from hub.store.blobs import BlobStore
 
@@ -62,21 +60,8 @@ def _row(row: tuple[Any, ...]) -> SipRow:
     )
 
 
-class SqliteSipLedger:
-    """A `SipLedger` sharing the metadata store's connections and write lock.
-
-    Args:
-        write: Opens a write transaction on the store's writer (lock held, `BEGIN IMMEDIATE`).
-        read: Runs a query on the store's reader.
-    """
-
-    def __init__(
-        self,
-        write: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]],
-        read: Callable[..., Awaitable[list[tuple[Any, ...]]]],
-    ) -> None:
-        self._write = write
-        self._read = read
+class SqliteSipLedger(SharedConnections):
+    """A `SipLedger` sharing the metadata store's connections and write lock."""
 
     async def _one(self, where: str, *args: object) -> SipRow | None:
         rows = await self._read(f"SELECT {_COLUMNS} FROM sips WHERE {where}", *args)  # noqa: S608 - constant columns and conditions
