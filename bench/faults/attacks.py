@@ -18,11 +18,12 @@ import msgspec
 
 from bench.env import wait_until
 from bench.faults.world import applied_twice, hub_contents, log_count, settle
-from protocol import ChunkMeta, chunk_headers, encode, names
+from protocol import ChunkMeta, NeedChunks, chunk_headers, encode, names
 from testkit.hub import Agent
 
 if TYPE_CHECKING:
     import random
+    from collections.abc import Callable
 
     from bench.env import Bench
     from bench.faults.world import FaultWorld, Outcome, Scenario
@@ -249,10 +250,12 @@ async def duplicates_reordered(world: FaultWorld, scenario: Scenario, outcome: O
             )
             outcome.faults += 1
         started = time.monotonic()
-        await _lands(env, ico, expected, scenario.timeout_s)
-        outcome.recovered(time.monotonic() - started)
-        _count(env, ico, expected, outcome, await hub_contents(env, ico))
-        await agent.close()
+        try:
+            await _lands(env, ico, expected, scenario.timeout_s)
+            outcome.recovered(time.monotonic() - started)
+        finally:
+            _count(env, ico, expected, outcome, await hub_contents(env, ico))
+            await agent.close()
 
 
 async def corrupt_chunks(world: FaultWorld, scenario: Scenario, outcome: Outcome) -> None:
@@ -277,14 +280,30 @@ async def corrupt_chunks(world: FaultWorld, scenario: Scenario, outcome: Outcome
                     sha256=manifest.chunk_sha256[index],
                 )  # fmt: skip
             await agent.send(manifest)
-            for index, chunk in enumerate(chunks):
-                await agent.send_chunk(chunk, object_sha256=manifest.sha256, index=index)
+            # Answered as an agent answers a repair: the chunks asked for, then the manifest.
+            need = await agent.wait_for_reply(
+                _repair_of(path),
+                what=f"the hub's repair request for {path}",
+                timeout=scenario.timeout_s,
+            )
+            for index in need.indexes or range(len(chunks)):
+                await agent.send_chunk(chunks[index], object_sha256=manifest.sha256, index=index)
+            await agent.send(manifest)
             outcome.faults += len(chunks)
         started = time.monotonic()
-        await _lands(env, ico, expected, scenario.timeout_s)
-        outcome.recovered(time.monotonic() - started)
-        _count(env, ico, expected, outcome, await hub_contents(env, ico))
-        await agent.close()
+        try:
+            await _lands(env, ico, expected, scenario.timeout_s)
+            outcome.recovered(time.monotonic() - started)
+        finally:
+            _count(env, ico, expected, outcome, await hub_contents(env, ico))
+            await agent.close()
+
+
+def _repair_of(path: str) -> Callable[[Any], bool]:
+    def matches(message: Any) -> bool:
+        return isinstance(message, NeedChunks) and message.path == path
+
+    return matches
 
 
 def _count(

@@ -10,6 +10,7 @@ dead-letter queue.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ from bench.env import wait_until
 from bench.faults.world import SmallDisk, log_count, settle
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bench.faults.world import FaultWorld, Outcome, Scenario
 
 __all__ = ["full_agent_state_disk", "full_blob_disk", "full_metadata_disk"]
@@ -70,6 +73,24 @@ async def _full_hub_disk(
                 outcome.notes.append(f"{dead} dead letters")
 
 
+def _failures_logged(log: Path, offset: int) -> str:
+    """The warning and error events logged since `offset`: whether the full disk was felt."""
+    with log.open("rb") as lines:
+        lines.seek(offset)
+        events: dict[str, int] = {}
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("level") in {"warning", "error", "critical"}:
+                event = str(record.get("event", ""))[:60]
+                events[event] = events.get(event, 0) + 1
+    if not events:
+        return "the agent logged no warning or error while its disk was full"
+    return "logged while full: " + ", ".join(f"{e} x{n}" for e, n in sorted(events.items()))
+
+
 async def full_metadata_disk(world: FaultWorld, scenario: Scenario, outcome: Outcome) -> None:
     """The hub's metadata disk is full while files arrive: held, then all land once."""
     await _full_hub_disk(world, scenario, outcome, blobs_on_disk=False)
@@ -95,9 +116,11 @@ async def full_agent_state_disk(world: FaultWorld, scenario: Scenario, outcome: 
             town.write(scenario.rng, 3)
             await settle(env, town, outcome, timeout=scenario.timeout_s, what="the first files")
             await asyncio.to_thread(disk.fill)
-            town.write(scenario.rng, 20, max_size=60_000)
+            logged = agent.log_path.stat().st_size
+            town.write(scenario.rng, 100, max_size=20_000)
             await asyncio.sleep(_AGENT_FULL_S)
             disk.free()
+            outcome.notes.append(_failures_logged(agent.log_path, logged))
             outcome.faults += 1
             restarts = 0
             if agent.process.poll() is not None:

@@ -70,9 +70,12 @@ def scenario_size(name: str, *, quick: bool, repetitions: int | None) -> tuple[i
     """Rounds, fuzz messages and timeout for scenario `name`."""
     size = QUICK if quick else FULL
     rounds = int(repetitions if repetitions is not None else size["rounds"])
-    if name in {"link_cut_transfer", "link_cut_idle"} and repetitions is None:
+    if repetitions is None and name in {"link_cut_transfer", "link_cut_idle"}:
+        # Idle rounds alternate a reset and a silent cut (a heartbeat's wait each).
         rounds = min(rounds, 2 if quick else 6)
-    if name == "kill_archive" and quick and repetitions is None:
+    if repetitions is None and quick and name in {"kill_archive", "broker_restart_idle"}:
+        rounds = 1
+    if repetitions is None and quick and name == "broker_restart_transfer":
         rounds = 1
     return rounds, int(size["fuzz_messages"]), float(size["timeout_s"])
 

@@ -234,7 +234,6 @@ class FaultWorld:
     async def scenario(self, name: str) -> AsyncIterator[Bench]:
         """A fresh vhost and temp dir on the private node for scenario `name`."""
         async with Bench.create(self.broker, f"faults-{name}") as env:
-            env.hub_config(obce_poll_s=0.3)
             yield env
 
     async def town(self, env: Bench, *, proxied: bool = False) -> Town:
