@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from bench.env import wait_until
 from bench.faults.world import settle
 from bench.registry import SCHEMA
-from spisync.demo.obce import Registry, fake_scan
+from demo.obce import Registry, fake_scan
 
 if TYPE_CHECKING:
     from bench.env import Bench, Service
