@@ -17,6 +17,7 @@ from aiohttp import web
 from hub import audit, diagnostics
 from hub.console.auth import Refused, require
 from hub.console.context import CONSOLE
+from hub.console.lookup import letter_id_or_404
 from hub.provision import provision_agent, revoke_agent
 from protocol import DiagnosticArgs, ProtocolError, validate_ico
 from spisync.errors import SpisyncError
@@ -94,13 +95,6 @@ def _back(target: str, message: str, *, ok: bool) -> web.HTTPFound:
     return web.HTTPFound(f"{target}?{query}")
 
 
-def _letter_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise Refused(404, f"nedoručitelná zpráva č. {raw} neexistuje")
-    return int(raw)
-
-
 async def _letter_ico(console: Console, letter_id: int) -> str | None:
     letter = await console.store.dead_letters.get(letter_id)
     return letter.letter.ico if letter else None
@@ -109,7 +103,7 @@ async def _letter_ico(console: Console, letter_id: int) -> str | None:
 async def replay(request: web.Request) -> web.StreamResponse:
     """Replay one dead letter to its original queue (operator or admin)."""
     console: Console = request.app[CONSOLE]
-    letter_id = _letter_id(request)
+    letter_id = letter_id_or_404(request)
     ico = await _letter_ico(console, letter_id)
     who = await require(request, "operator", "dead_letter_replay", ico, f"dead letter {letter_id}")
     outcome = await console.desk.replay(letter_id, who.name)
@@ -119,7 +113,7 @@ async def replay(request: web.Request) -> web.StreamResponse:
 async def discard(request: web.Request) -> web.StreamResponse:
     """Discard one dead letter (operator or admin)."""
     console: Console = request.app[CONSOLE]
-    letter_id = _letter_id(request)
+    letter_id = letter_id_or_404(request)
     ico = await _letter_ico(console, letter_id)
     who = await require(request, "operator", "dead_letter_discard", ico, f"dead letter {letter_id}")
     outcome = await console.desk.discard(letter_id, who.name)

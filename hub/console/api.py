@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.console import views
 from hub.console.auth import Refused
 from hub.console.context import CONSOLE
+from hub.console.lookup import dead_letter_or_404, obec_or_404
 
 if TYPE_CHECKING:
     from hub.console.context import Console
@@ -46,20 +47,9 @@ async def obce(request: web.Request) -> web.Response:
     return _json({"broker_available": broker.available, "count": len(shown), "obce": shown})
 
 
-async def _detail(request: web.Request) -> dict[str, object]:
-    console: Console = request.app[CONSOLE]
-    ico = request.match_info["ico"]
-    detail = await views.obec_detail(
-        console.config, console.store, console.broker, console.obce, ico
-    )
-    if detail is None:
-        raise Refused(404, f"obec s IČO {ico} hub nezná")
-    return detail
-
-
 async def obec(request: web.Request) -> web.Response:
     """`GET /api/v1/obce/{ico}`: the obec's row with SIPs, dead letters and recent events."""
-    detail = await _detail(request)
+    detail = await obec_or_404(request)
     detail.pop("spisy_list", None)
     return _json(detail)
 
@@ -67,7 +57,7 @@ async def obec(request: web.Request) -> web.Response:
 async def files(request: web.Request) -> web.Response:
     """`GET /api/v1/obce/{ico}/files?q=&limit=&offset=`: current files with their versions."""
     console: Console = request.app[CONSOLE]
-    await _detail(request)
+    await obec_or_404(request)
     page = await views.files_page(
         console.store,
         request.match_info["ico"],
@@ -80,7 +70,7 @@ async def files(request: web.Request) -> web.Response:
 
 async def spisy(request: web.Request) -> web.Response:
     """`GET /api/v1/obce/{ico}/spisy`: spisy with hub state, missing komponenty and SIP receipts."""
-    detail = await _detail(request)
+    detail = await obec_or_404(request)
     return _json({"ico": detail["ico"], "spisy": detail["spisy_list"]})
 
 
@@ -97,12 +87,7 @@ async def dead_letters(request: web.Request) -> web.Response:
 
 async def dead_letter(request: web.Request) -> web.Response:
     """`GET /api/v1/dead-letters/{id}`: one dead letter with headers and a body preview."""
-    store = request.app[CONSOLE].store
-    raw = request.match_info["id"]
-    letter = await store.dead_letters.get(int(raw)) if raw.isdigit() else None
-    if letter is None:
-        raise Refused(404, f"nedoručitelná zpráva č. {raw} neexistuje")
-    return _json(views.dead_letter_detail(letter))
+    return _json(views.dead_letter_detail(await dead_letter_or_404(request)))
 
 
 async def audit_log(request: web.Request) -> web.Response:

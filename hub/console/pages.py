@@ -13,13 +13,13 @@ from hub.console.actions import agent_actions_available
 from hub.console.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    Refused,
     log_in,
     log_out,
     principal,
     set_session_cookie,
 )
 from hub.console.context import CONSOLE, PRINCIPAL
+from hub.console.lookup import dead_letter_or_404, obec_or_404
 
 if TYPE_CHECKING:
     from hub.console.context import Console
@@ -142,13 +142,10 @@ async def overview(request: web.Request) -> web.Response:
 async def obec(request: web.Request) -> web.Response:
     """One obec: agent, spisy, SIPs, files, dead letters, recent events."""
     console: Console = request.app[CONSOLE]
-    ico = request.match_info["ico"]
-    detail = await views.obec_detail(
-        console.config, console.store, console.broker, console.obce, ico
+    detail = await obec_or_404(request)
+    files = await views.files_page(
+        console.store, request.match_info["ico"], query=request.query.get("q", "")
     )
-    if detail is None:
-        raise Refused(404, f"obec s IČO {ico} hub nezná")
-    files = await views.files_page(console.store, ico, query=request.query.get("q", ""))
     role = principal(request).role
     return render(
         request,
@@ -179,11 +176,7 @@ async def dead_letters(request: web.Request) -> web.Response:
 
 async def dead_letter(request: web.Request) -> web.Response:
     """One dead letter: headers, properties and a body preview."""
-    store = request.app[CONSOLE].store
-    letter_id = request.match_info["id"]
-    letter = await store.dead_letters.get(int(letter_id)) if letter_id.isdigit() else None
-    if letter is None:
-        raise Refused(404, f"nedoručitelná zpráva č. {letter_id} neexistuje")
+    letter = await dead_letter_or_404(request)
     return render(
         request,
         "dead_letter.html",
