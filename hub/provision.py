@@ -10,7 +10,6 @@ its own inbox, and declare nothing. The hub keeps a small record per obec under
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from hub.tls import AgentTlsFiles, write_agent_tls
 from protocol import names, validate_ico
 from spisync.broker import ManagementClient, declare_core, declare_obec, open_connection
 from spisync.errors import SpisyncError
+from spisync.files import write_atomically
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -90,18 +90,6 @@ class RevokeResult:
 
 def _obce_dir(config: HubConfig) -> Path:
     return config.hub.data_path / "obce"
-
-
-def _write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
 
 
 def load_obce(config: HubConfig) -> dict[str, ObecRecord]:
@@ -278,9 +266,9 @@ async def provision_agent(
     record = ObecRecord(
         ico=ico, name=name, provisioned_at=datetime.now(UTC), cert_not_after=not_after
     )
-    _write_atomically(_obce_dir(config) / f"{ico}.json", msgspec.json.encode(record), mode=0o644)
+    write_atomically(_obce_dir(config) / f"{ico}.json", msgspec.json.encode(record), mode=0o644)
     if text:
-        _write_atomically(out, text.encode())
+        write_atomically(out, text.encode())
     log.info(
         "agent_provisioned",
         ico=ico,
@@ -395,7 +383,7 @@ async def revoke_agent(
     if ico in records:
         revoked = msgspec.structs.replace(records[ico], revoked=True)
         path = _obce_dir(config) / f"{ico}.json"
-        _write_atomically(path, msgspec.json.encode(revoked), mode=0o644)
+        write_atomically(path, msgspec.json.encode(revoked), mode=0o644)
     result = RevokeResult(
         username=username,
         user_existed=existing is not None,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from spisync.errors import SpisyncError
+from spisync.files import write_atomically
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,18 +64,6 @@ class IssuedCert:
     cert_pem: bytes
     key_pem: bytes
     not_after: dt.datetime
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -201,8 +189,8 @@ def init_ca(ca_dir: Path, name: str) -> CertificateAuthority:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write(key_path, _key_pem(key), 0o600)
-    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_atomically(key_path, _key_pem(key), mode=0o600)
+    write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return CertificateAuthority(cert, key)
 
 
@@ -287,10 +275,10 @@ def write_agent_tls(
     issued = rotate or expires is None or expires < soon
     if issued:
         cert = authority.issue_client(username)
-        _write(key_path, cert.key_pem, 0o600)
-        _write(cert_path, cert.cert_pem, 0o644)
+        write_atomically(key_path, cert.key_pem, mode=0o600)
+        write_atomically(cert_path, cert.cert_pem, mode=0o644)
         expires = cert.not_after
-    _write(folder / "orp-ca.pem", authority.cert_pem, 0o644)
+    write_atomically(folder / "orp-ca.pem", authority.cert_pem, mode=0o644)
     assert expires is not None
     base = tls_dir.rstrip("/\\")
     return AgentTlsFiles(
