@@ -8,12 +8,14 @@ time, so memory stays bounded whatever the file's size.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from agent.errors import FileChangedError
+from spisync.threads import open_in_thread
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -53,11 +55,6 @@ def open_inside(root_real: str, path: str) -> BinaryIO:
     if os.path.commonpath([root_real, real]) != root_real:
         raise PermissionError(f"{path} leads outside its folder (to {real})")
     return open(real, "rb")  # noqa: PTH123 - str paths are cheaper here; the caller closes it
-
-
-def _close_opened(opening: asyncio.Future[BinaryIO]) -> None:
-    if not opening.cancelled() and opening.exception() is None:
-        opening.result().close()
 
 
 def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
@@ -145,14 +142,9 @@ class ChunkReader:
             FileNotFoundError: The file is gone (its tombstone will follow).
             OSError: The file cannot be opened.
         """
-        opening = asyncio.ensure_future(asyncio.to_thread(open_inside, self._root_real, self._path))
-        try:
-            self._handle = await asyncio.shield(opening)
-        except asyncio.CancelledError:
-            # The thread opens the file whatever happens to us: close it when it does,
-            # or the handle leaks (seen when a broker restart cancels a send).
-            opening.add_done_callback(_close_opened)
-            raise
+        self._handle = await open_in_thread(
+            functools.partial(open_inside, self._root_real, self._path)
+        )
 
     async def close(self) -> None:
         """Close the file."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
 import uuid
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from hub.errors import BlobError, BlobHashMismatchError, BlobNotFoundError
 from hub.store.blobs import READ_BLOCK_SIZE, blob_key, verify_bytes
+from spisync.threads import open_in_thread
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -135,7 +137,7 @@ class LocalBlobStore:
     async def open(self, sha256: str) -> AsyncIterator[bytes]:
         """Stream blob `sha256` in blocks."""
         try:
-            source = await asyncio.to_thread(self.path_of(sha256).open, "rb")
+            source = await open_in_thread(functools.partial(self.path_of(sha256).open, "rb"))
         except FileNotFoundError:
             raise BlobNotFoundError(f"no blob {sha256}") from None
         try:
