@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 import os
 import uuid
@@ -137,7 +136,8 @@ class LocalBlobStore:
     async def open(self, sha256: str) -> AsyncIterator[bytes]:
         """Stream blob `sha256` in blocks."""
         try:
-            source = await open_in_thread(functools.partial(self.path_of(sha256).open, "rb"))
+            path = self.path_of(sha256)
+            source = await open_in_thread(lambda: path.open("rb"))
         except FileNotFoundError:
             raise BlobNotFoundError(f"no blob {sha256}") from None
         try:
