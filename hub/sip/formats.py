@@ -15,7 +15,7 @@ import re
 import zipfile
 from typing import TYPE_CHECKING
 
-from spisync.formats import PDF_MARK, PDF_WINDOW, SIGNATURES, ZIP_MAGIC
+from spisync.formats import PDF_MARK, PDF_WINDOW, SIGNATURES, ZIP_BASED, ZIP_MAGIC
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,15 +30,8 @@ _OOXML = {
     "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
-_ODF_AND_ASIC = {
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-    "application/vnd.oasis.opendocument.graphics",
-    "application/vnd.etsi.asic-e+zip",
-    "application/vnd.etsi.asic-s+zip",
-    "application/vnd.software602.filler.form-xml-zip",
-}
+# ODF, ASiC and 602 name their type in a `mimetype` entry; OOXML and plain ZIP do not.
+_ODF_AND_ASIC = ZIP_BASED - {"application/zip", *_OOXML.values()}
 _MAIL_HEADER = re.compile(
     rb"(?im)^(received|from|message-id|mime-version|return-path|date|subject):[ \t]"
 )
