@@ -13,10 +13,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from hub.store.metadata import MetadataStore
-    from hub.store.models import SpisSummary
+    from hub.store.models import FileSummary, SpisSummary
     from protocol import DokumentSnapshot, KomponentaSnapshot, SpisSnapshot
 
-__all__ = ["files_rows", "format_table", "spis_detail_row", "spisy_rows", "to_json"]
+__all__ = ["file_row", "files_rows", "format_table", "spis_detail_row", "spisy_rows", "to_json"]
 
 # The envelope says how a snapshot travelled, not what the registry holds.
 _ENVELOPE = frozenset({"kind", "schema_version", "message_id", "sender", "sent_at"})
@@ -34,19 +34,21 @@ def _registry(
     return {k: v for k, v in data.items() if k not in _ENVELOPE and (events or k != "udalosti")}
 
 
+def file_row(f: FileSummary) -> dict[str, Any]:
+    """Return a current file's JSON fields: path, size, sha256, versions, deleted, released."""
+    return {
+        "path": f.path,
+        "size": f.size,
+        "sha256": f.sha256,
+        "versions": f.versions,
+        "deleted": f.deleted,
+        "released": f.released,
+    }
+
+
 async def files_rows(store: MetadataStore, ico: str) -> list[dict[str, Any]]:
-    """Return obec `ico`'s current files: path, size, sha256, versions, deleted, released."""
-    return [
-        {
-            "path": f.path,
-            "size": f.size,
-            "sha256": f.sha256,
-            "versions": f.versions,
-            "deleted": f.deleted,
-            "released": f.released,
-        }
-        for f in await store.current_files(ico)
-    ]
+    """Return obec `ico`'s current files as `file_row` gives them."""
+    return [file_row(f) for f in await store.current_files(ico)]
 
 
 async def spisy_rows(store: MetadataStore, ico: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from hub import audit
 from hub.console.config import thresholds_of
 from hub.console.status import STATUS_ORDER, obec_status, problem_label
 from hub.provision import ObecRecord, load_obce
-from hub.queries import spisy_rows
+from hub.queries import file_row, spisy_rows
 from protocol import names, utc_now
 
 if TYPE_CHECKING:
@@ -235,12 +235,7 @@ async def files_page(
         history = await store.file_history(ico, f.path) if f.versions > 1 or f.deleted else []
         items.append(
             {
-                "path": f.path,
-                "size": f.size,
-                "sha256": f.sha256,
-                "versions": f.versions,
-                "deleted": f.deleted,
-                "released": f.released,
+                **file_row(f),
                 "recorded_at": f.recorded_at.isoformat(),
                 "history": [
                     {
