@@ -78,8 +78,9 @@ class AgentSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             treated as mass (so a folder of three files can lose two).
         publish_window: Messages published but not yet confirmed, at most; also
             bounds memory to about `publish_window * chunk_size`.
-        receipt_timeout_s: A file version the broker took but the hub has not
-            confirmed (no `FileReceipt`) this long after is sent again.
+        receipt_timeout_s: A file version, tombstone or registry message the
+            broker took but the hub has not confirmed (no `FileReceipt` or
+            `RecordReceipt`) this long after is sent again.
         log_level: Minimum log level.
     """
 

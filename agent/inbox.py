@@ -19,6 +19,7 @@ from protocol import (
     DiagnosticsRequest,
     FileReceipt,
     NeedChunks,
+    RecordReceipt,
     decode,
     kind_of,
     names,
@@ -83,6 +84,9 @@ class Inbox:
         if isinstance(decoded, FileReceipt):
             await self._state.record_receipt(decoded.sha256, decoded.path, decoded.source_seq)
             log.debug("receipt_recorded", path=decoded.path, sha256=decoded.sha256)
+        elif isinstance(decoded, RecordReceipt):
+            await self._state.record_record_receipt(decoded)
+            log.debug("record_receipt_recorded", kind=decoded.record_kind, record=decoded.record_id)
         elif isinstance(decoded, NeedChunks):
             await self._repair(decoded)
         elif isinstance(decoded, DiagnosticsRequest):

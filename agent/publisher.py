@@ -357,7 +357,11 @@ class Publisher:
             user_id=self._username,
             type=kind,
             timestamp=datetime.fromtimestamp(created_at, UTC),
-            headers={names.HEADER_KIND: kind, names.HEADER_SCHEMA_VERSION: 1},
+            headers={
+                names.HEADER_KIND: kind,
+                names.HEADER_SCHEMA_VERSION: 1,
+                names.HEADER_RECORD_RECEIPTS: 1,
+            },
         )
 
     def _chunk_message(self, row: OutboxRow, index: int, data: bytes) -> aio_pika.Message:

@@ -78,6 +78,20 @@ CREATE TABLE IF NOT EXISTS sent_versions (
     resends       INTEGER NOT NULL DEFAULT 0,
     receipted_seq INTEGER NOT NULL DEFAULT 0  -- newest version the hub confirmed holding
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sent_records (
+    tabulka           TEXT NOT NULL,  -- tombstone, spis, dokument, komponenta or spis_closing
+    record_id         TEXT NOT NULL,  -- the tombstone's wire path, or the record's id
+    source_version    INTEGER NOT NULL, -- of the newest message about it the broker confirmed
+    kind              TEXT NOT NULL,  -- that message's wire kind
+    body              BLOB NOT NULL,  -- the message, to send again; empty once confirmed
+    sent_at           REAL NOT NULL,  -- when it was confirmed, or queued again
+    queued            INTEGER NOT NULL DEFAULT 0, -- queued again, not yet confirmed again
+    resends           INTEGER NOT NULL DEFAULT 0,
+    receipted_version INTEGER NOT NULL DEFAULT 0, -- newest version the hub confirmed holding
+    PRIMARY KEY (tabulka, record_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sent_records_due ON sent_records (sent_at)
+    WHERE receipted_version < source_version;
 CREATE TABLE IF NOT EXISTS registry_seen (
     tabulka     TEXT NOT NULL,
     record_id   TEXT NOT NULL,

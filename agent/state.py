@@ -27,8 +27,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from agent import receipts
 from agent.errors import StateError
-from agent.receipts import queue_unconfirmed, record_receipt, record_sent, seed_sent_versions
 from agent.records import (
     FILE_KIND,
     OUTBOX_COLUMNS,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from agent.records import IndexEntry, OutboxRow, StatUpdate, VersionRecord
+    from protocol import RecordReceipt
 
 __all__ = ["State"]
 
@@ -339,10 +340,6 @@ class State:
         )
         return None if row is None or row[0] is None else float(row[0])
 
-    async def row_exists(self, row_id: int) -> bool:
-        """Tell whether a row is still in the outbox (a newer version may have dropped it)."""
-        return await self._fetchone("SELECT 1 FROM outbox WHERE id = ?", (row_id,)) is not None
-
     async def confirmed_chunks(self, row_id: int) -> set[int]:
         """Return the chunk indexes of a row the broker already confirmed."""
         rows = await self._fetchall("SELECT idx FROM outbox_chunks WHERE row_id = ?", (row_id,))
@@ -377,7 +374,7 @@ class State:
 
         def delete(db: sqlite3.Connection) -> None:
             if confirmed:
-                record_sent(db, ids, now)
+                receipts.record_sent(db, ids, now)
             db.executemany("DELETE FROM outbox WHERE id = ?", ids)
             db.executemany("DELETE FROM outbox_chunks WHERE row_id = ?", ids)
 
@@ -421,11 +418,16 @@ class State:
     async def record_receipt(self, sha256: str, path: str, source_seq: int) -> None:
         """Record the hub's receipt: it holds `sha256`, and version `source_seq` of `path`."""
         now = time.time()
-        await self._write(lambda db: record_receipt(db, path, sha256, source_seq, now))
+        await self._write(lambda db: receipts.record_receipt(db, path, sha256, source_seq, now))
+
+    async def record_record_receipt(self, receipt: RecordReceipt) -> None:
+        """Record the hub's receipt of a tombstone or registry message."""
+        now = time.time()
+        await self._write(lambda db: receipts.record_record_receipt(db, receipt, now))
 
     async def seed_sent_versions(self) -> int:
         """Start tracking receipts for an index kept before they were tracked."""
-        return await self._write(seed_sent_versions)
+        return await self._write(receipts.seed_sent_versions)
 
     async def queue_unconfirmed(
         self, *, sent_before: float, limit: int
@@ -433,7 +435,7 @@ class State:
         """Queue again the current versions the hub has not confirmed (`agent.receipts`)."""
         now = time.time()
         return await self._write(
-            lambda db: queue_unconfirmed(db, sent_before=sent_before, limit=limit, now=now)
+            lambda db: receipts.queue_unconfirmed(db, sent_before=sent_before, limit=limit, now=now)
         )
 
     async def is_held(self, sha256: str) -> bool:

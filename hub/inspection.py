@@ -87,6 +87,8 @@ class Inspected:
     kind: str
     message_id: str
     payload: AnyMessage | ChunkItem
+    record_receipts: bool = False
+    """The agent understands `RecordReceipt` (`names.HEADER_RECORD_RECEIPTS`)."""
 
 
 def _text(value: Any) -> str | None:
@@ -146,4 +148,10 @@ def inspect_delivery(delivery: Delivery) -> Inspected:
         raise RejectDelivery(REASON_UNKNOWN_KIND, f"kind {kind!r} is not sent by agents")
     check_routing_key(ico, message.routing_key, kind)
     check_sender(ico, decoded.sender)
-    return Inspected(ico=ico, kind=kind, message_id=decoded.message_id, payload=decoded)
+    return Inspected(
+        ico=ico,
+        kind=kind,
+        message_id=decoded.message_id,
+        payload=decoded,
+        record_receipts=bool(message.headers.get(names.HEADER_RECORD_RECEIPTS)),
+    )

@@ -16,11 +16,11 @@ from protocol import SCHEMA_VERSION, encode, kind_of, names, new_message_id, utc
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 
-    from protocol import DiagnosticsRequest, FileReceipt, NeedChunks
+    from protocol import DiagnosticsRequest, FileReceipt, NeedChunks, RecordReceipt
 
 __all__ = ["AgentReply", "HubPublisher"]
 
-AgentReply = tuple[str, "FileReceipt | NeedChunks"]
+AgentReply = tuple[str, "FileReceipt | NeedChunks | RecordReceipt"]
 """A reply and the IČO of the agent it goes to."""
 
 
@@ -61,7 +61,7 @@ class HubPublisher:
     async def send_to_agent(
         self,
         ico: str,
-        reply: FileReceipt | NeedChunks | DiagnosticsRequest,
+        reply: FileReceipt | NeedChunks | RecordReceipt | DiagnosticsRequest,
         *,
         expiration_s: float | None = None,
     ) -> None:

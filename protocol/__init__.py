@@ -17,6 +17,7 @@ from protocol.control import (
     FileReceipt,
     Heartbeat,
     NeedChunks,
+    RecordReceipt,
 )
 from protocol.errors import DecodeError, InvalidIcoError, ProtocolError, UnsafePathError
 from protocol.ico import ico_check_digit, is_valid_ico, validate_ico
@@ -53,6 +54,7 @@ __all__ = [
     "Placeholder",
     "ProtocolError",
     "RecordDeleted",
+    "RecordReceipt",
     "RuleFailure",
     "SipAccepted",
     "SipManifest",

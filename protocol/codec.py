@@ -15,6 +15,7 @@ from protocol.control import (
     FileReceipt,
     Heartbeat,
     NeedChunks,
+    RecordReceipt,
 )
 from protocol.errors import DecodeError
 from protocol.names import (
@@ -57,6 +58,7 @@ AnyMessage: TypeAlias = (
     | SpisReopened
     | FileReceipt
     | NeedChunks
+    | RecordReceipt
     | Heartbeat
     | DiagnosticsRequest
     | DiagnosticsResult

@@ -22,10 +22,14 @@ __all__ = [
     "FileReceipt",
     "Heartbeat",
     "NeedChunks",
+    "RecordReceipt",
 ]
 
 
 ChunkSize = Annotated[int, msgspec.Meta(gt=0, le=MAX_CHUNK_SIZE)]
+RecordKind = Literal[
+    "tombstone", "spis", "dokument", "komponenta", "record_deleted", "spis_closed", "spis_reopened"
+]
 
 
 class FileReceipt(Message, frozen=True, kw_only=True, tag="file_receipt"):
@@ -41,6 +45,27 @@ class FileReceipt(Message, frozen=True, kw_only=True, tag="file_receipt"):
     path: str
     sha256: Sha256
     source_seq: NonNegative
+
+
+class RecordReceipt(Message, frozen=True, kw_only=True, tag="record_receipt"):
+    """The hub holds this tombstone or registry message (or a newer state): do not send it again.
+
+    Sent after the batch that applied it (or found it outdated) committed, like
+    `FileReceipt`; a message the hub already had is confirmed again.
+
+    Attributes:
+        record_kind: The wire kind confirmed: `tombstone`, `spis`, `dokument`,
+            `komponenta`, `record_deleted`, `spis_closed` or `spis_reopened`.
+        record_id: A tombstone's path; otherwise the record's id (`spis_id`,
+            `dokument_id`, `komponenta_id`, `RecordDeleted.record_id`).
+        table: A `RecordDeleted`'s table; empty for every other kind.
+        source_version: The message's `source_version` (a tombstone's `source_seq`).
+    """
+
+    record_kind: RecordKind
+    record_id: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    table: Literal["", "spis", "dokument", "komponenta"] = ""
+    source_version: NonNegative
 
 
 class NeedChunks(Message, frozen=True, kw_only=True, tag="need_chunks"):

@@ -19,6 +19,7 @@ __all__ = [
     "HEADER_CHUNK_SHA256",
     "HEADER_KIND",
     "HEADER_OBJECT_SHA256",
+    "HEADER_RECORD_RECEIPTS",
     "HEADER_REJECT_DETAIL",
     "HEADER_REJECT_REASON",
     "HEADER_REPLAY_OF",
@@ -61,6 +62,9 @@ HEADER_SECURITY_EVENT = "x-spisync-security-event"
 """On a dead letter: true when the hub refused it as a security event (never replayed)."""
 HEADER_REPLAY_OF = "x-spisync-replay-of"
 """On a dead letter the console replays: the id under which the console kept it."""
+HEADER_RECORD_RECEIPTS = "x-spisync-record-receipts"
+"""On an agent's message: it understands `record_receipt`, so the hub confirms its
+tombstones and registry messages (an older agent could not decode the receipt)."""
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 # The broker's own limit is 128 MiB in 3.x and 16 MiB in 4.x; we stay far below.

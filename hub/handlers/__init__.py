@@ -3,7 +3,10 @@
 Every handler is idempotent: by content hash (chunks), by `(path,
 source_seq)` (file versions, tombstones), by `source_version` (registry) and
 by message id. Replies (receipts, repair requests) are derived from the
-stored state, so a redelivered message gets its reply again.
+stored state, so a redelivered message gets its reply again: a tombstone or
+registry message is confirmed (`RecordReceipt`) whether it was applied, found
+outdated or seen before, since in each case the hub holds it or something newer;
+only to an agent that says it understands the receipt (an older one would reject it).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from protocol import (
     SpisReopened,
     SpisSnapshot,
     Tombstone,
+    kind_of,
 )
 
 if TYPE_CHECKING:
@@ -65,12 +69,50 @@ async def apply(ctx: HandlerContext, item: Inspected, *, chunk_verified: bool = 
     if item.kind not in _NOT_RECORDED and item.kind not in _RECORDED_BY_HANDLER:
         if await ctx.tx.message_seen(item.message_id):
             ctx.log.info("message_duplicate", kind=item.kind)
+            if item.record_receipts:
+                _confirm(ctx, payload)
             return
         await ctx.tx.record_message(item.message_id, item.ico, item.kind)
     elif item.kind in _RECORDED_BY_HANDLER and await ctx.tx.message_seen(item.message_id):
         # Handlers are idempotent by path and source_seq and resend the receipt.
         ctx.log.info("message_duplicate", kind=item.kind)
     await _dispatch(ctx, payload)
+    if item.record_receipts:
+        _confirm(ctx, payload)
+
+
+def _confirm(ctx: HandlerContext, payload: object) -> None:
+    """Queue the `RecordReceipt` of a tombstone or registry message (sent after the commit)."""
+    match payload:
+        case Tombstone():
+            ctx.record_receipt(
+                record_kind="tombstone", record_id=payload.path, source_version=payload.source_seq
+            )
+        case SpisSnapshot() | SpisClosed() | SpisReopened():
+            ctx.record_receipt(
+                record_kind=kind_of(payload),  # type: ignore[arg-type]  # one of the three
+                record_id=payload.spis_id,
+                source_version=payload.source_version,
+            )
+        case DokumentSnapshot():
+            ctx.record_receipt(
+                record_kind="dokument",
+                record_id=payload.dokument_id,
+                source_version=payload.source_version,
+            )
+        case KomponentaSnapshot():
+            ctx.record_receipt(
+                record_kind="komponenta",
+                record_id=payload.komponenta_id,
+                source_version=payload.source_version,
+            )
+        case RecordDeleted():
+            ctx.record_receipt(
+                record_kind="record_deleted",
+                record_id=payload.record_id,
+                table=payload.table,
+                source_version=payload.source_version,
+            )
 
 
 async def _dispatch(ctx: HandlerContext, payload: object) -> None:  # noqa: C901 - a flat type switch reads best

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from hub.config import LimitsConfig
-from protocol import FileReceipt, NeedChunks, new_message_id, utc_now
+from protocol import FileReceipt, NeedChunks, RecordReceipt, new_message_id, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hub.publisher import AgentReply
     from hub.store.blobs import BlobStore
     from hub.store.metadata import MetadataTransaction
+    from protocol.control import RecordKind
 
 __all__ = ["HandlerContext"]
 
@@ -74,6 +75,25 @@ class HandlerContext:
                     path=path,
                     sha256=sha256,
                     source_seq=source_seq,
+                ),
+            )
+        )
+
+    def record_receipt(
+        self, *, record_kind: RecordKind, record_id: str, source_version: int, table: str = ""
+    ) -> None:
+        """Queue a `RecordReceipt` to the agent (a tombstone or registry message is held)."""
+        self.replies.append(
+            (
+                self.ico,
+                RecordReceipt(
+                    message_id=new_message_id(),
+                    sender=self.sender,
+                    sent_at=utc_now(),
+                    record_kind=record_kind,
+                    record_id=record_id,
+                    table=table,  # type: ignore[arg-type]  # a RecordDeleted's own table
+                    source_version=source_version,
                 ),
             )
         )

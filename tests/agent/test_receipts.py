@@ -1,14 +1,30 @@
-"""The agent's record of what the hub confirmed: bounded re-sends, receipts before or after the confirm."""
+"""The agent's record of what the hub confirmed: bounded re-sends, receipts before or after the confirm.
+
+File versions, tombstones and registry messages alike.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from datetime import UTC, datetime
 
 from agent.receipts import RESEND_BATCH
 from agent.records import VersionRecord
 from agent.state import State
-from protocol import new_message_id
+from protocol import (
+    RecordDeleted,
+    RecordReceipt,
+    SpisClosed,
+    SpisReopened,
+    Tombstone,
+    encode,
+    kind_of,
+    new_message_id,
+)
+
+_NOW = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
+_ENVELOPE = {"sender": "00255319", "sent_at": _NOW}
 
 
 def _version(i: int) -> VersionRecord:
@@ -90,5 +106,94 @@ async def test_an_upgraded_agent_waits_for_receipts_of_what_it_sent_before(tmp_p
         assert await state.seed_sent_versions() == 0
         queued = await state.queue_unconfirmed(sent_before=time.time(), limit=RESEND_BATCH)
         assert [path for path, _, _ in queued] == [unconfirmed.path]
+    finally:
+        await state.close()
+
+
+def _receipt(kind: str, record_id: str, version: int, table: str = "") -> RecordReceipt:
+    return RecordReceipt(
+        message_id=new_message_id(),
+        sender="hub:test",
+        sent_at=_NOW,
+        record_kind=kind,  # type: ignore[arg-type]
+        record_id=record_id,
+        table=table,  # type: ignore[arg-type]
+        source_version=version,
+    )
+
+
+async def _confirm_all(state: State) -> None:
+    """Have the broker confirm every row in the outbox."""
+    await state.delete_rows([row.id for row in await state.due_rows(0, limit=1000)])
+
+
+async def test_registry_messages_wait_for_their_receipt_and_the_newest_state_is_sent_again(
+    tmp_path,
+) -> None:
+    """Of each registry record only its newest message the hub did not confirm is queued again, as it was, once until the broker takes it, and never after the hub's receipt."""
+    state = await State.open(tmp_path / "state.sqlite")
+    try:
+        ids = {"message_id": new_message_id(), **_ENVELOPE}
+        closed = SpisClosed(**ids, spis_id="S1", source_version=1, closed_at=_NOW)
+        reopened = SpisReopened(
+            **{**ids, "message_id": new_message_id()},
+            spis_id="S1",
+            source_version=2,
+            reopened_at=_NOW,
+        )
+        deleted = RecordDeleted(
+            **{**ids, "message_id": new_message_id()},
+            table="dokument",
+            record_id="D1",
+            source_version=2,
+        )
+        await state.add_messages(
+            (kind_of(m), m.message_id, encode(m)) for m in (closed, reopened, deleted)
+        )
+        await _confirm_all(state)
+        await state.record_record_receipt(_receipt("record_deleted", "D1", 2, "dokument"))
+        later = time.time() + 1
+        queued = await state.queue_unconfirmed(sent_before=later, limit=RESEND_BATCH)
+        assert [(name, version) for name, version, _ in queued] == [("spis_closing/S1", 2)]
+        [row] = await state.due_rows(0)
+        assert (row.kind, row.message_id, row.body) == (
+            "spis_reopened",
+            reopened.message_id,
+            encode(reopened),
+        )
+        # Waiting in the outbox: not queued a second time.
+        assert await state.queue_unconfirmed(sent_before=later + 10, limit=RESEND_BATCH) == []
+        await _confirm_all(state)
+        again = await state.queue_unconfirmed(sent_before=later + 10, limit=RESEND_BATCH)
+        assert [(name, resends) for name, _, resends in again] == [("spis_closing/S1", 1)]
+        await _confirm_all(state)
+        await state.record_record_receipt(_receipt("spis_reopened", "S1", 2))
+        assert await state.queue_unconfirmed(sent_before=later + 20, limit=RESEND_BATCH) == []
+    finally:
+        await state.close()
+
+
+async def test_a_tombstone_waits_for_its_receipt_unless_its_file_came_back(tmp_path) -> None:
+    """An unconfirmed tombstone is queued again for its path; one whose path has a file again is not."""
+    state = await State.open(tmp_path / "state.sqlite")
+    try:
+        gone, back = _version(0), _version(1)
+        await _sent(state, 2)
+
+        def tombstone(path: str, seq: int) -> tuple[str, bytes]:
+            message = Tombstone(
+                message_id=new_message_id(), **_ENVELOPE, path=path, source_seq=seq, deleted_at=_NOW
+            )
+            return message.message_id, encode(message)
+
+        seqs = await state.record_deletions([gone.path, back.path], tombstone)
+        await _confirm_all(state)
+        await state.record_changes([(back, new_message_id())], [])
+        await _confirm_all(state)
+        await state.record_receipt(back.sha256, back.path, seqs[1] + 1)
+        queued = await state.queue_unconfirmed(sent_before=time.time() + 1, limit=RESEND_BATCH)
+        assert [(name, version) for name, version, _ in queued] == [(gone.path, seqs[0])]
+        [row] = await state.due_rows(0)
+        assert (row.kind, row.path, row.source_seq) == ("tombstone", gone.path, seqs[0])
     finally:
         await state.close()

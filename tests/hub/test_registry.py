@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 import msgspec
 
 from hub.closing import ReadyRecorder
-from protocol import FileReceipt, RecordDeleted, SpisClosed, SpisReopened
+from protocol import (
+    FileReceipt,
+    RecordDeleted,
+    RecordReceipt,
+    SpisClosed,
+    SpisReopened,
+    Tombstone,
+    kind_of,
+    names,
+)
 from testkit.waiting import wait_for
 from tests.hub.hubkit import registry_records
 
@@ -32,6 +41,61 @@ async def test_older_snapshot_never_overwrites_newer(
     detail = await store.spis_detail(ico, "S1")
     assert detail is not None
     assert (detail.snapshot.source_version, detail.snapshot.nazev) == (7, new.nazev)
+
+
+async def test_every_registry_message_and_tombstone_is_confirmed_applied_outdated_or_seen(
+    hub_config, make_agent, start_hub, ico
+):
+    """The hub answers a RecordReceipt for a registry message it applied, one it found outdated, one it had seen (same message id) and a tombstone, to an agent that says it understands them."""
+    agent = await make_agent(ico)
+    await start_hub(hub_config)
+    [new, *_] = registry_records(agent, spis_id="S9", soubory=[], version=7)
+    old = msgspec.structs.replace(new, message_id="old-9", source_version=3)
+    deleted = RecordDeleted(**agent.envelope(), table="dokument", record_id="D9", source_version=8)
+    gone = Tombstone(
+        **agent.envelope(), path="gone.pdf", source_seq=1, deleted_at=datetime.now(UTC)
+    )
+    for message in (new, old, new, deleted, gone):
+        await agent.send(message, headers=_understands_record_receipts(message))
+
+    def receipts() -> list[tuple[str, str, str, int]]:
+        return sorted(
+            (m.record_kind, m.record_id, m.table, m.source_version)
+            for m in agent.received
+            if isinstance(m, RecordReceipt)
+        )
+
+    await agent.wait_for_reply(lambda _: len(receipts()) >= 5, what="five receipts")
+    assert receipts() == [
+        ("record_deleted", "D9", "dokument", 8),
+        ("spis", "S9", "", 3),
+        ("spis", "S9", "", 7),
+        ("spis", "S9", "", 7),
+        ("tombstone", "gone.pdf", "", 1),
+    ]
+
+
+async def test_an_agent_that_does_not_understand_record_receipts_gets_none(
+    hub_config, make_agent, start_hub, ico
+):
+    """A registry message without the record-receipts header (an older agent) is applied but not confirmed with a RecordReceipt the agent could not decode."""
+    agent = await make_agent(ico)
+    await start_hub(hub_config)
+    [spis, *_] = registry_records(agent, spis_id="S8", soubory=[], version=2)
+    await agent.send(spis)
+    await agent.send_file("after.pdf", b"after the spis")
+    await agent.wait_for_reply(
+        lambda m: isinstance(m, FileReceipt) and m.path == "after.pdf", what="the file's receipt"
+    )
+    assert not [m for m in agent.received if isinstance(m, RecordReceipt)]
+
+
+def _understands_record_receipts(message) -> dict[str, object]:
+    return {
+        names.HEADER_KIND: kind_of(message),
+        names.HEADER_SCHEMA_VERSION: 1,
+        names.HEADER_RECORD_RECEIPTS: 1,
+    }
 
 
 async def _processed(store, ico, count):
