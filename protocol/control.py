@@ -9,6 +9,7 @@ import msgspec
 
 from protocol.base import Message, NonNegative, Sha256
 from protocol.names import MAX_CHUNK_SIZE
+from protocol.paths import MAX_PATH_BYTES
 
 __all__ = [
     "DIAGNOSTIC_VERBS",
@@ -63,7 +64,7 @@ class RecordReceipt(Message, frozen=True, kw_only=True, tag="record_receipt"):
     """
 
     record_kind: RecordKind
-    record_id: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    record_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PATH_BYTES)]
     table: Literal["", "spis", "dokument", "komponenta"] = ""
     source_version: NonNegative
 
