@@ -109,6 +109,20 @@ SELECT c.sha256 FROM chunks c WHERE c.stored_at < ? AND {_UNUSED} LIMIT ?
 """Chunks uploaded before `?` that no unreleased content uses (read side, no lock)."""
 
 
+async def _drop_chunks(db: aiosqlite.Connection, chunks: list[str], at: datetime) -> None:
+    """Forget `chunks` and queue their blobs for deletion (`delete_released_blobs` deletes them)."""
+    for start in range(0, len(chunks), 500):
+        part = chunks[start : start + 500]
+        marks = placeholders(len(part))
+        await db.execute(f"DELETE FROM chunks WHERE sha256 IN ({marks})", part)  # noqa: S608 - placeholders only
+        await db.execute(f"DELETE FROM obec_chunks WHERE sha256 IN ({marks})", part)  # noqa: S608 - placeholders only
+    await db.executemany(
+        "INSERT INTO chunk_deletions (sha256, queued_at, blob_deleted_at) VALUES (?, ?, NULL) "
+        "ON CONFLICT (sha256) DO UPDATE SET queued_at = excluded.queued_at, blob_deleted_at = NULL",
+        [(chunk, to_ts(at)) for chunk in chunks],
+    )
+
+
 async def collect_unreferenced_chunks(
     db: aiosqlite.Connection, candidates: list[str], *, uploaded_before: datetime, at: datetime
 ) -> int:
@@ -121,16 +135,7 @@ async def collect_unreferenced_chunks(
     recheck = f"SELECT c.sha256 FROM chunks c WHERE c.sha256 = ? AND c.stored_at < ? AND {_UNUSED}"  # noqa: S608 - constant fragments only
     cutoff = to_ts(uploaded_before)
     queued = [sha for sha in candidates if await _first(db, recheck, sha, cutoff)]
-    for start in range(0, len(queued), 500):
-        part = queued[start : start + 500]
-        marks = placeholders(len(part))
-        await db.execute(f"DELETE FROM chunks WHERE sha256 IN ({marks})", part)  # noqa: S608 - placeholders only
-        await db.execute(f"DELETE FROM obec_chunks WHERE sha256 IN ({marks})", part)  # noqa: S608 - placeholders only
-    await db.executemany(
-        "INSERT INTO chunk_deletions (sha256, queued_at, blob_deleted_at) VALUES (?, ?, NULL) "
-        "ON CONFLICT (sha256) DO UPDATE SET queued_at = excluded.queued_at, blob_deleted_at = NULL",
-        [(chunk, to_ts(at)) for chunk in queued],
-    )
+    await _drop_chunks(db, queued, at)
     return len(queued)
 
 
@@ -170,16 +175,7 @@ async def release_content(
     await db.execute("UPDATE contents SET released_at = ? WHERE sha256 = ?", (to_ts(at), sha256))
     async with db.execute(_DROPPABLE_CHUNKS, (sha256,)) as cursor:
         chunks = [str(row[0]) for row in await cursor.fetchall()]
-    for start in range(0, len(chunks), 500):
-        part = chunks[start : start + 500]
-        marks = placeholders(len(part))
-        await db.execute(f"DELETE FROM chunks WHERE sha256 IN ({marks})", part)  # noqa: S608 - placeholders only
-        await db.execute(f"DELETE FROM obec_chunks WHERE sha256 IN ({marks})", part)  # noqa: S608 - placeholders only
-    await db.executemany(
-        "INSERT INTO chunk_deletions (sha256, queued_at, blob_deleted_at) VALUES (?, ?, NULL) "
-        "ON CONFLICT (sha256) DO UPDATE SET queued_at = excluded.queued_at, blob_deleted_at = NULL",
-        [(chunk, to_ts(at)) for chunk in chunks],
-    )
+    await _drop_chunks(db, chunks, at)
     return "released", None, len(chunks)
 
 
