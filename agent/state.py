@@ -21,24 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent import receipts
+from agent import receipts, state_db
 from agent.errors import StateError
 from agent.records import (
     FILE_KIND,
     OUTBOX_COLUMNS,
-    SCHEMA,
     SCHEMA_VERSION,
     entry_from_row,
     outbox_row_from_row,
 )
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
     from pathlib import Path
 
@@ -79,7 +78,7 @@ class State:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-state")
         loop = asyncio.get_running_loop()
         try:
-            db = await loop.run_in_executor(thread, _connect, path)
+            db = await loop.run_in_executor(thread, state_db.connect, path)
         except Exception as exc:
             thread.shutdown()
             raise StateError(f"state database {path} cannot be opened: {exc}") from exc
@@ -117,7 +116,7 @@ class State:
 
     async def _write(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `operation` in one write transaction, committed (and fsynced) before return."""
-        return await self._run(lambda db: _in_transaction(db, operation))
+        return await self._run(lambda db: state_db.in_transaction(db, operation))
 
     async def _fetchall(
         self, sql: str, parameters: tuple[object, ...] = ()
@@ -139,7 +138,7 @@ class State:
 
     async def set_meta(self, key: str, value: str) -> None:
         """Set a meta value (its own transaction)."""
-        await self._write(lambda db: _set_meta(db, key, value))
+        await self._write(lambda db: state_db.set_meta(db, key, value))
 
     async def set_meta_absent(self, key: str) -> None:
         """Delete a meta value if present."""
@@ -213,7 +212,9 @@ class State:
                 "UPDATE files SET disk_path = ?, mtime_ns = ?, inode = ? WHERE path = ?",
                 [(m.disk_path, m.mtime_ns, m.inode, m.path) for m in moved],
             )
-            return [_record_version(db, version, message_id) for version, message_id in versions]
+            return [
+                state_db.record_version(db, version, message_id) for version, message_id in versions
+            ]
 
         return await self._write(record)
 
@@ -234,11 +235,11 @@ class State:
         def record(db: sqlite3.Connection) -> list[int]:
             seqs: list[int] = []
             for path in wanted:
-                seq = _next_seq(db)
+                seq = state_db.next_seq(db)
                 message_id, body = encode_tombstone(path, seq)
                 db.execute("DELETE FROM files WHERE path = ?", (path,))
                 db.execute("DELETE FROM sent_versions WHERE path = ?", (path,))
-                _drop_pending_of(db, path)
+                state_db.drop_pending_of(db, path)
                 db.execute(
                     "INSERT INTO outbox (kind, message_id, created_at, body, path, source_seq) "
                     "VALUES ('tombstone', ?, ?, ?, ?, ?)",
@@ -282,7 +283,7 @@ class State:
     async def add_messages(self, messages: Iterable[tuple[str, str, bytes]]) -> None:
         """Queue encoded messages `(kind, message_id, body)` in one transaction."""
         rows = list(messages)
-        await self._write(lambda db: _insert_messages(db, rows))
+        await self._write(lambda db: state_db.insert_messages(db, rows))
 
     async def queue_attachment(
         self,
@@ -490,7 +491,7 @@ class State:
         queued, sent, gone = list(messages), list(seen), list(forgotten)
 
         def commit(db: sqlite3.Connection) -> None:
-            _insert_messages(db, queued)
+            state_db.insert_messages(db, queued)
             db.executemany(
                 "INSERT OR REPLACE INTO registry_seen (tabulka, record_id, fingerprint, stav) "
                 "VALUES (?, ?, ?, ?)",
@@ -498,109 +499,8 @@ class State:
             )
             db.executemany("DELETE FROM registry_seen WHERE tabulka = ? AND record_id = ?", gone)
             if cursor is not None:
-                _set_meta(db, "registry_cursor", str(cursor))
+                state_db.set_meta(db, "registry_cursor", str(cursor))
             for key, value in (meta or {}).items():
-                _set_meta(db, key, value)
+                state_db.set_meta(db, key, value)
 
         await self._write(commit)
-
-
-# -- run in the database's thread ------------------------------------------------
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is fsynced before it returns, so a change recorded here
-        # survives a power cut even in WAL mode.
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA busy_timeout=10000")
-        db.executescript(SCHEMA)
-    except Exception:
-        db.close()
-        raise
-    return db
-
-
-def _in_transaction(db: sqlite3.Connection, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        result = operation(db)
-        db.execute("COMMIT")
-    except BaseException:
-        # A failed COMMIT (disk full, I/O error) can leave the transaction open.
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    return result
-
-
-def _record_version(db: sqlite3.Connection, version: VersionRecord, message_id: str) -> int:
-    seq = _next_seq(db)
-    chunks = json.dumps(list(version.chunk_sha256))
-    db.execute(
-        "INSERT OR REPLACE INTO files (path, folder, disk_path, size, mtime_ns, inode, "
-        "sha256, chunk_size, chunk_sha256, source_seq) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (
-            version.path,
-            version.folder,
-            version.disk_path,
-            version.size,
-            version.mtime_ns,
-            version.inode,
-            version.sha256,
-            version.chunk_size,
-            chunks,
-            seq,
-        ),
-    )
-    _drop_pending_of(db, version.path)
-    db.execute(
-        "INSERT INTO outbox (kind, message_id, created_at, path, folder, disk_path, size, "
-        "mtime_ns, sha256, chunk_size, chunk_sha256, source_seq) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            FILE_KIND,
-            message_id,
-            time.time(),
-            version.path,
-            version.folder,
-            version.disk_path,
-            version.size,
-            version.mtime_ns,
-            version.sha256,
-            version.chunk_size,
-            chunks,
-            seq,
-        ),
-    )
-    return seq
-
-
-def _insert_messages(db: sqlite3.Connection, messages: list[tuple[str, str, bytes]]) -> None:
-    now = time.time()
-    db.executemany(
-        "INSERT INTO outbox (kind, message_id, created_at, body) VALUES (?, ?, ?, ?)",
-        [(kind, message_id, now, body) for kind, message_id, body in messages],
-    )
-
-
-def _drop_pending_of(db: sqlite3.Connection, path: str) -> None:
-    db.execute(
-        "DELETE FROM outbox_chunks WHERE row_id IN "
-        "(SELECT id FROM outbox WHERE path = ? AND kind = ?)",
-        (path, FILE_KIND),
-    )
-    db.execute("DELETE FROM outbox WHERE path = ? AND kind = ?", (path, FILE_KIND))
-
-
-def _next_seq(db: sqlite3.Connection) -> int:
-    row = db.execute("SELECT value FROM meta WHERE key = 'source_seq'").fetchone()
-    seq = 1 if row is None else int(row[0]) + 1
-    _set_meta(db, "source_seq", str(seq))
-    return seq
-
-
-def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
