@@ -15,7 +15,8 @@ import time
 from typing import TYPE_CHECKING
 
 from bench.env import wait_until
-from bench.faults.world import SmallDisk, log_count, settle
+from bench.faults.world import log_count, settle
+from testkit.disk import SmallDisk
 
 if TYPE_CHECKING:
     from pathlib import Path

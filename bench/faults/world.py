@@ -10,16 +10,14 @@ SQLite database and blob store, beside the running hub.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import itertools
 import sqlite3
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from bench.env import Bench, Service, wait_until
@@ -37,10 +35,8 @@ __all__ = [
     "FaultWorld",
     "Outcome",
     "Scenario",
-    "SmallDisk",
     "Town",
     "applied_twice",
-    "fill_disk",
     "hub_contents",
     "log_count",
     "settle",
@@ -91,48 +87,6 @@ class Scenario:
     rounds: int
     fuzz_messages: int
     timeout_s: float
-
-
-class SmallDisk:
-    """A real small filesystem (tmpfs, mounted as root) a scenario can fill and free."""
-
-    def __init__(self, mount: Path, size_mib: int = 16) -> None:
-        self.mount = mount
-        self.size_mib = size_mib
-        self.ballast = mount / "ballast"
-
-    def __enter__(self) -> Self:
-        self.mount.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={self.size_mib}m", "tmpfs", str(self.mount)],
-            check=True,
-        )
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        subprocess.run(["umount", "-l", str(self.mount)], check=False)
-
-    def fill(self) -> None:
-        """Write zeros until the filesystem is full."""
-        fill_disk(self.ballast)
-
-    def free(self) -> None:
-        """Give the space back."""
-        self.ballast.unlink(missing_ok=True)
-
-
-def fill_disk(ballast: Path) -> None:
-    """Write zeros into `ballast` until its filesystem has no byte left."""
-    block = b"\0" * 65536
-    with ballast.open("ab", buffering=0) as out:
-        for size in (65536, 1):
-            chunk = block[:size]
-            try:
-                while True:
-                    out.write(chunk)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
 
 
 class Town:
