@@ -32,7 +32,7 @@ _AGENT_FULL_S = 5.0
 async def _full_hub_disk(
     world: FaultWorld, scenario: Scenario, outcome: Outcome, *, blobs_on_disk: bool
 ) -> None:
-    async with world.scenario(outcome.name) as env:
+    async with world.scenario(outcome) as env:
         with SmallDisk(env.base / "small-disk") as disk:
             data_dir = env.base / "hub"
             data_dir.mkdir()
@@ -68,10 +68,8 @@ async def _full_hub_disk(
             outcome.recovered(time.monotonic() - started)
             hub.alive()
             outcome.notes.append(f"{log_count(hub, 'batch_deferred') - deferred} batches deferred")
-            dead = await world.dead_letters(env)
-            if dead:
-                outcome.lost += dead
-                outcome.notes.append(f"{dead} dead letters")
+            # A dead letter here is a delivery the full disk made the hub give up on.
+            outcome.lost += await world.dead_letters(env)
 
 
 def _failures_logged(log: Path, offset: int) -> str:
@@ -108,7 +106,7 @@ async def full_agent_state_disk(world: FaultWorld, scenario: Scenario, outcome: 
     An agent that stops on the full disk is started again, as systemd would; the
     restarts are noted.
     """
-    async with world.scenario(outcome.name) as env:
+    async with world.scenario(outcome) as env:
         with SmallDisk(env.base / "agent-disk", size_mib=32) as disk:
             town = await world.town(env)
             town.configure(state_dir=str(disk.mount / "state"))

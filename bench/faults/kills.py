@@ -32,7 +32,7 @@ def _kill(service: Service) -> None:
 
 
 async def _rounds(world: FaultWorld, scenario: Scenario, outcome: Outcome, victim: str) -> None:
-    async with world.scenario(outcome.name) as env:
+    async with world.scenario(outcome) as env:
         town = await world.town(env)
         hub = await env.start_hub(town.ico)
         town.start_agent()
@@ -123,7 +123,7 @@ def _stored_packages(env: Bench, ico: str) -> int:
 
 async def kill_archive(world: FaultWorld, scenario: Scenario, outcome: Outcome) -> None:
     """SIGKILL the archive while it takes a spis's SIP; each spis is archived, once."""
-    async with world.scenario(outcome.name) as env:
+    async with world.scenario(outcome) as env:
         town = await world.town(env)
         await env.start_hub(town.ico)
         archive_toml = env.base / "ARCHIVE.toml"

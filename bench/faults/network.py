@@ -26,7 +26,7 @@ _MAX_NODE_RESTARTS = 3
 
 
 async def _transfer(world: FaultWorld, scenario: Scenario, outcome: Outcome, *, cut: bool) -> None:
-    async with world.scenario(outcome.name) as env:
+    async with world.scenario(outcome) as env:
         town = await world.town(env, proxied=cut)
         await env.start_hub(town.ico)
         town.start_agent()
@@ -50,7 +50,7 @@ async def _transfer(world: FaultWorld, scenario: Scenario, outcome: Outcome, *, 
 
 
 async def _idle(world: FaultWorld, scenario: Scenario, outcome: Outcome, *, cut: bool) -> None:
-    async with world.scenario(outcome.name) as env:
+    async with world.scenario(outcome) as env:
         town = await world.town(env, proxied=cut)
         await env.start_hub(town.ico)
         town.start_agent()

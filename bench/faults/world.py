@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -185,10 +186,24 @@ class FaultWorld:
         return time.monotonic() - started
 
     @contextlib.asynccontextmanager
-    async def scenario(self, name: str) -> AsyncIterator[Bench]:
-        """A fresh vhost and temp dir on the private node for scenario `name`."""
-        async with Bench.create(self.broker, f"faults-{name}") as env:
-            yield env
+    async def scenario(self, outcome: Outcome) -> AsyncIterator[Bench]:
+        """A fresh vhost and temp dir on the private node for the scenario of `outcome`.
+
+        On the way out its dead letters are noted; when it failed, the services'
+        logs are kept in a temp dir the outcome names.
+        """
+        async with Bench.create(self.broker, f"faults-{outcome.name}") as env:
+            try:
+                yield env
+            except BaseException:
+                kept = Path(tempfile.mkdtemp(prefix=f"spisync-faults-logs-{outcome.name}-"))
+                shutil.copytree(env.base / "logs", kept / "logs", dirs_exist_ok=True)
+                outcome.notes.append(f"logs kept in {kept}")
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    dead = await self.dead_letters(env)
+                    outcome.notes.append(f"{dead} dead letters")
 
     async def town(self, env: Bench, *, proxied: bool = False) -> Town:
         """Provision a new obec; its agent goes through a TCP proxy when `proxied`."""
