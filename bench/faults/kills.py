@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bench.env import wait_until
-from bench.faults.world import settle
+from bench.faults.world import log_count, settle
 from bench.registry import SCHEMA
 from demo.obce import Registry, fake_scan
 
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from bench.faults.world import FaultWorld, Outcome, Scenario, Town
 
 __all__ = ["kill_agent", "kill_archive", "kill_hub"]
+
+# What a restarted archive logs when a kill interrupted its work on a SIP.
+_RESUMED = ("stale_staging_removed", "sip_redelivered", "stored_package_adopted")
 
 
 def _kill(service: Service) -> None:
@@ -186,5 +189,6 @@ async def kill_archive(world: FaultWorld, scenario: Scenario, outcome: Outcome) 
                 outcome.applied_twice = max(0, _stored_packages(env, town.ico) - len(closed))
                 outcome.notes.append(
                     f"counted in spisy closed and archived; {midway} of {outcome.faults} kills "
-                    "came before the archive's confirm reached the hub"
+                    "came before the archive's confirm reached the hub; the archive's log: "
+                    + ", ".join(f"{event} x{log_count(archive, event)}" for event in _RESUMED)
                 )
