@@ -133,7 +133,9 @@ def test_quick_slow_links_count_the_bytes_on_the_wire_for_every_contender(
 def test_bench_imports_nothing_from_the_tests_or_the_dev_tools() -> None:
     """Every bench module imports with pytest, hypothesis and the tests package made unimportable (a clone without the dev extra)."""
     modules = sorted(
-        f"bench.{p.stem}" for p in (REPO / "bench").glob("*.py") if p.stem != "__init__"
+        ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for p in (REPO / "bench").rglob("*.py")
+        if "results" not in p.relative_to(REPO).parts
     )
     code = (
         "import sys, importlib\n"
