@@ -163,7 +163,8 @@ async def _compare(
     raw = result.add(mb_per_s("raw aio-pika", total, raw_s))
     result.ratios += [
         Ratio("spisync / rsync", ours, rsync, aim=0.5 if aims else None),
-        Ratio("spisync / raw aio-pika", ours, raw, aim=0.7 if aims else None),
+        # Issue #15.3: the LAN ceiling, for many files and for one large file alike.
+        Ratio("spisync / raw aio-pika", ours, raw, aim=0.9),
     ]
 
 
