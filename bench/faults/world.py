@@ -25,6 +25,7 @@ from bench.env import Bench, Service, wait_until
 from hub.content import open_content
 from hub.store import open_blob_store, open_metadata_store
 from protocol import names
+from spisync.broker import open_connection
 from testkit.broker import PrivateNode, SharedBroker
 from testkit.proxy import TcpProxy
 
@@ -217,9 +218,20 @@ class FaultWorld:
         return Town(env, ico, url, proxy)
 
     async def dead_letters(self, env: Bench) -> int:
-        """Messages waiting in the dead-letter queue of the scenario's vhost."""
-        queue = await self.broker.management().queue(env.vhost, names.DEAD_LETTER_QUEUE)
-        return int((queue or {}).get("messages", 0))
+        """Messages waiting in the dead-letter queue of the scenario's vhost.
+
+        Asked over AMQP (a passive declare): the management API's counts lag by
+        its statistics interval.
+        """
+        connection = await open_connection(
+            env.admin_url, name="spisync faults", handshake_timeout_s=15
+        )
+        try:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(names.DEAD_LETTER_QUEUE, passive=True)
+            return int(queue.declaration_result.message_count or 0)
+        finally:
+            await connection.close()
 
     async def queue_depth(self, env: Bench, queue: str) -> int:
         """Messages ready or unacknowledged in `queue`."""
