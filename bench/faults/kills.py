@@ -109,8 +109,8 @@ def _open_spis(office: Registry, town: Town, number: int) -> str:
         },
     )
     soubor = f"spis-{number}/zadost.pdf"
-    # Some pages, so that the archive's validation takes a moment to be killed in.
-    data = fake_scan(f"{town.ico}-{number}", 8)
+    # 6 MB, so that staging, validating and storing it take a moment to be killed in.
+    data = fake_scan(f"{town.ico}-{number}", 100)
     path = town.folder / soubor
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -139,6 +139,7 @@ async def kill_archive(world: FaultWorld, scenario: Scenario, outcome: Outcome) 
         office = Registry(env.base / "essl.sqlite", SCHEMA)
         town.configure(registry=env.base / "essl.sqlite")
         town.start_agent()
+        staging = env.base / "archive" / "staging"
         closed: list[str] = []
         rows: dict[str, str] = {}
         midway = 0
@@ -153,14 +154,17 @@ async def kill_archive(world: FaultWorld, scenario: Scenario, outcome: Outcome) 
                     office.close_spis(spis_id, datetime.now(UTC).date(), "Marie Nováková")
                     closed.append(spis_id)
 
-                    async def sent(spis: str = spis_id) -> bool:
-                        return (await states()).get(spis) in {"forwarded", "archived"}
+                    async def arriving(spis: str = spis_id) -> bool:
+                        if any(staging.glob("*/*")):
+                            return True
+                        return (await states()).get(spis) == "archived"
 
-                    # The kill lands while the archive receives, validates or stores the SIP.
+                    # The kill lands while the archive stages, validates or stores the SIP:
+                    # a random moment after its first chunk is on the archive's disk.
                     await wait_until(
-                        sent, timeout=scenario.timeout_s, interval=0.1, what="SIP sent"
+                        arriving, timeout=scenario.timeout_s, interval=0.01, what="SIP arriving"
                     )
-                    await asyncio.sleep(scenario.rng.uniform(0.0, 0.5))
+                    await asyncio.sleep(scenario.rng.uniform(0.0, 0.1))
                     _kill(archive)
                     if (await states()).get(spis_id) != "archived":
                         midway += 1
