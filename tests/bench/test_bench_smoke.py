@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -72,13 +73,18 @@ def test_quick_benchmarks_report_medians_with_spread_and_rotate_contenders(
 
 
 @pytest.mark.timeout(900)
-def test_quick_benchmarks_count_what_the_hub_committed(shared_broker, tmp_path: Path) -> None:
+def test_quick_benchmarks_count_what_the_hub_committed(
+    shared_broker, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Registry messages and fan-in file versions reported equal the rows found in the hub's own SQLite, not the registry's change-log rows."""
     report = _run_bench(
         shared_broker, tmp_path, "--only", "registry", "--only", "fan_in", "--repeat", "1",
         "--keep",
     )  # fmt: skip
     benchmarks = {b["name"]: b for b in report["benchmarks"]}
+    for bench in benchmarks.values():
+        for kept in bench["kept"]:
+            request.addfinalizer(lambda kept=kept: shutil.rmtree(kept, ignore_errors=True))
     registry = benchmarks["registry"]
     assert registry["status"] == "ok", registry["error"]
     figures = {f["name"]: f["value"] for f in registry["figures"]}
