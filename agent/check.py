@@ -240,7 +240,7 @@ async def _check_publish(connection: AbstractConnection, config: AgentConfig) ->
 
 
 async def _check_inbox(connection: AbstractConnection, config: AgentConfig) -> Finding:
-    queue_name = names.agent_queue(config.agent.ico)
+    queue_name = config.agent.inbox_queue
     what = "broker: inbox"
     channel = await connection.channel()
     # At most one message can reach this short-lived consumer (and it is put back).

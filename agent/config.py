@@ -82,11 +82,15 @@ class AgentSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             broker took but the hub has not confirmed (no `FileReceipt` or
             `RecordReceipt`) this long after is sent again.
         log_level: Minimum log level.
+        inbox: The agent's inbox queue (`agent.<ičo>.<token>`), written by
+            `spisync hub provision-agent`; without it (files of older versions)
+            the agent reads the old `agent.<ičo>` until re-provisioned.
     """
 
     ico: str
     name: str
     state_dir: str
+    inbox: str | None = None
     chunk_size: Annotated[int, msgspec.Meta(ge=1024, le=names.MAX_CHUNK_SIZE)] = (
         names.DEFAULT_CHUNK_SIZE
     )
@@ -101,11 +105,22 @@ class AgentSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def __post_init__(self) -> None:
-        """Check the IČO's form and check digit."""
+        """Check the IČO's form and check digit, and that the inbox is this obec's."""
         try:
             validate_ico(self.ico)
         except ProtocolError as exc:
             raise ValueError(str(exc)) from None
+        if self.inbox is not None and not self.inbox.startswith(f"agent.{self.ico}."):
+            raise ValueError(
+                f"inbox {self.inbox!r} is not an inbox of IČO {self.ico} "
+                f"(agent.{self.ico}.<token>); copy it from the AGENT.toml that "
+                "`spisync hub provision-agent` wrote"
+            )
+
+    @property
+    def inbox_queue(self) -> str:
+        """The inbox to read: `inbox`, or the old `agent.<ičo>` of files without it."""
+        return self.inbox or names.legacy_agent_queue(self.ico)
 
     @property
     def state_path(self) -> Path:

@@ -22,7 +22,6 @@ from protocol import (
     RecordReceipt,
     decode,
     kind_of,
-    names,
     new_message_id,
 )
 
@@ -45,7 +44,7 @@ class Inbox:
     """Consumes the agent's inbox queue, one session per connection.
 
     Args:
-        ico: The obec's IČO.
+        queue: The inbox queue (`[agent] inbox`).
         state: The state database.
         on_queued: Called when a repair was queued (wakes the publisher).
         diagnostics: Runs diagnostics requests; without it they are acknowledged and ignored.
@@ -54,12 +53,12 @@ class Inbox:
     def __init__(
         self,
         *,
-        ico: str,
+        queue: str,
         state: State,
         on_queued: Callable[[], None],
         diagnostics: DiagnosticsRunner | None = None,
     ) -> None:
-        self._ico = ico
+        self._queue = queue
         self._state = state
         self._on_queued = on_queued
         self._diagnostics = diagnostics
@@ -68,7 +67,7 @@ class Inbox:
         """Consume until cancelled or the channel closes."""
         await channel.set_qos(prefetch_count=_PREFETCH)
         # ensure=False: agents may declare nothing; the queue is provisioned by the hub.
-        queue = await channel.get_queue(names.agent_queue(self._ico), ensure=False)
+        queue = await channel.get_queue(self._queue, ensure=False)
         async with queue.iterator() as messages:
             async for message in messages:
                 await self.handle(message)

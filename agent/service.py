@@ -188,7 +188,15 @@ async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable pla
         wake=publisher.wake,
     )
     diagnostics = DiagnosticsRunner(view, outgoing)
-    inbox = Inbox(ico=agent.ico, state=state, on_queued=publisher.wake, diagnostics=diagnostics)
+    if agent.inbox is None:
+        log.warning(
+            "agent_inbox_not_configured",
+            inbox=agent.inbox_queue,
+            fix="run `spisync hub provision-agent` again at the hub: it adds [agent] inbox",
+        )
+    inbox = Inbox(
+        queue=agent.inbox_queue, state=state, on_queued=publisher.wake, diagnostics=diagnostics
+    )
     link = Link(
         broker=config.broker,
         name=f"spisync-agent {agent.ico} {agent.name}",

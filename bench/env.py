@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from hub.config import HubConfig, HubSection
 from hub.provision import provision_agent
 from hub.queries import files_rows, spisy_rows
+from hub.queue_names import queue_names
 from hub.store import open_metadata_store
-from protocol import ico_check_digit, names
+from protocol import ico_check_digit
 from testkit.hub import write_hub_toml
 
 if TYPE_CHECKING:
@@ -277,6 +278,12 @@ class Bench:
         url: str = tomllib.loads(out.read_text(encoding="utf-8"))["broker"]["url"]
         return url
 
+    def inbox(self, ico: str) -> str:
+        """Return the inbox queue `provision(ico)` gave obec `ico`'s agent."""
+        out = self.base / "provisioned" / f"{ico}.toml"
+        inbox: str = tomllib.loads(out.read_text(encoding="utf-8"))["agent"]["inbox"]
+        return inbox
+
     def write_agent_config(
         self,
         ico: str,
@@ -288,7 +295,12 @@ class Bench:
     ) -> Path:
         """Write an AGENT.toml with the defaults except what `agent` overrides."""
         state = self.base / "agents" / ico
-        section = {"ico": ico, "name": f"Obec {ico}", "state_dir": str(state / "state")} | agent
+        section = {
+            "ico": ico,
+            "name": f"Obec {ico}",
+            "state_dir": str(state / "state"),
+            "inbox": self.inbox(ico),
+        } | agent
         lines = ["[agent]", *(f"{k} = {toml_value(v)}" for k, v in section.items())]
         lines += ["", "[broker]", f"url = {toml_value(url)}"]
         if folder is not None:
@@ -329,7 +341,7 @@ class Bench:
         async def consuming() -> bool:
             hub.alive()
             for ico in icos:
-                queue = await api.queue(self.vhost, names.hub_queue(ico))
+                queue = await api.queue(self.vhost, queue_names(self.hub_config()).hub_queue(ico))
                 if not queue or not queue.get("consumers"):
                     return False
             return True

@@ -41,7 +41,7 @@ async def _provision(env: Bench, count: int) -> list[Agent]:
     async def one() -> Agent:
         async with limit:
             ico = env.new_ico()
-            return Agent(ico=ico, url=await env.provision(ico))
+            return Agent(ico=ico, url=await env.provision(ico), inbox=env.inbox(ico))
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
 

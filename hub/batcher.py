@@ -391,7 +391,7 @@ class Batcher:
             try:
                 await self._publisher.dead_letter(
                     outcome.delivery.message,
-                    ico=outcome.delivery.ico,
+                    queue=outcome.delivery.queue,
                     reason=reject.reason,
                     detail=reject.detail,
                     security=reject.security,

@@ -41,7 +41,7 @@ _DETAIL_LIMIT = 1000
 def dead_letter_copy(
     message: AbstractIncomingMessage,
     *,
-    ico: str,
+    queue: str,
     reason: str,
     detail: str,
     hub_user: str,
@@ -51,7 +51,7 @@ def dead_letter_copy(
 
     Args:
         message: The rejected delivery.
-        ico: The obec whose queue it came from.
+        queue: The obec queue it came from.
         reason: Machine-readable reason.
         detail: Human-readable detail (truncated to 1000 characters).
         hub_user: The hub's broker user, the copy's `user_id`.
@@ -66,7 +66,7 @@ def dead_letter_copy(
             HEADER_ORIGINAL_ROUTING_KEY: message.routing_key or "",
             HEADER_ORIGINAL_USER_ID: message.user_id or "",
             HEADER_ORIGINAL_SIZE: len(message.body),
-            HEADER_QUEUE: names.hub_queue(ico),
+            HEADER_QUEUE: queue,
         }
     )
     if security:

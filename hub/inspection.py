@@ -64,11 +64,13 @@ class Delivery:
         message: The delivery.
         agent_user: The broker user of obec `ico`'s agent in this deployment,
             the only `user_id` accepted on its queue.
+        queue: The queue it came from.
     """
 
     ico: str
     message: AbstractIncomingMessage
     agent_user: str
+    queue: str
 
 
 @dataclass(frozen=True, slots=True)

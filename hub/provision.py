@@ -10,6 +10,7 @@ its own inbox, and declare nothing. The hub keeps a small record per obec under
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import msgspec
 import structlog
 
+from hub.queue_names import queue_names
 from hub.tls import AgentTlsFiles, write_agent_tls
 from protocol import names, validate_ico
 from spisync.broker import ManagementClient, declare_core, declare_obec, open_connection
@@ -152,7 +154,13 @@ async def _ensure_ours(api: ManagementClient, username: str, vhost: str) -> None
 
 
 def _agent_toml(
-    ico: str, name: str, url: str, tls: AgentTlsFiles | None = None, *, hub_user: str
+    ico: str,
+    name: str,
+    url: str,
+    tls: AgentTlsFiles | None = None,
+    *,
+    hub_user: str,
+    inbox: str,
 ) -> str:
     escaped_name = name.replace("\\", "\\\\").replace('"', '\\"')
     tls_lines = (
@@ -175,6 +183,8 @@ def _agent_toml(
 [agent]
 ico = "{ico}"
 name = "{escaped_name}"
+# The agent's inbox queue; its name is known only to this obec and the hub.
+inbox = "{inbox}"
 state_dir = "/var/lib/spisync-agent"
 
 [broker]
@@ -238,6 +248,7 @@ async def provision_agent(
     broker = config.broker
     api = ManagementClient(broker.api_url, broker.username, broker.password)
     username = config.hub.agent_username(ico)
+    inbox = queue_names(config).agent_queue(ico)
     existing = await api.get_user(username)
     if existing is not None:
         await _ensure_ours(api, username, broker.vhost)
@@ -253,6 +264,7 @@ async def provision_agent(
                 _agent_url(config, username, None),
                 files,
                 hub_user=config.broker.username,
+                inbox=inbox,
             ),
             False,
         )
@@ -260,7 +272,7 @@ async def provision_agent(
     else:
         password, rotated = await _password_user(api, existing, username, out, ico, rotate_password)
         url = "" if password is None else _agent_url(config, username, password)
-        text = url and _agent_toml(ico, name, url, hub_user=config.broker.username)
+        text = url and _agent_toml(ico, name, url, hub_user=config.broker.username, inbox=inbox)
         not_after = None
     await _grant_and_declare(config, api, username, ico)
     record = ObecRecord(
@@ -269,6 +281,8 @@ async def provision_agent(
     write_atomically(_obce_dir(config) / f"{ico}.json", msgspec.json.encode(record), mode=0o644)
     if text:
         write_atomically(out, text.encode())
+    else:
+        _set_inbox(out, inbox)
     log.info(
         "agent_provisioned",
         ico=ico,
@@ -314,17 +328,51 @@ async def _password_user(  # noqa: PLR0917 - private, called once with these in 
     return None, rotated
 
 
+_INBOX_LINE = re.compile(r"^inbox\s*=.*$", re.MULTILINE)
+_ICO_LINE = re.compile(r"^ico\s*=.*$", re.MULTILINE)
+
+
+def _set_inbox(out: Path, inbox: str) -> None:
+    """Put `[agent] inbox` into an AGENT.toml kept as it is (the migration to queue tokens).
+
+    The file is the operator's (folders, registry): only the one line changes.
+    """
+    text = out.read_text(encoding="utf-8")
+    line = f'inbox = "{inbox}"'
+    if _INBOX_LINE.search(text):
+        updated = _INBOX_LINE.sub(line, text, count=1)
+    else:
+        updated = _ICO_LINE.sub(lambda match: f"{match.group(0)}\n{line}", text, count=1)
+    try:
+        written = tomllib.loads(updated).get("agent", {}).get("inbox")
+    except tomllib.TOMLDecodeError:
+        written = None
+    if written != inbox:
+        raise ProvisionError(
+            f"{out}: cannot set the agent's inbox; add `{line}` under [agent] by hand"
+        )
+    if updated != text:
+        write_atomically(out, updated.encode())
+
+
 async def _grant_and_declare(
     config: HubConfig, api: ManagementClient, username: str, ico: str
 ) -> None:
-    """Give the agent's user its permissions and declare the obec's queues."""
+    """Give the agent's user its permissions and declare the obec's queues.
+
+    The read permission names exactly the inbox with the obec's token; the
+    guessable inbox of older versions is deleted (module `hub.queue_names`):
+    what waited there is sent again (receipts are re-earned by re-sending).
+    """
     broker = config.broker
+    token = queue_names(config).token(ico)
+    inbox = names.agent_queue(ico, token)
     await api.set_permissions(
         broker.vhost,
         username,
         configure="^$",
         write=f"^{names.INGEST_EXCHANGE.replace('.', '[.]')}$",
-        read=f"^{names.agent_queue(ico).replace('.', '[.]')}$",
+        read=f"^{inbox.replace('.', '[.]')}$",
     )
     await api.set_topic_permissions(
         broker.vhost,
@@ -337,7 +385,8 @@ async def _grant_and_declare(
     async with connection:
         channel = await connection.channel()
         await declare_core(channel)
-        await declare_obec(channel, ico)
+        await declare_obec(channel, ico, token)
+        await channel.queue_delete(names.legacy_agent_queue(ico))
 
 
 async def revoke_agent(

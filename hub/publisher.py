@@ -96,18 +96,18 @@ class HubPublisher:
         self,
         message: AbstractIncomingMessage,
         *,
-        ico: str,
+        queue: str,
         reason: str,
         detail: str,
         security: bool = False,
     ) -> None:
-        """Publish a copy of `message` with the reason to `spisync.dead`; wait for the confirm."""
+        """Publish a copy of `message` (from `queue`) with the reason to `spisync.dead`."""
         copy = dead_letter_copy(
             message,
-            ico=ico,
+            queue=queue,
             reason=reason,
             detail=detail,
             hub_user=self._hub_user,
             security=security,
         )
-        await self._dead_exchange.publish(copy, routing_key=names.hub_queue(ico), mandatory=True)
+        await self._dead_exchange.publish(copy, routing_key=queue, mandatory=True)

@@ -28,6 +28,7 @@ from hub.forwarding import ArchiveLink, ReleaseSweeper, SipBuilder, SipCloser
 from hub.metrics import HubMetrics
 from hub.provision import load_obce
 from hub.publisher import HubPublisher
+from hub.queue_names import queue_names
 from hub.store import open_blob_store, open_metadata_store
 from spisync.broker import declare_core, run_sessions
 from spisync.systemd import notifier
@@ -111,6 +112,8 @@ class _BrokerLoop:
 
     async def run(self, shutdown: asyncio.Event) -> None:
         config = self._config
+        # Before any session: a broken key file is one clear error, not a reconnect loop.
+        queue_names(config)
         await run_sessions(
             config.broker,
             lambda session: self._session(session, shutdown),
@@ -149,6 +152,7 @@ class _BrokerLoop:
             prefetch=hub.prefetch,
             tag_prefix=f"hub-{hub.orp}-{self._instance}",
             user_prefix=hub.agent_user_prefix,
+            queue_names=queue_names(self._config),
             broken=lost,
         )
         batcher = Batcher(

@@ -6,6 +6,9 @@ exported `packaging/rabbitmq/definitions.json` can never disagree.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 __all__ = [
     "AGENT_EXCHANGE",
     "ARCHIVE_EXCHANGE",
@@ -29,6 +32,7 @@ __all__ = [
     "MAX_CHUNK_SIZE",
     "MAX_MESSAGE_BYTES",
     "MAX_METADATA_BYTES",
+    "QUEUE_TOKEN_LENGTH",
     "agent_queue",
     "agent_routing_key",
     "agent_username",
@@ -38,9 +42,13 @@ __all__ = [
     "hub_queue",
     "hub_username",
     "ico_from_agent_username",
+    "ico_of_queue",
     "ingest_binding",
     "ingest_routing_key",
     "ingest_topic_pattern",
+    "legacy_agent_queue",
+    "legacy_hub_queue",
+    "obec_token",
 ]
 
 INGEST_EXCHANGE = "spisync.ingest"
@@ -113,14 +121,53 @@ def hub_username(orp: str) -> str:
     return f"hub-{orp}"
 
 
-def hub_queue(ico: str) -> str:
-    """Return the hub's queue for obec `ico`."""
+QUEUE_TOKEN_LENGTH = 20
+"""Hex digits of an obec's queue token: 80 bits, far beyond guessing by passive declares."""
+
+
+def obec_token(key: bytes, ico: str) -> str:
+    """Return obec `ico`'s queue token under the deployment's queue-name key.
+
+    RabbitMQ before 4.2.6 answers a passive `queue.declare` without checking
+    permissions, so any agent could learn the depth and consumers of a queue
+    whose name it can construct. The token makes an obec's queue names
+    unguessable to other obce while the hub derives them without listing.
+
+    Args:
+        key: The deployment's secret (`<data_dir>/queue-names.key`).
+        ico: The obec's IČO.
+    """
+    digest = hmac.new(key, f"spisync-queue:{ico}".encode(), hashlib.sha256).hexdigest()
+    return digest[:QUEUE_TOKEN_LENGTH]
+
+
+def hub_queue(ico: str, token: str) -> str:
+    """Return the hub's queue for obec `ico` (`hub.obec.<ičo>.<token>`)."""
+    return f"hub.obec.{ico}.{token}"
+
+
+def agent_queue(ico: str, token: str) -> str:
+    """Return the inbox queue of obec `ico`'s agent (`agent.<ičo>.<token>`)."""
+    return f"agent.{ico}.{token}"
+
+
+def legacy_hub_queue(ico: str) -> str:
+    """Return the guessable hub queue of versions before the queue tokens (drained, deleted)."""
     return f"hub.obec.{ico}"
 
 
-def agent_queue(ico: str) -> str:
-    """Return the inbox queue of obec `ico`'s agent."""
+def legacy_agent_queue(ico: str) -> str:
+    """Return the guessable inbox of versions before the queue tokens."""
     return f"agent.{ico}"
+
+
+def ico_of_queue(queue: str | None) -> str | None:
+    """Return the obec of a hub queue or an agent inbox (with or without token), or None."""
+    for prefix in ("hub.obec.", "agent."):
+        if queue and queue.startswith(prefix):
+            ico = queue.removeprefix(prefix).split(".", 1)[0]
+            return ico if len(ico) == 8 and ico.isdigit() else None
+    return None
 
 
 def archive_reply_queue(orp: str) -> str:
@@ -134,7 +181,7 @@ def ingest_routing_key(ico: str, kind: str) -> str:
 
 
 def ingest_binding(ico: str) -> str:
-    """Return the binding of `hub.obec.<ičo>` to the ingest exchange."""
+    """Return the binding of `hub.obec.<ičo>.<token>` to the ingest exchange."""
     return f"obec.{ico}.#"
 
 

@@ -85,6 +85,7 @@ class Agent:
 
     ico: str
     url: str
+    inbox: str
     connection: aio_pika.abc.AbstractConnection | None = None
     channel: aio_pika.abc.AbstractChannel | None = None
     seq: int = 0
@@ -205,7 +206,7 @@ class Agent:
     async def drain_inbox(self) -> list[Any]:
         """Move every message waiting in the inbox to `received`; return the new ones."""
         assert self.channel is not None
-        queue = await self.channel.get_queue(names.agent_queue(self.ico), ensure=False)
+        queue = await self.channel.get_queue(self.inbox, ensure=False)
         new = []
         while (message := await queue.get(no_ack=True, fail=False)) is not None:
             new.append(decode(message.body))

@@ -102,14 +102,6 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _ico_of_queue(queue: str | None) -> str | None:
-    """The obec of `hub.obec.<ičo>` or `agent.<ičo>` (an expired inbox message)."""
-    for prefix in (names.hub_queue(""), names.agent_queue("")):
-        if queue and queue.startswith(prefix):
-            return queue.removeprefix(prefix) or None
-    return None
-
-
 def kept_letter(message: AbstractIncomingMessage) -> NewDeadLetter:
     """Describe a message taken off `spisync.dead` as it will be kept.
 
@@ -152,7 +144,7 @@ def kept_letter(message: AbstractIncomingMessage) -> NewDeadLetter:
     return NewDeadLetter(
         fingerprint=fingerprint,
         message_id=message.message_id,
-        ico=_ico_of_queue(queue),
+        ico=names.ico_of_queue(queue),
         reason=reason,
         detail=detail,
         security=reason in SECURITY_REASONS or headers.get(names.HEADER_SECURITY_EVENT) is True,

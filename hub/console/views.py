@@ -15,7 +15,8 @@ from hub.console.config import thresholds_of
 from hub.console.status import STATUS_ORDER, obec_status, problem_label
 from hub.provision import ObecRecord, load_obce
 from hub.queries import file_row, spisy_rows
-from protocol import names, utc_now
+from hub.queue_names import queue_names
+from protocol import utc_now
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
@@ -78,7 +79,7 @@ def _row(
     beat_at = figures.heartbeat_at if figures else None
     user = config.hub.agent_username(ico)
     connected = (user in broker.users) if broker.available else None
-    depth = broker.queues.get(names.hub_queue(ico)) if broker.available else None
+    depth = broker.queues.get(queue_names(config).hub_queue(ico)) if broker.available else None
     revoked = bool(record and record.revoked)
     status, reasons = obec_status(
         now=now,

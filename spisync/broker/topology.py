@@ -102,16 +102,22 @@ async def declare_core(channel: AbstractChannel) -> None:
     await dead.bind(names.DEAD_LETTER_EXCHANGE, routing_key="#")
 
 
-async def declare_obec(channel: AbstractChannel, ico: str) -> None:
-    """Declare obec `ico`'s hub queue and agent inbox with their bindings."""
+async def declare_obec(channel: AbstractChannel, ico: str, token: str) -> None:
+    """Declare obec `ico`'s hub queue and agent inbox with their bindings.
+
+    Args:
+        channel: A channel of a user that may configure.
+        ico: The obec.
+        token: Its queue token (`protocol.names.obec_token`).
+    """
     hub_queue = await channel.declare_queue(
-        names.hub_queue(ico),
+        names.hub_queue(ico, token),
         durable=True,
         arguments=quorum_arguments(single_active_consumer=True),
     )
     await hub_queue.bind(names.INGEST_EXCHANGE, routing_key=names.ingest_binding(ico))
     inbox = await channel.declare_queue(
-        names.agent_queue(ico),
+        names.agent_queue(ico, token),
         durable=True,
         arguments=quorum_arguments(single_active_consumer=False),
     )

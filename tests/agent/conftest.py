@@ -26,6 +26,7 @@ from agent.config import load_agent_config
 from agent.service import run
 from hub.config import HubConfig, HubSection
 from hub.provision import provision_agent
+from hub.queue_names import queue_names
 from protocol import (
     FileVersion,
     Heartbeat,
@@ -81,10 +82,11 @@ def write_toml(path: Path, data: dict[str, Any]) -> Path:
 
 @dataclass
 class HubReader:
-    """Consumes `hub.obec.<ičo>` and keeps what arrived, checked and decoded."""
+    """Consumes `hub.obec.<ičo>.<token>` and keeps what arrived, checked and decoded."""
 
     url: str
     ico: str
+    queue: str
     chunks: dict[str, bytes] = field(default_factory=dict)
     chunk_deliveries: list[tuple[str, int]] = field(default_factory=list)
     messages: list[Any] = field(default_factory=list)
@@ -96,7 +98,7 @@ class HubReader:
         self.connection = await open_connection(self.url, name="spisync tests")
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=200)
-        queue = await channel.get_queue(names.hub_queue(self.ico), ensure=False)
+        queue = await channel.get_queue(self.queue, ensure=False)
         await queue.consume(self._on_message)
 
     async def close(self) -> None:
@@ -210,6 +212,8 @@ class AgentEnv:
 
     ico: str
     agent_url: str
+    inbox: str
+    hub_queue: str
     admin_url: str
     base: Path
     folder: Path
@@ -233,6 +237,7 @@ class AgentEnv:
             "ico": self.ico,
             "name": "Obec Testovací",
             "state_dir": str(self.state_dir),
+            "inbox": self.inbox,
             "chunk_size": 1024,
             "quiet_window_s": 0.2,
             "heartbeat_interval_s": 0.3,
@@ -253,7 +258,7 @@ class AgentEnv:
         return agent
 
     async def reader(self) -> HubReader:
-        reader = HubReader(self.admin_url, self.ico)
+        reader = HubReader(self.admin_url, self.ico, self.hub_queue)
         await reader.start()
         self.readers.append(reader)
         return reader
@@ -308,22 +313,26 @@ TEST_ORP = "test"
 """The ORP the agent tests provision under (its user prefix names the agents' broker users)."""
 
 
-async def provision(base: Path, ico: str, broker: BrokerConfig) -> str:
-    """Provision obec `ico` on `broker`; return the agent's AMQP URL."""
+async def provision(base: Path, ico: str, broker: BrokerConfig) -> tuple[str, str, str]:
+    """Provision obec `ico` on `broker`; return the agent's AMQP URL, inbox and hub queue."""
     hub = HubConfig(hub=HubSection(orp=TEST_ORP, data_dir=str(base / "hub")), broker=broker)
     out = base / "provisioned.toml"
     await provision_agent(hub, ico=ico, name="Obec Testovací", out=out)
-    return tomllib.loads(out.read_text())["broker"]["url"]
+    provisioned = tomllib.loads(out.read_text())
+    hub_queue = queue_names(hub).hub_queue(ico)
+    return provisioned["broker"]["url"], provisioned["agent"]["inbox"], hub_queue
 
 
 async def make_env(base: Path, ico: str, broker: BrokerConfig):
     """Provision obec `ico` on `broker` and lay out its folders under `base`."""
-    agent_url = await provision(base, ico, broker)
+    agent_url, inbox, hub_queue = await provision(base, ico, broker)
     folder = base / "spisovna"
     folder.mkdir()
     env = AgentEnv(
         ico=ico,
         agent_url=agent_url,
+        inbox=inbox,
+        hub_queue=hub_queue,
         admin_url=broker.url,
         base=base,
         folder=folder,

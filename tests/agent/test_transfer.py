@@ -10,7 +10,6 @@ from collections import Counter
 
 import structlog
 
-from protocol import names
 from spisync.broker import declare_obec, open_connection
 
 
@@ -57,7 +56,7 @@ async def test_outbox_survives_a_broker_restart_mid_transfer(private_env, privat
         connection = await open_connection(private_node.url, name="spisync tests")
         async with connection:
             channel = await connection.channel()
-            queue = await channel.declare_queue(names.hub_queue(private_env.ico), passive=True)
+            queue = await channel.declare_queue(private_env.hub_queue, passive=True)
             return int(queue.declaration_result.message_count or 0)
 
     deadline = time.monotonic() + 30
@@ -128,7 +127,7 @@ async def test_an_unroutable_message_stays_in_the_outbox_until_it_can_be_deliver
     connection = await open_connection(shared_broker.url(vhost), name="spisync tests")
     async with connection:
         channel = await connection.channel()
-        await channel.queue_delete(names.hub_queue(agent_env.ico))
+        await channel.queue_delete(agent_env.hub_queue)
     (agent_env.folder / "a.txt").write_bytes(b"must not be lost")
     with structlog.testing.capture_logs() as logs:
         await agent_env.start()

@@ -69,8 +69,8 @@ async def test_agent_check_does_not_replace_the_agents_heartbeat(
         findings = await check(net.agent_toml)
         assert all(f.ok for f in findings), findings
         # A marker sent after the check's probe: once the hub holds it, the probe was applied.
-        url = load_agent_config(net.agent_toml).broker.url
-        agent = Agent(ico=ico, url=url)
+        provisioned = load_agent_config(net.agent_toml)
+        agent = Agent(ico=ico, url=provisioned.broker.url, inbox=provisioned.agent.inbox_queue)
         await agent.connect()
         try:
             marker = Tombstone(

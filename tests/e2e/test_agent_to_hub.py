@@ -17,6 +17,7 @@ from hub.config import HubConfig, HubSection
 from hub.content import open_content
 from hub.provision import provision_agent
 from hub.queries import files_rows, spisy_rows
+from hub.queue_names import queue_names
 from hub.service import run as run_hub
 from hub.store import open_blob_store, open_metadata_store
 from spisync.config import BrokerConfig
@@ -95,6 +96,7 @@ async def running_network(
             ico=ico,
             name="Obec Zkušební",
             state_dir=str(tmp_path / "state"),
+            inbox=queue_names(hub).agent_queue(ico),
             chunk_size=4096,
             quiet_window_s=0.2,
             heartbeat_interval_s=1,

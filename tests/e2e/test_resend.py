@@ -20,9 +20,9 @@ from hub.config import HubConfig, HubSection
 from hub.content import open_content
 from hub.provision import provision_agent
 from hub.queries import files_rows, spisy_rows
+from hub.queue_names import queue_names
 from hub.service import run as run_hub
 from hub.store import open_blob_store, open_metadata_store
-from protocol import names
 from spisync.config import BrokerConfig
 from testkit.waiting import wait_for
 
@@ -126,6 +126,7 @@ async def _setup(
             ico=ico,
             name="Obec Zkušební",
             state_dir=str(tmp_path / "state"),
+            inbox=queue_names(hub).agent_queue(ico),
             chunk_size=4096,
             quiet_window_s=0.2,
             heartbeat_interval_s=1,
@@ -138,9 +139,9 @@ async def _setup(
     return _Setup(hub, agent, folder)
 
 
-async def _purge_hub_queue(shared_broker: SharedBroker, vhost: str, ico: str) -> None:
+async def _purge_hub_queue(shared_broker: SharedBroker, vhost: str, queue: str) -> None:
     """What a hub that dead-lettered every delivery leaves behind: nothing."""
-    path = f"queues/{quote(vhost, safe='')}/{quote(names.hub_queue(ico), safe='')}/contents"
+    path = f"queues/{quote(vhost, safe='')}/{quote(queue, safe='')}/contents"
     await shared_broker.management().request("DELETE", path)
 
 
@@ -165,7 +166,7 @@ async def test_what_the_hub_lost_is_sent_again_and_lands(
                 lambda: _true(setup.outbox_empty_and_sent(len(files))),
                 what="the broker's confirms of every file",
             )
-            await _purge_hub_queue(shared_broker, vhost, ico)
+            await _purge_hub_queue(shared_broker, vhost, queue_names(setup.hub).hub_queue(ico))
             group.create_task(run_hub(setup.hub, stop))
 
             async def landed() -> bool:
@@ -196,7 +197,7 @@ async def test_an_agent_restarted_after_the_loss_sends_again_what_the_hub_never_
     )
     stop.set()
     await asyncio.wait_for(first, 15)
-    await _purge_hub_queue(shared_broker, vhost, ico)
+    await _purge_hub_queue(shared_broker, vhost, queue_names(setup.hub).hub_queue(ico))
 
     stop = asyncio.Event()
     again = msgspec.structs.replace(

@@ -43,8 +43,10 @@ async def make_agent(
     async def make(ico: str, config: HubConfig | None = None) -> Agent:
         out = tmp_path / f"agent-{ico}.toml"
         await provision_agent(config or hub_config, ico=ico, name=f"Obec {ico}", out=out)
-        url = tomllib.loads(out.read_text())["broker"]["url"]
-        agent = Agent(ico=ico, url=url)
+        provisioned = tomllib.loads(out.read_text())
+        agent = Agent(
+            ico=ico, url=provisioned["broker"]["url"], inbox=provisioned["agent"]["inbox"]
+        )
         await agent.connect()
         agents.append(agent)
         return agent

@@ -7,6 +7,7 @@ import msgspec
 import pytest
 import structlog
 
+from hub.queue_names import queue_names
 from protocol import encode, names
 from spisync.broker import open_connection
 from testkit.waiting import wait_for
@@ -60,7 +61,7 @@ async def test_missing_user_id_is_dead_lettered_as_security_event(
     [dead] = await _dead(shared_broker, vhost, 1)
     assert _reason(dead) == "missing_user_id"
     assert dead.body == encode(spis)
-    assert dead.headers["x-spisync-queue"] == names.hub_queue(ico)
+    assert dead.headers["x-spisync-queue"] == queue_names(hub_config).hub_queue(ico)
     assert hub.metrics.security_events == 1
     await _assert_nothing_changed_and_queue_flows(agent, await store_of(hub_config), ico)
 

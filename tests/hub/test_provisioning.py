@@ -12,6 +12,7 @@ import pytest
 
 from hub.config import HubConfig, HubSection
 from hub.provision import ProvisionError, load_obce, provision_agent, revoke_agent
+from hub.queue_names import QueueNames, queue_names
 from protocol import InvalidIcoError, names
 from spisync.broker import open_connection
 from spisync.config import BrokerConfig
@@ -29,6 +30,11 @@ def hub_config(shared_broker: SharedBroker, vhost: str, data_dir: Path) -> HubCo
             url=shared_broker.url(vhost), management_url=shared_broker.management_url
         ),
     )
+
+
+def obec_queues(shared_broker: SharedBroker, vhost: str, tmp_path: Path) -> QueueNames:
+    """The queue names of the deployment `provisioned` sets up under `tmp_path`."""
+    return queue_names(hub_config(shared_broker, vhost, tmp_path / "hub"))
 
 
 def agent_user(ico: str) -> str:
@@ -70,10 +76,13 @@ async def test_provisioning_creates_user_queues_and_config(
         "ico": ico,
         "name": "Obec Testov",
         "state_dir": "/var/lib/spisync-agent",
+        "inbox": obec_queues(shared_broker, vhost, tmp_path).agent_queue(ico),
     }
     assert f"{agent_user(ico)}:" in url
     assert (tmp_path / f"{ico}.toml").stat().st_mode & 0o777 == 0o600
-    hub_queue = await shared_broker.management().queue(vhost, names.hub_queue(ico))
+    hub_queue = await shared_broker.management().queue(
+        vhost, obec_queues(shared_broker, vhost, tmp_path).hub_queue(ico)
+    )
     assert hub_queue is not None
     assert hub_queue["arguments"] == {
         "x-queue-type": "quorum",
@@ -81,7 +90,9 @@ async def test_provisioning_creates_user_queues_and_config(
         "x-dead-letter-exchange": names.DEAD_LETTER_EXCHANGE,
         "x-delivery-limit": names.DEFAULT_DELIVERY_LIMIT,
     }
-    inbox = await shared_broker.management().queue(vhost, names.agent_queue(ico))
+    inbox = await shared_broker.management().queue(
+        vhost, obec_queues(shared_broker, vhost, tmp_path).agent_queue(ico)
+    )
     assert inbox is not None
     assert inbox["arguments"]["x-queue-type"] == "quorum"
     assert ico in load_obce(hub_config(shared_broker, vhost, tmp_path / "hub"))
@@ -101,7 +112,9 @@ async def test_agent_publishes_its_own_keys_with_its_user_id(
     admin = await open_connection(shared_broker.url(vhost), name="spisync tests")
     async with admin:
         channel = await admin.channel()
-        queue = await channel.get_queue(names.hub_queue(ico), ensure=False)
+        queue = await channel.get_queue(
+            obec_queues(shared_broker, vhost, tmp_path).hub_queue(ico), ensure=False
+        )
         # basic.get is not allowed on a single-active-consumer quorum queue: consume.
         async with asyncio.timeout(10), queue.iterator() as messages:
             async for message in messages:
@@ -135,7 +148,7 @@ async def test_agent_cannot_publish_to_other_exchanges(
             url, names.AGENT_EXCHANGE, names.agent_routing_key(ico, "file_receipt")
         )
     with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
-        await publish_confirmed(url, "", names.hub_queue(ico))
+        await publish_confirmed(url, "", obec_queues(shared_broker, vhost, tmp_path).hub_queue(ico))
 
 
 async def test_forged_user_id_is_refused_by_the_broker(
@@ -162,15 +175,21 @@ async def test_agent_reads_only_its_own_inbox(
     connection = await open_connection(url, name="spisync tests")
     async with connection:
         channel = await connection.channel()
-        own = await channel.get_queue(names.agent_queue(ico), ensure=False)
+        own = await channel.get_queue(
+            obec_queues(shared_broker, vhost, tmp_path).agent_queue(ico), ensure=False
+        )
         assert await own.get(fail=False) is None
-        foreign = await channel.get_queue(names.agent_queue(other), ensure=False)
+        foreign = await channel.get_queue(
+            obec_queues(shared_broker, vhost, tmp_path).agent_queue(other), ensure=False
+        )
         with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
             await foreign.get(fail=False)
     connection = await open_connection(url, name="spisync tests")
     async with connection:
         channel = await connection.channel()
-        hub_queue = await channel.get_queue(names.hub_queue(ico), ensure=False)
+        hub_queue = await channel.get_queue(
+            obec_queues(shared_broker, vhost, tmp_path).hub_queue(ico), ensure=False
+        )
         with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
             await hub_queue.get(fail=False)
 
@@ -182,7 +201,9 @@ async def test_agent_cannot_declare_anything(
     url = await provisioned(shared_broker, vhost, tmp_path, ico)
     for declare in (
         lambda ch: ch.declare_queue(
-            names.agent_queue(ico), durable=True, arguments={"x-queue-type": "quorum"}
+            obec_queues(shared_broker, vhost, tmp_path).agent_queue(ico),
+            durable=True,
+            arguments={"x-queue-type": "quorum"},
         ),
         lambda ch: ch.declare_queue(exclusive=True),
         lambda ch: ch.declare_exchange("mine", aio_pika.ExchangeType.FANOUT),
@@ -285,7 +306,10 @@ async def test_revoke_deletes_user_and_closes_connections(
     assert "spisync tests" in result.closed[0]
     assert result.still_open == ()
     assert await api.get_user(agent_user(ico)) is None
-    assert await api.queue(vhost, names.hub_queue(ico)) is not None
+    assert (
+        await api.queue(vhost, obec_queues(shared_broker, vhost, tmp_path).hub_queue(ico))
+        is not None
+    )
     assert load_obce(hub_config(shared_broker, vhost, tmp_path / "hub"))[ico].revoked
     with pytest.raises(aiormq.exceptions.ProbableAuthenticationError):
         await open_connection(url, name="revoked agent")

@@ -10,7 +10,8 @@ import msgspec
 import structlog
 
 from hub.config import HubConfig, HubSection
-from protocol import Heartbeat, names
+from hub.queue_names import queue_names
+from protocol import Heartbeat
 from spisync.broker import ManagementClient
 from testkit.proxy import TcpProxy
 from testkit.waiting import wait_for
@@ -124,7 +125,7 @@ async def test_an_idle_hub_consumes_again_after_a_broker_restart(
     hub = await start_hub(config)
 
     async def consuming() -> bool:
-        queue = await api.queue("/", names.hub_queue(ico))
+        queue = await api.queue("/", queue_names(config).hub_queue(ico))
         return bool(queue) and queue.get("consumers", 0) >= 1
 
     await wait_for(consuming, timeout=60, what="the hub's consumer")

@@ -103,7 +103,8 @@ async def start_agent(hub: HubConfig, tmp_path: Path, ico: str, name: str) -> Ru
     """Provision obec `ico` and run a real agent for it (heartbeat every second)."""
     out = tmp_path / f"AGENT-{ico}.toml"
     await provision_agent(hub, ico=ico, name=name, out=out)
-    url = tomllib.loads(out.read_text(encoding="utf-8"))["broker"]["url"]
+    provisioned = tomllib.loads(out.read_text(encoding="utf-8"))
+    url = provisioned["broker"]["url"]
     folder = tmp_path / f"dokumenty-{ico}"
     folder.mkdir()
     (folder / "zapis.txt").write_text(f"Zápis ze zastupitelstva obce {name}\n", encoding="utf-8")
@@ -115,6 +116,7 @@ async def start_agent(hub: HubConfig, tmp_path: Path, ico: str, name: str) -> Ru
             ico=ico,
             name=name,
             state_dir=str(tmp_path / f"state-{ico}"),
+            inbox=provisioned["agent"]["inbox"],
             quiet_window_s=0.2,
             heartbeat_interval_s=1,
         ),
