@@ -47,6 +47,29 @@ def test_an_invalid_ico_is_reported_with_its_key(tmp_path):
         load_agent_config(_write(tmp_path, BASE.replace("00509001", "00509002", 1)))
 
 
+def test_the_inbox_comes_from_the_file_or_is_the_old_name(tmp_path):
+    """`[agent] inbox` is the queue read; a file without it reads the old `agent.<ičo>`."""
+    assert load_agent_config(_write(tmp_path, BASE)).agent.inbox_queue == "agent.00509001"
+    with_inbox = BASE.replace(
+        'name = "Obec Vlkava"',
+        'name = "Obec Vlkava"\ninbox = "agent.00509001.0123456789abcdef0123"',
+    )
+    config = load_agent_config(_write(tmp_path, with_inbox))
+    assert config.agent.inbox_queue == "agent.00509001.0123456789abcdef0123"
+
+
+def test_an_inbox_of_another_obec_is_refused_with_its_key(tmp_path):
+    """An inbox that is not `agent.<own ičo>.<token>` names [agent] and how to fix it."""
+    foreign = BASE.replace(
+        'name = "Obec Vlkava"',
+        'name = "Obec Vlkava"\ninbox = "agent.00231401.0123456789abcdef0123"',
+    )
+    with pytest.raises(
+        ConfigError, match=r"\[agent\].*not an inbox of IČO 00509001.*provision-agent"
+    ):
+        load_agent_config(_write(tmp_path, foreign))
+
+
 def test_several_folders_each_need_a_distinct_name(tmp_path):
     """With two folders, a missing name is an error and names become path prefixes."""
     two = BASE + '[[folders]]\npath = "/a"\n[[folders]]\npath = "/b"\n'
