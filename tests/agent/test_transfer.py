@@ -139,7 +139,8 @@ async def test_an_unroutable_message_stays_in_the_outbox_until_it_can_be_deliver
     assert agent_env.outbox_depth() == 1
     connection = await open_connection(shared_broker.url(vhost), name="spisync tests")
     async with connection:
-        await declare_obec(await connection.channel(), agent_env.ico)
+        token = agent_env.hub_queue.rsplit(".", 1)[1]
+        await declare_obec(await connection.channel(), agent_env.ico, token)
     reader = await agent_env.reader()
     await agent_env.eventually(lambda: reader.current() == {"a.txt": b"must not be lost"})
     await agent_env.eventually(lambda: agent_env.outbox_depth() == 0)
