@@ -18,6 +18,7 @@ import msgspec
 
 from bench.env import wait_until
 from bench.faults.world import applied_twice, hub_contents, log_count, settle
+from hub.queue_names import queue_names
 from protocol import ChunkMeta, NeedChunks, chunk_headers, encode, names
 from testkit.hub import Agent
 
@@ -39,7 +40,7 @@ _CONCURRENCY = 64
 
 
 async def _agent(env: Bench, ico: str) -> Agent:
-    agent = Agent(ico, await env.provision(ico))
+    agent = Agent(ico, await env.provision(ico), env.inbox(ico))
     await agent.connect()
     return agent
 
@@ -152,7 +153,10 @@ async def fuzz(world: FaultWorld, scenario: Scenario, outcome: Outcome) -> None:
 
         async def drained() -> bool:
             hub.alive()
-            return await world.queue_depth(env, names.hub_queue(attacker_ico)) == 0
+            return (
+                await world.queue_depth(env, queue_names(env.hub_config()).hub_queue(attacker_ico))
+                == 0
+            )
 
         await wait_until(drained, timeout=scenario.timeout_s * 4, interval=0.5, what="fuzz drained")
         data = rng.randbytes(30_000)
