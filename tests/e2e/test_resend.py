@@ -254,7 +254,7 @@ async def _lose_a_tombstone_and_a_spis(
     if restart_agent:
         agent_stop.set()
         await asyncio.wait_for(agent, 30)
-    await _purge_hub_queue(shared_broker, vhost, setup.ico)
+    await _purge_hub_queue(shared_broker, vhost, queue_names(setup.hub).hub_queue(setup.ico))
     return agent_stop, agent
 
 
