@@ -39,6 +39,7 @@ from aio_pika.exceptions import DeliveryError
 from hub.closing import find_complete_spisy
 from hub.config import LimitsConfig
 from hub.content import ContentClaim
+from hub.deadletter import DeadLetterBudget
 from hub.errors import (
     BlobError,
     BlobHashMismatchError,
@@ -124,6 +125,7 @@ class Batcher:
         self._on_ready = on_ready
         self._in_flight_limit = in_flight_limit
         self._limits = limits or LimitsConfig()
+        self._dead_letter_budget = DeadLetterBudget(self._limits.dead_letters_per_hour)
         self._input: asyncio.Queue[Delivery] | None = None
         self._verifier = ContentVerifier(
             blobs,
@@ -385,38 +387,56 @@ class Batcher:
                         ContentClaim(manifest.sha256, manifest.chunk_sha256, manifest.size)
                     )
 
-    async def _publish(self, outcome: _Outcome) -> None:
-        if outcome.reject is not None:
-            reject = outcome.reject
-            try:
-                await self._publisher.dead_letter(
-                    outcome.delivery.message,
-                    queue=outcome.delivery.queue,
-                    reason=reject.reason,
-                    detail=reject.detail,
-                    security=reject.security,
-                )
-            except DeliveryError as exc:
-                # `spisync.dead` is full (overflow reject-publish, see
-                # spisync.broker.topology): the delivery is invalid, so this log
-                # line is its record, and it is acknowledged all the same.
-                log.warning(
-                    "dead_letter_refused",
-                    ico=outcome.delivery.ico,
-                    message_id=outcome.delivery.message.message_id,
-                    reason=reject.reason,
-                    detail=reject.detail,
-                    error=str(exc),
-                )
-            self._metrics.dead_lettered += 1
-            self._metrics.security_events += int(reject.security)
-            log.warning(
-                "delivery_dead_lettered",
-                ico=outcome.delivery.ico,
+    async def _dead_letter(self, delivery: Delivery, reject: RejectDelivery) -> None:
+        try:
+            await self._publisher.dead_letter(
+                delivery.message,
+                queue=delivery.queue,
                 reason=reject.reason,
                 detail=reject.detail,
                 security=reject.security,
             )
+        except DeliveryError as exc:
+            # `spisync.dead` is full (overflow reject-publish, see
+            # spisync.broker.topology): the delivery is invalid, so this log
+            # line is its record, and it is acknowledged all the same.
+            log.warning(
+                "dead_letter_refused",
+                ico=delivery.ico,
+                message_id=delivery.message.message_id,
+                reason=reject.reason,
+                detail=reject.detail,
+                error=str(exc),
+            )
+        self._metrics.dead_lettered += 1
+        self._metrics.security_events += int(reject.security)
+        log.warning(
+            "delivery_dead_lettered",
+            ico=delivery.ico,
+            reason=reject.reason,
+            detail=reject.detail,
+            security=reject.security,
+        )
+
+    async def _publish(self, outcome: _Outcome) -> None:
+        if outcome.reject is not None:
+            reject = outcome.reject
+            if not self._dead_letter_budget.take(outcome.delivery.ico, time.monotonic()):
+                # The obec has used its share of the shared `spisync.dead`: this log
+                # line is the refused delivery's record.
+                self._metrics.dead_letters_over_budget += 1
+                log.warning(
+                    "dead_letter_over_budget",
+                    ico=outcome.delivery.ico,
+                    message_id=outcome.delivery.message.message_id,
+                    reason=reject.reason,
+                    detail=reject.detail,
+                    security=reject.security,
+                    fix="the obec's agent sends invalid messages: look at its log and version",
+                )
+                self._metrics.security_events += int(reject.security)
+            else:
+                await self._dead_letter(outcome.delivery, reject)
         for ico, reply in outcome.replies:
             try:
                 await self._publisher.send_to_agent(ico, reply)

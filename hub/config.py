@@ -152,6 +152,10 @@ class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             content uses is deleted (an upload whose manifest never came).
         verify_concurrency: Manifests verified (their chunks read back and
             hashed) at once, over all obce; one obec has at most one at a time.
+        dead_letters_per_hour: Copies of refused deliveries one obec may add to the
+            shared `spisync.dead` an hour (and at once); past it a refused delivery
+            is only logged (`dead_letter_over_budget`), so one obec cannot fill the
+            queue that every obec shares.
     """
 
     max_file_bytes: Annotated[int, msgspec.Meta(ge=1)] = 4 * _GIB
@@ -159,6 +163,7 @@ class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_source_seq_jump: Annotated[int, msgspec.Meta(ge=1)] = 1_000_000
     unreferenced_chunk_age_s: Annotated[float, msgspec.Meta(gt=0)] = 7 * 24 * 3600.0
     verify_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    dead_letters_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 1000
 
 
 class ClosingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -9,6 +9,7 @@ by the broker itself when the queue's delivery limit is reached (`x-death`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
@@ -24,6 +25,7 @@ __all__ = [
     "HEADER_ORIGINAL_USER_ID",
     "HEADER_QUEUE",
     "MAX_DEAD_LETTER_BODY",
+    "DeadLetterBudget",
     "dead_letter_copy",
 ]
 
@@ -82,3 +84,36 @@ def dead_letter_copy(
         timestamp=message.timestamp,
         user_id=hub_user,
     )
+
+
+@dataclass
+class DeadLetterBudget:
+    """How many dead letters each obec may still put into the shared `spisync.dead`.
+
+    `spisync.dead` is bounded (spisync.broker.topology) and shared: without a
+    budget per obec, one obec sending garbage fills it and every other obec's
+    dead letters are refused. Each obec's budget refills at `per_hour` an hour up
+    to `per_hour`; a delivery over budget is still refused and logged, only its
+    copy is not kept.
+
+    Attributes:
+        per_hour: Dead letters one obec may add an hour (and at once).
+    """
+
+    per_hour: int
+    _tokens: dict[str, float] = field(default_factory=dict)
+    _updated: dict[str, float] = field(default_factory=dict)
+
+    def take(self, ico: str, now: float) -> bool:
+        """Spend one of `ico`'s dead letters at monotonic time `now`; False when none is left."""
+        last = self._updated.get(ico, now)
+        tokens = min(
+            float(self.per_hour),
+            self._tokens.get(ico, float(self.per_hour)) + (now - last) * self.per_hour / 3600,
+        )
+        self._updated[ico] = now
+        if tokens < 1:
+            self._tokens[ico] = tokens
+            return False
+        self._tokens[ico] = tokens - 1
+        return True

@@ -19,6 +19,8 @@ class HubMetrics:
         verifications_started: Content claims whose chunks began to be read back and hashed.
         verifications_done: Content claims verified (either way).
         dead_lettered: Deliveries copied to `spisync.dead` with a reason.
+        dead_letters_over_budget: Refused deliveries only logged: their obec had used
+            its `[limits] dead_letters_per_hour`.
         security_events: Dead-lettered deliveries whose identity did not check out.
         replies_sent: Receipts and repair requests confirmed by the broker.
         sessions: Broker sessions opened (reconnects add one each).
@@ -31,6 +33,7 @@ class HubMetrics:
     verifications_started: int = 0
     verifications_done: int = 0
     dead_lettered: int = 0
+    dead_letters_over_budget: int = 0
     security_events: int = 0
     replies_sent: int = 0
     sessions: int = 0
