@@ -14,6 +14,10 @@ outstanding to us, since no more can come before the acks):
    whose chunks must be read back and hashed is not acknowledged: it goes to
    the `ContentVerifier`, outside every batch, and comes back with the verdict.
 
+Steps 1-2 of the next batch run while steps 3-5 of the one before it do (a
+batch holds at most half of what the broker may have outstanding to us, so
+the next one is arriving meanwhile); step 3 waits for the commit before it.
+
 A crash anywhere before step 5 redelivers the batch, which is harmless because
 every handler is idempotent. A storage that cannot serve (`RetryLater`: the
 blob store or the metadata database full, failing or locked) rolls the batch
@@ -28,6 +32,7 @@ delivery limit the broker dead-letters it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -87,6 +92,46 @@ class _Outcome:
     verify: ContentClaim | None = None
 
 
+@dataclass
+class _Prepared:
+    """A batch whose chunks are stored: what its commit needs."""
+
+    outcomes: list[_Outcome]
+    verified: dict[int, bool] | None
+
+
+class _Attempts:
+    """Holding a batch while storage cannot serve: the pause doubles up to `MAX_DEFER_S`."""
+
+    def __init__(self, metrics: HubMetrics, size: int) -> None:
+        self._metrics = metrics
+        self._size = size
+        self._deferrals = 0
+
+    async def defer(self, exc: RetryLater, stop: asyncio.Event) -> bool:
+        """Wait before the next attempt; False if `stop` came meanwhile."""
+        defer_s = min(exc.defer_s * 2**self._deferrals, MAX_DEFER_S)
+        self._deferrals += 1
+        self._metrics.batches_deferred += 1
+        log.warning(
+            "batch_deferred",
+            reason=str(exc),
+            defer_s=defer_s,
+            attempt=self._deferrals,
+            size=self._size,
+        )
+        try:
+            await asyncio.wait_for(stop.wait(), defer_s)
+        except TimeoutError:
+            return True
+        return False
+
+
+def _pending(outcomes: list[_Outcome]) -> list[_Outcome]:
+    """The deliveries that passed inspection."""
+    return [o for o in outcomes if o.item is not None]
+
+
 class Batcher:
     """Applies deliveries in batches; see the module docstring for the steps.
 
@@ -127,6 +172,7 @@ class Batcher:
         self._limits = limits or LimitsConfig()
         self._dead_letter_budget = DeadLetterBudget(self._limits.dead_letters_per_hour)
         self._input: asyncio.Queue[Delivery] | None = None
+        self._unsettled = 0  # deliveries of the batch being committed, not yet settled
         self._verifier = ContentVerifier(
             blobs,
             concurrency=self._limits.verify_concurrency,
@@ -141,21 +187,46 @@ class Batcher:
     async def run(self, deliveries: asyncio.Queue[Delivery], stop: asyncio.Event) -> None:
         """Process batches until `stop` is set and `deliveries` is empty.
 
-        Verifications still running then are cancelled: their deliveries were
-        never acknowledged, so the broker delivers them again.
+        Two batches overlap: while one is committed and settled, the next one is
+        collected and its chunks written to the blob store (its metadata waits
+        for the commit before it, so batches still commit in delivery order).
+        Verifications still running at the end are cancelled: their deliveries
+        were never acknowledged, so the broker delivers them again.
         """
         self._input = deliveries
         memory = MemoryReturner()
+        committing: asyncio.Task[None] | None = None
         try:
             while batch := await self._collect(deliveries, stop):
                 received = sum(len(delivery.message.body) for delivery in batch)
-                await self._process(batch, stop)
-                # The batch's bodies are garbage only once this reference goes.
+                prepared = await self._prepare(batch, stop)
+                if committing is not None:
+                    await committing
+                    committing = None
+                if prepared is None:
+                    break  # shutting down while the blob store was held
+                self._unsettled += len(batch)
+                committing = asyncio.create_task(self._commit(prepared, stop))
+                committing.add_done_callback(
+                    functools.partial(self._settled, len(batch), received, memory)
+                )
+                # The batch's bodies are garbage once the commit task lets go of them.
                 batch = []
-                memory.received(received)
+                prepared = None
+            if committing is not None:
+                await committing
         finally:
+            if committing is not None and not committing.done():
+                committing.cancel()
+                await asyncio.gather(committing, return_exceptions=True)
             memory.close()
             await self._verifier.close()
+
+    def _settled(
+        self, size: int, received: int, memory: MemoryReturner, _: asyncio.Task[None]
+    ) -> None:
+        self._unsettled -= size
+        memory.received(received)
 
     async def _collect(
         self, deliveries: asyncio.Queue[Delivery], stop: asyncio.Event
@@ -180,37 +251,43 @@ class Batcher:
             remaining = deadline - time.monotonic()
             if len(batch) >= self._batch_max or remaining <= 0 or stop.is_set():
                 break
-            # Every unacknowledged delivery is in this batch: the broker sends no
-            # more until we ack, so waiting out the deadline would only add latency.
-            if self._in_flight_limit is not None and len(batch) >= self._in_flight_limit():
-                break
+            if self._in_flight_limit is not None:
+                limit = self._in_flight_limit()
+                # Half of what the broker may have outstanding to us, so that the other
+                # half arrives while this batch commits; and once every unacknowledged
+                # delivery is here or in the batch committing, the broker sends no more
+                # until we ack, so waiting out the deadline would only add latency.
+                if len(batch) >= max(1, limit // 2) or len(batch) + self._unsettled >= limit:
+                    break
             await asyncio.sleep(min(_POLL_S, remaining))
         return batch
 
-    async def _process(self, batch: list[Delivery], stop: asyncio.Event) -> None:
+    async def _prepare(self, batch: list[Delivery], stop: asyncio.Event) -> _Prepared | None:
+        """Inspect the batch and store its chunks; None if `stop` came while storage was held."""
         outcomes = [self._inspect(delivery) for delivery in batch]
-        deferrals = 0
+        attempt = _Attempts(self._metrics, len(batch))
         while True:
             try:
-                ready = await self._attempt(outcomes)
+                return _Prepared(outcomes, await self._store_chunks(_pending(outcomes)))
+            except RetryLater as exc:
+                if not await attempt.defer(exc, stop):
+                    return None
+
+    async def _commit(self, prepared: _Prepared, stop: asyncio.Event) -> None:
+        """Apply a prepared batch in one transaction, then settle its deliveries."""
+        outcomes, verified = prepared.outcomes, prepared.verified
+        attempt = _Attempts(self._metrics, len(outcomes))
+        while True:
+            try:
+                if verified is None:  # a retry: the blob store may have changed meanwhile
+                    verified = await self._store_chunks(_pending(outcomes))
+                ready = await self._attempt(outcomes, verified)
                 break
             except RetryLater as exc:
-                defer_s = min(exc.defer_s * 2**deferrals, MAX_DEFER_S)
-                deferrals += 1
-                self._metrics.batches_deferred += 1
-                log.warning(
-                    "batch_deferred",
-                    reason=str(exc),
-                    defer_s=defer_s,
-                    attempt=deferrals,
-                    size=len(batch),
-                )
-                try:
-                    await asyncio.wait_for(stop.wait(), defer_s)
-                except TimeoutError:
-                    continue
-                # Shutting down: leave the batch unacknowledged for redelivery.
-                return
+                verified = None
+                if not await attempt.defer(exc, stop):
+                    # Shutting down: leave the batch unacknowledged for redelivery.
+                    return
         await self._settle(outcomes)
         if ready:
             self._on_ready(ready)
@@ -221,16 +298,17 @@ class Batcher:
         except RejectDelivery as exc:
             return _Outcome(delivery=delivery, reject=_detached(exc))
 
-    async def _attempt(self, outcomes: list[_Outcome]) -> list[ReadySpis]:
+    async def _attempt(
+        self, outcomes: list[_Outcome], verified: dict[int, bool]
+    ) -> list[ReadySpis]:
         # Deliveries that passed inspection; a handler's verdict of an earlier,
         # rolled-back attempt is recomputed.
-        pending = [o for o in outcomes if o.item is not None]
+        pending = _pending(outcomes)
         for outcome in pending:
             outcome.reject = None
             outcome.replies = []
             outcome.failed = False
             outcome.verify = None
-        verified = await self._store_chunks(pending)
         try:
             return await self._apply(pending, verified)
         except RetryLater:
