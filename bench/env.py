@@ -47,6 +47,7 @@ __all__ = [
     "HubView",
     "Service",
     "cpu_seconds",
+    "listening_pid",
     "make_ico",
     "rss_kib",
     "settle_caches",
@@ -91,6 +92,30 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far, seconds (/proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on TCP `port` on this machine (the broker's node), if visible.
+
+    Found as Linux's `ss -ltnp` does: the socket's inode in /proc/net/tcp{,6}, then
+    the process holding a descriptor to it. None if it is not ours to see.
+    """
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{inode}]")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                if str(fd.readlink()) in inodes:
+                    return int(proc.name)
+    return None
 
 
 def make_ico(rng: random.Random) -> str:

@@ -11,6 +11,7 @@ queue type our hub's obec queues have), with publisher confirms and at most
 once written, and fsyncs each file when its last chunk is in; it exits when
 `--files` files are complete and prints the bytes it wrote. Both run as their own
 processes, as our agent and hub do, on the same event loop (`run_main`: uvloop).
+Each prints its own CPU seconds (user + system) last, for the per-stage figures.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -87,6 +89,7 @@ async def _publish(args: argparse.Namespace) -> None:
             await asyncio.gather(*list(pending), return_exceptions=True)
         if failures:
             raise SystemExit(f"publish failed: {failures[0]!r}")
+    print(_cpu_seconds())
 
 
 async def _consume(args: argparse.Namespace) -> None:
@@ -124,7 +127,13 @@ async def _consume(args: argparse.Namespace) -> None:
         await queue.consume(on_message)
         Path(args.ready).write_text("ready")
         await done.wait()
-    print(written)
+    print(written, _cpu_seconds())
+
+
+def _cpu_seconds() -> float:
+    """This process's user + system CPU so far (what the benchmark reports per stage)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 2)
 
 
 def main(argv: list[str] | None = None) -> int:

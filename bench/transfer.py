@@ -24,11 +24,21 @@ import asyncio
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from bench.env import REPO, Bench, settle_caches, wait_until, write_random_tree
+from bench.env import (
+    REPO,
+    Bench,
+    cpu_seconds,
+    listening_pid,
+    settle_caches,
+    wait_until,
+    write_random_tree,
+)
 from bench.rawpika import declare_queue
-from bench.results import BenchResult, Ratio, mb_per_s
+from bench.results import BenchResult, Figure, Ratio, mb_per_s
 from protocol import names
 
 if TYPE_CHECKING:
@@ -50,15 +60,41 @@ def rotated(items: list[str], repetition: int) -> list[str]:
     return items[shift:] + items[:shift]
 
 
-async def _rsync(src: Path, dst: Path) -> float:
+async def _rsync(src: Path, dst: Path) -> _Run:
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec("rsync", "-a", f"{src}/", f"{dst}/")
     if await proc.wait() != 0:
         raise RuntimeError("rsync failed")
-    return time.monotonic() - started
+    return _Run(time.monotonic() - started)
 
 
-async def _raw_pika(env: Bench, src: Path, dst: Path, files: int, timeout: float) -> float:
+@dataclass
+class _Run:
+    """One contender's run: wall seconds and CPU seconds by process."""
+
+    seconds: float
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+class _BrokerCpu:
+    """CPU the broker's node used over a span (it serves every contender alike)."""
+
+    def __init__(self, env: Bench) -> None:
+        port = urlsplit(env.broker.amqp_base).port or 5672
+        self._pid = listening_pid(port)
+        self._start = 0.0
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def used(self) -> dict[str, float]:
+        return {} if self._pid is None else {"broker": self._now() - self._start}
+
+    def _now(self) -> float:
+        return 0.0 if self._pid is None else cpu_seconds(self._pid)
+
+
+async def _raw_pika(env: Bench, src: Path, dst: Path, files: int, timeout: float) -> _Run:
     await declare_queue(env.admin_url, _RAW_QUEUE)
     ready = env.base / "raw-ready"
     python = [sys.executable, "-m", "bench.rawpika"]
@@ -76,20 +112,26 @@ async def _raw_pika(env: Bench, src: Path, dst: Path, files: int, timeout: float
             return ready.exists()
 
         await wait_until(consumer_ready, timeout=30, interval=0.05, what="the raw consumer")
+        broker = _BrokerCpu(env)
+        broker.start()
         started = time.monotonic()
         publisher = await asyncio.create_subprocess_exec(
             *python, "publish", *common, "--src", str(src),
             "--chunk-size", str(names.DEFAULT_CHUNK_SIZE), "--window", str(_AGENT_WINDOW),
-            cwd=REPO,
+            cwd=REPO, stdout=subprocess.PIPE,
         )  # fmt: skip
         async with asyncio.timeout(timeout):
             out, _ = await consumer.communicate()
             elapsed = time.monotonic() - started
-            if await publisher.wait() != 0 or consumer.returncode != 0:
+            broker_cpu = broker.used()
+            published, _ = await publisher.communicate()
+            if publisher.returncode != 0 or consumer.returncode != 0:
                 raise RuntimeError("raw aio-pika baseline failed")
         if not out.strip():
             raise RuntimeError("raw consumer reported nothing")
-        return elapsed
+        consumer_cpu = float(out.split()[-1])
+        publisher_cpu = float(published.split()[-1])
+        return _Run(elapsed, {"publisher": publisher_cpu, "consumer": consumer_cpu, **broker_cpu})
     finally:
         if consumer.returncode is None:
             consumer.kill()
@@ -98,13 +140,15 @@ async def _raw_pika(env: Bench, src: Path, dst: Path, files: int, timeout: float
 
 async def _spisync(
     env: Bench, src: Path, expected: dict[str, str], timeout: float, result: BenchResult
-) -> float:
+) -> _Run:
     ico = env.new_ico()
     url = await env.provision(ico)
     hub = await env.start_hub(ico)
     config = env.write_agent_config(ico, url, folder=src, log_level="warning")
     async with env.hub_view() as view:
         hub_cpu0 = hub.cpu_seconds()
+        broker = _BrokerCpu(env)
+        broker.start()
         started = time.monotonic()
         agent = env.start_agent(config)
 
@@ -118,6 +162,7 @@ async def _spisync(
 
         await wait_until(committed, timeout=timeout, interval=0.2, what="every file at the hub")
         elapsed = time.monotonic() - started
+        broker_cpu = broker.used()
         agent_cpu = agent.cpu_seconds()
         hub_cpu = hub.cpu_seconds() - hub_cpu0
     result.notes.append(
@@ -127,7 +172,7 @@ async def _spisync(
     )
     agent.stop()
     hub.stop()
-    return elapsed
+    return _Run(elapsed, {"agent": agent_cpu, "hub": hub_cpu, **broker_cpu})
 
 
 async def _compare(
@@ -144,23 +189,26 @@ async def _compare(
         expected = await asyncio.to_thread(write_random_tree, src, count, size)
         total = count * size
         result.notes.append(f"{count:,} file(s) x {size:,} B = {total:,} B of random bytes")
-        contenders: dict[str, Callable[[], Awaitable[float]]] = {
+        contenders: dict[str, Callable[[], Awaitable[_Run]]] = {
             "rsync": lambda: _rsync(src, env.base / "rsync-dst"),
             "raw": lambda: _raw_pika(env, src, env.base / "raw-dst", count, timeout),
             "spisync": lambda: _spisync(env, src, expected, timeout, result),
         }
         order = rotated(list(contenders), result.repetition)
-        seconds: dict[str, float] = {}
+        runs: dict[str, _Run] = {}
         for name in order:
             # Same caches for each: nothing of the previous contender left to write
             # back (it would slow this one's fsyncs), the tree read from disk.
             caches = await asyncio.to_thread(settle_caches)
-            seconds[name] = await contenders[name]()
+            runs[name] = await contenders[name]()
         result.notes.append(f"order {' -> '.join(order)}; {caches}")
-        rsync_s, raw_s, ours_s = seconds["rsync"], seconds["raw"], seconds["spisync"]
-    ours = result.add(mb_per_s("spisync agent -> hub", total, ours_s))
-    rsync = result.add(mb_per_s("rsync -a (local)", total, rsync_s))
-    raw = result.add(mb_per_s("raw aio-pika", total, raw_s))
+    ours = result.add(mb_per_s("spisync agent -> hub", total, runs["spisync"].seconds))
+    rsync = result.add(mb_per_s("rsync -a (local)", total, runs["rsync"].seconds))
+    raw = result.add(mb_per_s("raw aio-pika", total, runs["raw"].seconds))
+    # Where the time goes (#15.3): CPU of each stage, for spisync and the raw pipeline alike.
+    for contender in ("spisync", "raw"):
+        for stage, cpu in runs[contender].cpu.items():
+            result.add(Figure(f"{contender} CPU: {stage}", round(cpu, 2), "s"))
     result.ratios += [
         Ratio("spisync / rsync", ours, rsync, aim=0.5 if aims else None),
         # Issue #15.3: the LAN ceiling, for many files and for one large file alike.
