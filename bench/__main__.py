@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench                 # the issue's full sizes (takes a while)
     .venv/bin/python -m bench --quick         # small sizes, for development and smoke tests
-    .venv/bin/python -m bench --only latency  # one benchmark (repeatable)
+    .venv/bin/python -m bench --only latency  # one benchmark (repeatable); the others'
+                                              # figures stay in latest.json from their last run
     .venv/bin/python -m bench --repeat 5      # each figure the median of 5 runs (default 3)
 
 Every benchmark runs `--repeat` times; each figure is the median of the runs,
@@ -32,7 +33,7 @@ from bench.fanin import fan_in
 from bench.footprint import footprint
 from bench.latency import latency
 from bench.registry import registry
-from bench.results import BenchResult, Report, merge
+from bench.results import BenchResult, Report, kept_results, merge
 from bench.slowlink import slow_links
 from bench.spisovka import spisovka
 from bench.transfer import initial_sync, large_file
@@ -74,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (minutes, not hours)")
     parser.add_argument(
-        "--only", action="append", choices=sorted(BENCHMARKS), help="run only this benchmark"
+        "--only",
+        action="append",
+        choices=sorted(BENCHMARKS),
+        help="run only this benchmark (repeatable); the others keep their last results",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="repetitions of each benchmark (default 3)"
@@ -112,11 +116,19 @@ async def _once(broker: SharedBroker, name: str, repetition: int, quick: bool) -
     return result
 
 
-async def run(names: list[str], quick: bool, results_dir: Path, repeat: int = 3) -> Report:
-    """Run the named benchmarks `repeat` times each; write and return the report."""
+async def run(
+    names: list[str], quick: bool, results_dir: Path, repeat: int = 3, *, keep_others: bool = False
+) -> Report:
+    """Run the named benchmarks `repeat` times each; write and return the report.
+
+    With `keep_others`, the results of benchmarks not named are kept from the
+    `latest.json` already in `results_dir` (see `kept_results`).
+    """
     broker = SharedBroker.from_environment()
     loop = type(asyncio.get_running_loop())
     report = Report(quick=quick, notes=[NOISE_NOTE.format(cpus=os.cpu_count())])
+    if keep_others:
+        report.results = kept_results(results_dir / "latest.json", set(names), quick=quick)
     report.environment_extra = {
         "event_loop": f"{loop.__module__}.{loop.__qualname__}",
         "repeat": repeat,
@@ -133,6 +145,7 @@ async def run(names: list[str], quick: bool, results_dir: Path, repeat: int = 3)
                   flush=True)  # fmt: skip
             repetitions.append(result)
         report.results.append(merge(repetitions))
+        report.results.sort(key=lambda result: list(BENCHMARKS).index(result.name))
         report.write(results_dir)
     return report
 
@@ -153,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.keep:
         Bench.kept = []
-    report = run_main(run(names, args.quick, args.results_dir, args.repeat))
+    report = run_main(
+        run(names, args.quick, args.results_dir, args.repeat, keep_others=bool(args.only))
+    )
     print()
     print(report.table())
     json_path, md_path = report.write(args.results_dir)

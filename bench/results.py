@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["BenchResult", "Figure", "Ratio", "Report", "mb_per_s", "merge"]
+__all__ = ["BenchResult", "Figure", "Ratio", "Report", "kept_results", "mb_per_s", "merge"]
 
 MB = 1_000_000
 
@@ -69,6 +69,13 @@ class Figure:
             "max": self.high,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Figure:
+        """Read back `as_dict`'s form."""
+        runs = tuple(data.get("runs", ()))
+        return cls(data["name"], data["value"], data["unit"], data.get("note", ""),
+                   runs if len(runs) > 1 else ())  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Ratio:
@@ -105,6 +112,18 @@ class Ratio:
             "ours": self.ours.as_dict(),
             "theirs": self.theirs.as_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Ratio:
+        """Read back `as_dict`'s form."""
+        runs = tuple(data.get("runs", ()))
+        return cls(
+            data["name"],
+            Figure.from_dict(data["ours"]),
+            Figure.from_dict(data["theirs"]),
+            data.get("aim"),
+            runs if len(runs) > 1 else (),
+        )
 
 
 def _ratio(ours: float, theirs: float) -> float:
@@ -143,6 +162,7 @@ class BenchResult:
     repetition: int = 0
     load_before: list[float] = field(default_factory=list)
     load_after: list[float] = field(default_factory=list)
+    run_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     kept: list[str] = field(default_factory=list)
 
     def add(self, figure: Figure) -> Figure:
@@ -170,6 +190,7 @@ class BenchResult:
         return {
             "name": self.name,
             "title": self.title,
+            "run_at": self.run_at,
             "status": self.status,
             "error": self.error,
             "seconds": round(self.seconds, 1),
@@ -180,6 +201,51 @@ class BenchResult:
             "ratios": [r.as_dict() for r in self.ratios],
             "notes": self.notes,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchResult:
+        """Read back `as_dict`'s form (a result kept from an earlier run)."""
+        result = cls(
+            name=data["name"],
+            title=data["title"],
+            status=data["status"],
+            error=data.get("error", ""),
+            figures=[Figure.from_dict(f) for f in data["figures"]],
+            ratios=[Ratio.from_dict(r) for r in data["ratios"]],
+            notes=list(data["notes"]),
+            seconds=data.get("seconds", 0.0),
+            load_before=list(data.get("load_before", [])),
+            load_after=list(data.get("load_after", [])),
+            run_at=data.get("run_at", ""),
+            kept=list(data.get("kept", [])),
+        )
+        for figure in data["figures"]:
+            if "aim" in figure:
+                op, bound, _ = figure["aim"].split(" ", 2)
+                result.aims[figure["name"]] = (op, float(bound))
+        return result
+
+
+def kept_results(path: Path, replaced: set[str], *, quick: bool) -> list[BenchResult]:
+    """The results in an earlier `latest.json` other than `replaced`, in their order.
+
+    `--only` reruns some benchmarks; the others keep their last figures, each
+    with the time of its own run (`run_at`), so `latest.json` always carries
+    every figure. Nothing is kept from a file that is missing or unreadable, or
+    that holds the other sizes (quick against full).
+    """
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        if earlier["environment"]["quick"] != quick:
+            return []
+        return [
+            BenchResult.from_dict(entry)
+            for entry in earlier["benchmarks"]
+            if entry["name"] not in replaced
+        ]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"{path}: earlier results not kept ({exc})")
+        return []
 
 
 def _merge_figures(runs: list[Figure]) -> Figure:
@@ -196,7 +262,9 @@ def merge(repetitions: list[BenchResult]) -> BenchResult:
     repetition failed, with the first error.
     """
     first = repetitions[0]
-    merged = BenchResult(name=first.name, title=first.title, aims=dict(first.aims))
+    merged = BenchResult(
+        name=first.name, title=first.title, aims=dict(first.aims), run_at=first.run_at
+    )
     merged.seconds = sum(r.seconds for r in repetitions)
     merged.load_before = first.load_before
     merged.load_after = repetitions[-1].load_after
@@ -339,8 +407,8 @@ class Report:
         notes = list(self.notes)
         for result in self.results:
             notes.append(
-                f"**{result.name}**: load average before {result.load_before}, "
-                f"after {result.load_after}"
+                f"**{result.name}**: run {result.run_at}; load average before "
+                f"{result.load_before}, after {result.load_after}"
             )
             notes += [f"**{result.name}**: {n}" for n in result.notes]
         if notes:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.results import BenchResult, Figure, Ratio, Report, kept_results
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -64,12 +66,42 @@ def test_quick_benchmarks_report_medians_with_spread_and_rotate_contenders(
         for side in ("ours", "theirs"):
             assert ratio[side]["unit"] == "MB/s", ratio
             assert ratio[side]["value"] > 0, ratio
+    cpu = {f["name"]: f for f in bench["figures"] if " CPU: " in f["name"]}
+    # Where the time goes (#15.3): every stage of both pipelines, each run measured.
+    for stage in (
+        "spisync CPU: agent",
+        "spisync CPU: hub",
+        "raw CPU: publisher",
+        "raw CPU: consumer",
+    ):
+        assert cpu[stage]["unit"] == "s", cpu
+        assert all(run > 0 for run in cpu[stage]["runs"]), cpu[stage]
     orders = [n.split(";")[0] for n in bench["notes"] if "order " in n]
     assert orders == [
         "repetition 1: order rsync -> raw -> spisync",
         "repetition 2: order raw -> spisync -> rsync",
     ]
     assert "| spisync / rsync |" in (tmp_path / "latest.md").read_text(encoding="utf-8")
+
+
+def test_results_of_benchmarks_not_rerun_are_kept_with_their_run_time(tmp_path: Path) -> None:
+    """`--only X` rewrites X's figures; the other benchmarks' results come back unchanged from the last latest.json, each with its own run time."""
+
+    def result(name: str, value: float) -> BenchResult:
+        ours = Figure("ours", value, "MB/s", runs=(value - 1, value, value + 1))
+        theirs = Figure("theirs", 2 * value, "MB/s")
+        bench = BenchResult(name=name, title=name, figures=[ours, theirs], notes=["n"])
+        bench.ratios.append(Ratio("ours / theirs", ours, theirs, aim=0.9))
+        bench.aims["ours"] = (">=", 5.0)
+        return bench
+
+    earlier = Report(quick=False, results=[result("initial_sync", 10.0), result("latency", 3.0)])
+    earlier.write(tmp_path)
+    (kept,) = kept_results(tmp_path / "latest.json", {"initial_sync"}, quick=False)
+    assert kept.as_dict() == earlier.results[1].as_dict()
+    assert kept.meets(kept.figures[0]) is False
+    assert kept_results(tmp_path / "latest.json", {"initial_sync"}, quick=True) == []
+    assert kept_results(tmp_path / "missing.json", set(), quick=False) == []
 
 
 @pytest.mark.timeout(900)
