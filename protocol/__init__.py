@@ -6,6 +6,14 @@ or event loops, so it can be tested and reasoned about alone.
 
 from protocol.archive import Placeholder, RuleFailure, SipAccepted, SipManifest, SipRejected
 from protocol.base import SCHEMA_VERSION, Message, new_message_id, utc_now
+from protocol.bundle import (
+    BUNDLE_CONTENT_TYPE,
+    BundledFile,
+    FileBundle,
+    content_mismatch,
+    decode_bundle,
+    encode_bundle,
+)
 from protocol.codec import AnyMessage, chunk_headers, decode, decode_chunk_meta, encode, kind_of
 from protocol.content import ChunkMeta, FileVersion, Tombstone
 from protocol.control import (
@@ -15,8 +23,10 @@ from protocol.control import (
     DiagnosticsRequest,
     DiagnosticsResult,
     FileReceipt,
+    FileReceipts,
     Heartbeat,
     NeedChunks,
+    ReceiptEntry,
     RecordReceipt,
 )
 from protocol.errors import DecodeError, InvalidIcoError, ProtocolError, UnsafePathError
@@ -34,17 +44,21 @@ from protocol.registry import (
 )
 
 __all__ = [
+    "BUNDLE_CONTENT_TYPE",
     "DIAGNOSTIC_VERBS",
     "SCHEMA_VERSION",
     "AnyMessage",
     "Attachment",
+    "BundledFile",
     "ChunkMeta",
     "DecodeError",
     "DiagnosticArgs",
     "DiagnosticsRequest",
     "DiagnosticsResult",
     "DokumentSnapshot",
+    "FileBundle",
     "FileReceipt",
+    "FileReceipts",
     "FileVersion",
     "Heartbeat",
     "InvalidIcoError",
@@ -53,6 +67,7 @@ __all__ = [
     "NeedChunks",
     "Placeholder",
     "ProtocolError",
+    "ReceiptEntry",
     "RecordDeleted",
     "RecordReceipt",
     "RuleFailure",
@@ -67,9 +82,12 @@ __all__ = [
     "Udalost",
     "UnsafePathError",
     "chunk_headers",
+    "content_mismatch",
     "decode",
+    "decode_bundle",
     "decode_chunk_meta",
     "encode",
+    "encode_bundle",
     "ico_check_digit",
     "is_valid_ico",
     "kind_of",

@@ -13,6 +13,7 @@ from protocol.control import (
     DiagnosticsRequest,
     DiagnosticsResult,
     FileReceipt,
+    FileReceipts,
     Heartbeat,
     NeedChunks,
     RecordReceipt,
@@ -57,6 +58,7 @@ AnyMessage: TypeAlias = (
     | SpisClosed
     | SpisReopened
     | FileReceipt
+    | FileReceipts
     | NeedChunks
     | RecordReceipt
     | Heartbeat

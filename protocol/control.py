@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from protocol.base import Message, NonNegative, Sha256
-from protocol.names import MAX_CHUNK_SIZE
+from protocol.names import MAX_CHUNK_SIZE, RECEIPTS_MAX
 from protocol.paths import MAX_PATH_BYTES
 
 __all__ = [
@@ -21,8 +21,10 @@ __all__ = [
     "DiagnosticsRequest",
     "DiagnosticsResult",
     "FileReceipt",
+    "FileReceipts",
     "Heartbeat",
     "NeedChunks",
+    "ReceiptEntry",
     "RecordReceipt",
 ]
 
@@ -46,6 +48,33 @@ class FileReceipt(Message, frozen=True, kw_only=True, tag="file_receipt"):
     path: str
     sha256: Sha256
     source_seq: NonNegative
+
+
+class ReceiptEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One file version of a `FileReceipts`: the fields of a `FileReceipt`.
+
+    Attributes:
+        path: The path the version was recorded under.
+        sha256: The content's hash.
+        source_seq: The agent's change number of the version.
+    """
+
+    path: str
+    sha256: Sha256
+    source_seq: NonNegative
+
+
+class FileReceipts(Message, frozen=True, kw_only=True, tag="file_receipts"):
+    """Several `FileReceipt`s in one message: what one delivery (a bundle) recorded.
+
+    Sent only to an agent that announces it understands them
+    (`names.HEADER_RECEIPT_BATCHES`); an older agent gets a `FileReceipt` each.
+
+    Attributes:
+        receipts: The versions the hub holds durably, at most `names.RECEIPTS_MAX`.
+    """
+
+    receipts: Annotated[tuple[ReceiptEntry, ...], msgspec.Meta(max_length=RECEIPTS_MAX)]
 
 
 class RecordReceipt(Message, frozen=True, kw_only=True, tag="record_receipt"):

@@ -14,6 +14,10 @@ __all__ = [
     "ARCHIVE_EXCHANGE",
     "ARCHIVE_INBOX_QUEUE",
     "ARCHIVE_REPLY_EXCHANGE",
+    "BUNDLE_MAX_BODY_BYTES",
+    "BUNDLE_MAX_BYTES",
+    "BUNDLE_MAX_FILES",
+    "BUNDLE_MAX_FILE_BYTES",
     "DEAD_LETTER_EXCHANGE",
     "DEAD_LETTER_QUEUE",
     "DEFAULT_CHUNK_SIZE",
@@ -22,6 +26,7 @@ __all__ = [
     "HEADER_CHUNK_SHA256",
     "HEADER_KIND",
     "HEADER_OBJECT_SHA256",
+    "HEADER_RECEIPT_BATCHES",
     "HEADER_RECORD_RECEIPTS",
     "HEADER_REJECT_DETAIL",
     "HEADER_REJECT_REASON",
@@ -33,6 +38,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_METADATA_BYTES",
     "QUEUE_TOKEN_LENGTH",
+    "RECEIPTS_MAX",
     "agent_queue",
     "agent_routing_key",
     "agent_username",
@@ -73,6 +79,9 @@ HEADER_REPLAY_OF = "x-spisync-replay-of"
 HEADER_RECORD_RECEIPTS = "x-spisync-record-receipts"
 """On an agent's message: it understands `record_receipt`, so the hub confirms its
 tombstones and registry messages (an older agent could not decode the receipt)."""
+HEADER_RECEIPT_BATCHES = "x-spisync-receipt-batches"
+"""On an agent's message: it understands `file_receipts`, so the hub confirms the file
+versions of one delivery in one message instead of one `file_receipt` each."""
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 # The broker's own limit is 128 MiB in 3.x and 16 MiB in 4.x; we stay far below.
@@ -81,6 +90,17 @@ MAX_METADATA_BYTES = 1024 * 1024
 MAX_MESSAGE_BYTES = MAX_CHUNK_SIZE + 64 * 1024
 """The broker's `max_message_size` (packaging/rabbitmq/spisync.conf): just above a chunk."""
 DEFAULT_DELIVERY_LIMIT = 20
+
+BUNDLE_MAX_FILE_BYTES = 64 * 1024
+"""Largest file an agent sends inside a `file_bundle` rather than as its own chunk."""
+BUNDLE_MAX_BYTES = 1024 * 1024
+"""Most content bytes in one `file_bundle`."""
+BUNDLE_MAX_FILES = 512
+"""Most files in one `file_bundle`."""
+BUNDLE_MAX_BODY_BYTES = BUNDLE_MAX_BYTES + MAX_METADATA_BYTES
+"""Largest encoded `file_bundle` body: its content plus the manifests' metadata."""
+RECEIPTS_MAX = BUNDLE_MAX_FILES
+"""Most receipts in one `file_receipts` message (one bundle's worth)."""
 
 _AGENT_USER_STEM = "obec-"
 
