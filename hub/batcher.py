@@ -54,8 +54,9 @@ from hub.errors import (
 )
 from hub.handlers import HandlerContext, apply
 from hub.inspection import ChunkItem, Delivery, Inspected, inspect_delivery
+from hub.publisher import batch_file_receipts
 from hub.verifier import ContentVerifier
-from protocol import FileVersion, utc_now
+from protocol import FileBundle, FileVersion, utc_now
 from spisync.memory import MemoryReturner
 
 if TYPE_CHECKING:
@@ -342,31 +343,40 @@ class Batcher:
         it: a new one by the blob store, which hashes it as it writes it and stores
         nothing that does not match (so it is not hashed here first as well), one
         the store holds already here, and a duplicate of bytes already verified in
-        this batch by comparing the bytes.
+        this batch by comparing the bytes. A bundle's files go the same way, each
+        its own chunk (their hashes were checked at inspection, the store checks
+        them again as it writes); the bundle counts as verified when all are.
         """
         groups: dict[str, list[tuple[int, bytes]]] = {}
+        bundles: dict[int, list[int]] = {}
         for outcome in pending:
             assert outcome.item is not None
-            if isinstance(outcome.item.payload, ChunkItem):
-                chunk = outcome.item.payload
-                groups.setdefault(chunk.meta.sha256, []).append((id(outcome), chunk.body))
-        if not groups:
-            return {}
-        try:
-            already = await self._store.stored_chunks(groups.keys())
-        except StoreUnavailableError as exc:
-            raise RetryLater(str(exc), defer_s=_STORE_DEFER_S) from exc
+            payload = outcome.item.payload
+            if isinstance(payload, ChunkItem):
+                groups.setdefault(payload.meta.sha256, []).append((id(outcome), payload.body))
+            elif isinstance(payload, FileBundle):
+                files = [entry for entry in payload.files if entry.content]
+                bundles[id(outcome)] = [id(entry) for entry in files]
+                for entry in files:
+                    groups.setdefault(entry.manifest.sha256, []).append((id(entry), entry.content))
         verified: dict[int, bool] = {}
-        limit = asyncio.Semaphore(_PUT_CONCURRENCY)
-        try:
-            await asyncio.gather(
-                *(
-                    self._verify_group(sha, group, sha in already, limit, verified)
-                    for sha, group in groups.items()
+        if groups:
+            try:
+                already = await self._store.stored_chunks(groups.keys())
+            except StoreUnavailableError as exc:
+                raise RetryLater(str(exc), defer_s=_STORE_DEFER_S) from exc
+            limit = asyncio.Semaphore(_PUT_CONCURRENCY)
+            try:
+                await asyncio.gather(
+                    *(
+                        self._verify_group(sha, group, sha in already, limit, verified)
+                        for sha, group in groups.items()
+                    )
                 )
-            )
-        except BlobError as exc:
-            raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
+            except BlobError as exc:
+                raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
+        for key, entries in bundles.items():
+            verified[key] = all(verified.pop(entry) for entry in entries)
         return verified
 
     async def _verify_group(
@@ -515,7 +525,10 @@ class Batcher:
                 self._metrics.security_events += int(reject.security)
             else:
                 await self._dead_letter(outcome.delivery, reject)
-        for ico, reply in outcome.replies:
+        replies = outcome.replies
+        if outcome.item is not None and outcome.item.receipt_batches:
+            replies = batch_file_receipts(replies, sender=self._publisher.sender)
+        for ico, reply in replies:
             try:
                 await self._publisher.send_to_agent(ico, reply)
             except DeliveryError as exc:

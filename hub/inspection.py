@@ -13,17 +13,27 @@ from typing import TYPE_CHECKING, Any
 
 from hub.errors import RejectDelivery
 from hub.identity import check_routing_key, check_sender, check_user
-from protocol import ChunkMeta, DecodeError, decode, decode_chunk_meta, kind_of, names
+from protocol import (
+    ChunkMeta,
+    DecodeError,
+    content_mismatch,
+    decode,
+    decode_bundle,
+    decode_chunk_meta,
+    kind_of,
+    names,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from aio_pika.abc import AbstractIncomingMessage
 
-    from protocol import AnyMessage
+    from protocol import AnyMessage, FileBundle
 
 __all__ = [
     "AGENT_KINDS",
+    "REASON_CONTENT_MISMATCH",
     "REASON_OVERSIZED",
     "REASON_UNDECODABLE",
     "REASON_UNKNOWN_KIND",
@@ -36,11 +46,13 @@ __all__ = [
 REASON_UNDECODABLE = "undecodable"
 REASON_UNKNOWN_KIND = "unknown_kind"
 REASON_OVERSIZED = "oversized"
+REASON_CONTENT_MISMATCH = "content_mismatch"
 
 AGENT_KINDS = frozenset(
     {
         "chunk",
         "file_version",
+        "file_bundle",
         "tombstone",
         "spis",
         "dokument",
@@ -88,9 +100,11 @@ class Inspected:
     ico: str
     kind: str
     message_id: str
-    payload: AnyMessage | ChunkItem
+    payload: AnyMessage | ChunkItem | FileBundle
     record_receipts: bool = False
     """The agent understands `RecordReceipt` (`names.HEADER_RECORD_RECEIPTS`)."""
+    receipt_batches: bool = False
+    """The agent understands `FileReceipts` (`names.HEADER_RECEIPT_BATCHES`)."""
 
 
 def _text(value: Any) -> str | None:
@@ -122,6 +136,32 @@ def _inspect_chunk(ico: str, message: AbstractIncomingMessage) -> Inspected:
     )
 
 
+def _inspect_bundle(ico: str, message: AbstractIncomingMessage) -> Inspected:
+    """Decode a bundle and check each entry's bytes against its manifest before anything is stored.
+
+    One forged or corrupt entry refuses the whole bundle: the agent sent it as
+    one message, and its honest entries come again when it sends them anew.
+    """
+    try:
+        bundle = decode_bundle(message.body)
+    except DecodeError as exc:
+        reason = REASON_OVERSIZED if len(message.body) > names.BUNDLE_MAX_BODY_BYTES else None
+        raise RejectDelivery(reason or REASON_UNDECODABLE, str(exc)) from None
+    check_routing_key(ico, message.routing_key, "file_bundle")
+    check_sender(ico, bundle.sender)
+    for entry in bundle.files:
+        check_sender(ico, entry.manifest.sender)
+    if (mismatch := content_mismatch(bundle)) is not None:
+        raise RejectDelivery(REASON_CONTENT_MISMATCH, mismatch)
+    return Inspected(
+        ico=ico,
+        kind="file_bundle",
+        message_id=bundle.message_id,
+        payload=bundle,
+        receipt_batches=bool(message.headers.get(names.HEADER_RECEIPT_BATCHES)),
+    )
+
+
 def inspect_delivery(delivery: Delivery) -> Inspected:
     """Check and decode `delivery`.
 
@@ -134,6 +174,8 @@ def inspect_delivery(delivery: Delivery) -> Inspected:
     header_kind = _header_kind(message.headers)
     if header_kind == "chunk":
         return _inspect_chunk(ico, message)
+    if header_kind == "file_bundle":
+        return _inspect_bundle(ico, message)
     if len(message.body) > names.MAX_METADATA_BYTES:
         raise RejectDelivery(
             REASON_OVERSIZED,
@@ -156,4 +198,5 @@ def inspect_delivery(delivery: Delivery) -> Inspected:
         message_id=decoded.message_id,
         payload=decoded,
         record_receipts=bool(message.headers.get(names.HEADER_RECORD_RECEIPTS)),
+        receipt_batches=bool(message.headers.get(names.HEADER_RECEIPT_BATCHES)),
     )

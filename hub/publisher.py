@@ -11,17 +11,54 @@ from typing import TYPE_CHECKING
 import aio_pika
 
 from hub.deadletter import dead_letter_copy
-from protocol import SCHEMA_VERSION, encode, kind_of, names, new_message_id, utc_now
+from protocol import (
+    SCHEMA_VERSION,
+    FileReceipt,
+    FileReceipts,
+    ReceiptEntry,
+    encode,
+    kind_of,
+    names,
+    new_message_id,
+    utc_now,
+)
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 
-    from protocol import DiagnosticsRequest, FileReceipt, NeedChunks, RecordReceipt
+    from protocol import DiagnosticsRequest, NeedChunks, RecordReceipt
 
-__all__ = ["AgentReply", "HubPublisher"]
+__all__ = ["AgentReply", "HubPublisher", "batch_file_receipts"]
 
-AgentReply = tuple[str, "FileReceipt | NeedChunks | RecordReceipt"]
+AgentReply = tuple[str, "FileReceipt | FileReceipts | NeedChunks | RecordReceipt"]
 """A reply and the IČO of the agent it goes to."""
+
+
+def batch_file_receipts(replies: list[AgentReply], *, sender: str) -> list[AgentReply]:
+    """Merge the `FileReceipt`s to each agent into `FileReceipts` of at most `RECEIPTS_MAX`.
+
+    For an agent that announced it understands them (`names.HEADER_RECEIPT_BATCHES`):
+    one message for a bundle's files instead of one each. Other replies keep
+    their order, ahead of the merged receipts.
+    """
+    others: list[AgentReply] = []
+    receipts: dict[str, list[ReceiptEntry]] = {}
+    for ico, reply in replies:
+        if isinstance(reply, FileReceipt):
+            entry = ReceiptEntry(path=reply.path, sha256=reply.sha256, source_seq=reply.source_seq)
+            receipts.setdefault(ico, []).append(entry)
+        else:
+            others.append((ico, reply))
+    for ico, entries in receipts.items():
+        for start in range(0, len(entries), names.RECEIPTS_MAX):
+            merged = FileReceipts(
+                message_id=new_message_id(),
+                sender=sender,
+                sent_at=utc_now(),
+                receipts=tuple(entries[start : start + names.RECEIPTS_MAX]),
+            )
+            others.append((ico, merged))
+    return others
 
 
 class HubPublisher:
@@ -61,7 +98,7 @@ class HubPublisher:
     async def send_to_agent(
         self,
         ico: str,
-        reply: FileReceipt | NeedChunks | RecordReceipt | DiagnosticsRequest,
+        reply: FileReceipt | FileReceipts | NeedChunks | RecordReceipt | DiagnosticsRequest,
         *,
         expiration_s: float | None = None,
     ) -> None:

@@ -14,11 +14,15 @@ import msgspec
 
 from hub.config import HubConfig, HubSection, StorageConfig
 from protocol import (
+    BUNDLE_CONTENT_TYPE,
+    BundledFile,
     ChunkMeta,
+    FileBundle,
     FileVersion,
     chunk_headers,
     decode,
     encode,
+    encode_bundle,
     kind_of,
     names,
     new_message_id,
@@ -202,6 +206,27 @@ class Agent:
                 await self.send_chunk(chunk, object_sha256=manifest.sha256, index=index)
         await self.send(manifest)
         return manifest
+
+    def bundle(self, files: dict[str, bytes]) -> FileBundle:
+        """A bundle of small files `{path: content}`, each a new version, as an agent sends it."""
+        entries = []
+        for path, data in files.items():
+            manifest, _ = self.manifest(path, data, chunk_size=names.DEFAULT_CHUNK_SIZE)
+            entries.append(BundledFile(manifest=manifest, content=data))
+        return FileBundle(**self.envelope(), files=tuple(entries))
+
+    async def send_bundle(self, bundle: FileBundle, *, receipt_batches: bool = True) -> None:
+        """Publish a bundle; `receipt_batches` announces that `FileReceipts` are understood."""
+        headers: dict[str, Any] = {names.HEADER_KIND: "file_bundle", names.HEADER_SCHEMA_VERSION: 1}
+        if receipt_batches:
+            headers[names.HEADER_RECEIPT_BATCHES] = 1
+        await self.publish_raw(
+            encode_bundle(bundle),
+            kind="file_bundle",
+            headers=headers,
+            message_id=bundle.message_id,
+            content_type=BUNDLE_CONTENT_TYPE,
+        )
 
     async def drain_inbox(self) -> list[Any]:
         """Move every message waiting in the inbox to `received`; return the new ones."""

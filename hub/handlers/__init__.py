@@ -14,7 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hub.handlers.base import HandlerContext
-from hub.handlers.content import handle_chunk, handle_file_version, handle_tombstone
+from hub.handlers.content import (
+    handle_chunk,
+    handle_file_bundle,
+    handle_file_version,
+    handle_tombstone,
+)
 from hub.handlers.control import handle_diagnostics_result, handle_heartbeat
 from hub.handlers.registry import (
     handle_dokument,
@@ -28,6 +33,7 @@ from hub.inspection import ChunkItem
 from protocol import (
     DiagnosticsResult,
     DokumentSnapshot,
+    FileBundle,
     FileVersion,
     Heartbeat,
     KomponentaSnapshot,
@@ -57,7 +63,8 @@ async def apply(ctx: HandlerContext, item: Inspected, *, chunk_verified: bool = 
     Args:
         ctx: The handler context (transaction, replies).
         item: The checked delivery.
-        chunk_verified: For a chunk: whether the batcher verified and stored it.
+        chunk_verified: For a chunk or a bundle: whether the batcher verified
+            and stored its content.
 
     Raises:
         RejectDelivery: If the delivery contradicts what is recorded.
@@ -65,6 +72,10 @@ async def apply(ctx: HandlerContext, item: Inspected, *, chunk_verified: bool = 
     payload = item.payload
     if isinstance(payload, ChunkItem):
         await handle_chunk(ctx, payload, verified=chunk_verified)
+        return
+    if isinstance(payload, FileBundle):
+        # Not recorded by its own id: each manifest in it is, like a manifest sent alone.
+        await handle_file_bundle(ctx, payload, verified=chunk_verified)
         return
     if item.kind not in _NOT_RECORDED and item.kind not in _RECORDED_BY_HANDLER:
         if await ctx.tx.message_seen(item.message_id):

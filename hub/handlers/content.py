@@ -11,10 +11,15 @@ transaction every obec's batch shares: the handler checks what costs nothing
 (the `[limits]`, the chunks' recorded sizes, repeats counted) and asks the
 batcher to verify the claim (`ctx.verify`); the batcher does so outside the
 batch and applies the manifest again with the verdict.
+
+A bundle (`file_bundle`) of small files is applied entry by entry exactly as
+each file's one chunk and then its manifest would be, with nothing to read
+back: its bytes were hashed at inspection and stored as chunk blobs before.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from hub.content import ContentClaim
@@ -27,14 +32,16 @@ if TYPE_CHECKING:
 
     from hub.handlers.base import HandlerContext
     from hub.inspection import ChunkItem
-    from protocol import Attachment, Tombstone
+    from protocol import Attachment, FileBundle, Tombstone
 
 __all__ = [
+    "REASON_BUNDLE_NOT_STORED",
     "REASON_FILE_TOO_LARGE",
     "REASON_REPEATED_CHUNKS",
     "REASON_SOURCE_SEQ_JUMP",
     "REASON_VERSION_CONFLICT",
     "handle_chunk",
+    "handle_file_bundle",
     "handle_file_version",
     "handle_tombstone",
     "verify_content",
@@ -44,17 +51,14 @@ REASON_VERSION_CONFLICT = "version_conflict"
 REASON_FILE_TOO_LARGE = "file_too_large"
 REASON_REPEATED_CHUNKS = "repeated_chunks"
 REASON_SOURCE_SEQ_JUMP = "source_seq_jump"
+REASON_BUNDLE_NOT_STORED = "bundle_not_stored"
 
 
 async def handle_chunk(ctx: HandlerContext, item: ChunkItem, *, verified: bool) -> None:
     """Record a chunk the batcher verified and stored, or remember that it was corrupt."""
     meta = item.meta
     if verified:
-        if await ctx.tx.chunk_was_released(meta.sha256) and not await ctx.blobs.exists(meta.sha256):
-            # The batch skipped writing this blob because it was stored, and a
-            # release deleted it since: write it again before recording it.
-            raise RetryLater(f"chunk {meta.sha256} was released meanwhile", defer_s=0.0)
-        await ctx.tx.add_chunk(ctx.ico, meta.sha256, len(item.body))
+        await _add_chunk(ctx, meta.sha256, len(item.body))
         return
     await ctx.tx.record_corrupt_chunk(ctx.ico, meta.object_sha256, meta.index, meta.sha256)
     ctx.log.warning(
@@ -64,6 +68,15 @@ async def handle_chunk(ctx: HandlerContext, item: ChunkItem, *, verified: bool) 
         sha256=meta.sha256,
         reason="hash mismatch",
     )
+
+
+async def _add_chunk(ctx: HandlerContext, sha256: str, size: int) -> None:
+    """Record a chunk whose blob the batcher verified and stored (or found stored)."""
+    if await ctx.tx.chunk_was_released(sha256) and not await ctx.blobs.exists(sha256):
+        # The batch skipped writing this blob because it was stored, and a
+        # release deleted it since: write it again before recording it.
+        raise RetryLater(f"chunk {sha256} was released meanwhile", defer_s=0.0)
+    await ctx.tx.add_chunk(ctx.ico, sha256, size)
 
 
 async def _check_source_seq(ctx: HandlerContext, path: str, source_seq: int) -> None:
@@ -105,10 +118,65 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
     seq = await _recorded_seq(ctx, manifest)
     existing = await ctx.tx.file_version(ctx.ico, manifest.path, seq)
     if existing is not None:
-        if existing.sha256 != manifest.sha256:
-            raise _conflict(manifest.path, manifest.source_seq, existing.sha256 or "a tombstone")
-        ctx.receipt(path=manifest.path, sha256=manifest.sha256, source_seq=manifest.source_seq)
+        _confirm_existing(ctx, manifest, existing)
         return
+    await _check_new_version(ctx, manifest, seq)
+    await _record_version(ctx, manifest, seq)
+
+
+async def handle_file_bundle(ctx: HandlerContext, bundle: FileBundle, *, verified: bool) -> None:
+    """Apply each small file of a bundle as its chunk and then its manifest would be applied.
+
+    Inspection hashed every entry's bytes against its manifest and the batcher
+    stored them as chunk blobs (`verified`). Every entry is checked before any
+    is recorded, so one the hub refuses (a version conflict, a file over the
+    obec's `[limits]`, a forged `source_seq`) refuses the whole bundle with
+    nothing of it recorded. Each manifest keeps its own message id.
+    """
+    if not verified:
+        raise RejectDelivery(
+            REASON_BUNDLE_NOT_STORED, "the blob store did not accept the bundle's content"
+        )
+    checked: list[tuple[FileVersion, bytes, int, FileVersionRow | None]] = []
+    for entry in bundle.files:
+        manifest = entry.manifest
+        seq = await _recorded_seq(ctx, manifest)
+        existing = await ctx.tx.file_version(ctx.ico, manifest.path, seq)
+        if existing is None:
+            await _check_new_version(ctx, manifest, seq)
+        elif existing.sha256 != manifest.sha256:
+            raise _conflict(manifest.path, manifest.source_seq, existing.sha256 or "a tombstone")
+        checked.append((manifest, entry.content, seq, existing))
+    for manifest, content, seq, existing in checked:
+        if content:
+            await _add_chunk(ctx, manifest.sha256, len(content))
+        if existing is not None:
+            _confirm_existing(ctx, manifest, existing)
+            continue
+        claim = ContentClaim(manifest.sha256, manifest.chunk_sha256, manifest.size)
+        # The entry's bytes were hashed at inspection: its content claim holds.
+        entry_ctx = replace(ctx, message_id=manifest.message_id, verified={claim: True})
+        await _record_version(entry_ctx, manifest, seq)
+        ctx.registry_changed |= entry_ctx.registry_changed
+
+
+def _confirm_existing(ctx: HandlerContext, manifest: FileVersion, existing: FileVersionRow) -> None:
+    """Receipt a version recorded before (a redelivery), unless the path's version differs.
+
+    Raises:
+        RejectDelivery: If that version of the path is recorded with other content.
+    """
+    if existing.sha256 != manifest.sha256:
+        raise _conflict(manifest.path, manifest.source_seq, existing.sha256 or "a tombstone")
+    ctx.receipt(path=manifest.path, sha256=manifest.sha256, source_seq=manifest.source_seq)
+
+
+async def _check_new_version(ctx: HandlerContext, manifest: FileVersion, seq: int) -> None:
+    """Refuse a new version the obec's `[limits]` do not allow.
+
+    Raises:
+        RejectDelivery: If its `source_seq` jumps too far or the file is too large.
+    """
     await _check_source_seq(ctx, manifest.path, seq)
     if manifest.size > ctx.limits.max_file_bytes:
         raise RejectDelivery(
@@ -116,6 +184,10 @@ async def handle_file_version(ctx: HandlerContext, manifest: FileVersion) -> Non
             f"{manifest.path}: {manifest.size} bytes exceed the hub's [limits] "
             f"max_file_bytes = {ctx.limits.max_file_bytes}",
         )
+
+
+async def _record_version(ctx: HandlerContext, manifest: FileVersion, seq: int) -> None:
+    """Record a new version whose chunks are all present and verified; else ask for them."""
     owned = await ctx.tx.owned_chunks(ctx.ico, manifest.chunk_sha256)
     missing = [i for i, sha in enumerate(manifest.chunk_sha256) if sha not in owned]
     if missing:
