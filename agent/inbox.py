@@ -1,7 +1,8 @@
 """The agent's inbox (`agent.<ičo>`): receipts, repair and diagnostics requests from the hub.
 
 A receipt records that the hub holds some content for this obec, so identical
-content is later sent as a manifest only. A repair request (`NeedChunks`)
+content is later sent as a manifest only; a `FileReceipts` (a bundle's files)
+is recorded in one transaction. A repair request (`NeedChunks`)
 queues the named chunks, or the whole file, again, if the file still has
 that content; if it changed, its new version is already on its way. A
 diagnostics request is handed, with its delivery, to the diagnostics runner,
@@ -18,6 +19,7 @@ from protocol import (
     DecodeError,
     DiagnosticsRequest,
     FileReceipt,
+    FileReceipts,
     NeedChunks,
     RecordReceipt,
     decode,
@@ -83,6 +85,11 @@ class Inbox:
         if isinstance(decoded, FileReceipt):
             await self._state.record_receipt(decoded.sha256, decoded.path, decoded.source_seq)
             log.debug("receipt_recorded", path=decoded.path, sha256=decoded.sha256)
+        elif isinstance(decoded, FileReceipts):
+            await self._state.record_receipts(
+                (r.path, r.sha256, r.source_seq) for r in decoded.receipts
+            )
+            log.debug("receipts_recorded", count=len(decoded.receipts))
         elif isinstance(decoded, RecordReceipt):
             await self._state.record_record_receipt(decoded)
             log.debug("record_receipt_recorded", kind=decoded.record_kind, record=decoded.record_id)

@@ -9,6 +9,11 @@ confirmed every message of it; confirmed chunks are remembered, so a resumed
 transfer skips them. Memory is bounded by the window: at most
 `publish_window` chunks are held at once, whatever the backlog.
 
+Small files go in bundles (`agent.bundles`): consecutive small file rows are
+read and verified together and published as one `file_bundle`; each row is
+still settled on its own (deleted on the bundle's confirm, dropped if its file
+changed, deferred if unreadable), exactly like a single file.
+
 Order on the wire: publishes are started one after another by one dispatcher;
 aiormq writes them under a FIFO lock that is reached without suspending, so a
 file's chunks precede its manifest on the channel (and so in the queue).
@@ -27,13 +32,26 @@ import aio_pika
 import structlog
 from aio_pika.exceptions import DeliveryError, PublishError
 
+from agent.bundles import BundleGroup, bundleable, read_verified_files
 from agent.errors import FileChangedError
 from agent.hasher import ChunkReader
 from agent.pacing import TokenBucket
 from agent.problems import Problem
 from agent.records import FILE_KIND
 from agent.row_deleter import RowDeleter
-from protocol import ChunkMeta, FileVersion, chunk_headers, encode, names
+from protocol import (
+    BUNDLE_CONTENT_TYPE,
+    BundledFile,
+    ChunkMeta,
+    FileBundle,
+    FileVersion,
+    chunk_headers,
+    encode,
+    encode_bundle,
+    names,
+    new_message_id,
+    utc_now,
+)
 from spisync.backoff import Backoff
 from spisync.platform import is_sharing_violation
 
@@ -42,6 +60,7 @@ if TYPE_CHECKING:
 
     from aio_pika.abc import AbstractChannel, AbstractExchange
 
+    from agent.bundles import ReadJob
     from agent.problems import Problems
     from agent.records import OutboxRow
     from agent.scanner import Folder
@@ -51,7 +70,8 @@ __all__ = ["LinkLostError", "Publisher"]
 
 log = structlog.get_logger(__name__)
 
-_BATCH = 64
+# Rows read per query, and so the most small files gathered into one bundle.
+_BATCH = names.BUNDLE_MAX_FILES
 _IDLE_CHECK_S = 30.0
 _DRAIN_S = 6.0
 _DIRECT_TIMEOUT_S = 10.0
@@ -160,6 +180,7 @@ class Publisher:
     async def _dispatch_loop(self, session: _Session, finishers: set[asyncio.Task[None]]) -> None:
         stop = session.stop
         cursor = 0
+        group = BundleGroup()
         while not stop.is_set() and not self._broken.is_set():
             self._wake.clear()
             rows = await self._state.due_rows(cursor, _BATCH)
@@ -170,16 +191,39 @@ class Publisher:
                     continue
                 if stop.is_set() or self._broken.is_set():
                     return
-                self._active.add(row.id)
-                finisher = await self._dispatch_row(row, session)
-                finishers.add(finisher)
-                finisher.add_done_callback(finishers.discard)
+                await self._dispatch_next(row, group, session, finishers)
                 dispatched = True
+            if group.rows:
+                await self._dispatch_bundle(group.take(), session, finishers)
             if len(rows) == _BATCH:
                 continue
             cursor = 0
             if not dispatched:
                 await self._idle_wait(stop)
+
+    async def _dispatch_next(
+        self,
+        row: OutboxRow,
+        group: BundleGroup,
+        session: _Session,
+        finishers: set[asyncio.Task[None]],
+    ) -> None:
+        """Add a small file to the bundle being gathered, or send the row (after that bundle)."""
+        self._active.add(row.id)
+        if bundleable(row):
+            if not group.accepts(row):
+                await self._dispatch_bundle(group.take(), session, finishers)
+            group.add(row)
+            return
+        # Rows go out in outbox order: the small files gathered before this row first.
+        if group.rows:
+            await self._dispatch_bundle(group.take(), session, finishers)
+        self._track(finishers, await self._dispatch_row(row, session))
+
+    @staticmethod
+    def _track(finishers: set[asyncio.Task[None]], finisher: asyncio.Task[None]) -> None:
+        finishers.add(finisher)
+        finisher.add_done_callback(finishers.discard)
 
     async def _idle_wait(self, stop: asyncio.Event) -> None:
         retry_at = await self._state.next_retry_at()
@@ -265,7 +309,16 @@ class Publisher:
             message = self._message(row.kind, row.body, row.message_id, row.created_at)
             publishes.append(await self._start(session, row.kind, message))
             return
-        manifest = FileVersion(
+        body = encode(self._manifest(row))
+        message = self._message("file_version", body, row.message_id, row.created_at)
+        publishes.append(await self._start(session, "file_version", message))
+
+    def _manifest(self, row: OutboxRow) -> FileVersion:
+        """The manifest of a file row, built at send time from what was recorded when queued."""
+        assert row.path is not None
+        assert row.sha256 is not None
+        assert row.chunk_size is not None
+        return FileVersion(
             message_id=row.message_id,
             sender=self._ico,
             sent_at=datetime.fromtimestamp(row.created_at, UTC),
@@ -278,9 +331,80 @@ class Publisher:
             source_seq=row.source_seq or 0,
             source_epoch=self._state.source_epoch,
         )
-        body = encode(manifest)
-        message = self._message("file_version", body, row.message_id, row.created_at)
-        publishes.append(await self._start(session, "file_version", message))
+
+    # -- small files, bundled ----------------------------------------------------
+
+    async def _dispatch_bundle(
+        self, rows: list[OutboxRow], session: _Session, finishers: set[asyncio.Task[None]]
+    ) -> None:
+        """Send small file rows as one `file_bundle`; each row is settled like a single file.
+
+        Content the hub confirmed it holds goes as a manifest alone (the
+        single-file path); a file that changed or vanished since it was queued
+        is dropped, an unreadable one deferred, and the others still go.
+        """
+        held = await self._state.held_among(r.sha256 or "" for r in rows if not r.force_content)
+        bundled: list[OutboxRow] = []
+        for row in rows:
+            if row.sha256 in held and not row.force_content:
+                self._track(finishers, await self._dispatch_row(row, session))
+            else:
+                bundled.append(row)
+        verdicts = {row.id: _Verdict() for row in bundled}
+        entries = await self._read_bundle(bundled, verdicts)
+        publishes: list[asyncio.Task[None]] = []
+        if entries and (session.stop.is_set() or self._broken.is_set()):
+            for row_id in entries:
+                verdicts[row_id].set("keep")
+        elif entries:
+            publishes.append(await self._start_bundle(session, list(entries.values())))
+        for row in bundled:
+            settled = publishes if row.id in entries else []
+            finisher = asyncio.create_task(self._finish(row, settled, verdicts[row.id]))
+            self._track(finishers, finisher)
+
+    async def _read_bundle(
+        self, rows: list[OutboxRow], verdicts: dict[int, _Verdict]
+    ) -> dict[int, BundledFile]:
+        """Read and verify the rows' files in one thread hop; give the others their verdict."""
+        readable: list[OutboxRow] = []
+        jobs: list[ReadJob] = []
+        for row in rows:
+            folder = self._folders.get(row.folder or "")
+            if folder is None or row.disk_path is None:
+                verdicts[row.id].set("drop", "its folder is no longer configured")
+                continue
+            assert row.path is not None
+            assert row.sha256 is not None
+            readable.append(row)
+            absolute = folder.absolute(row.disk_path)
+            jobs.append((row.path, folder.root_real, absolute, row.size or 0, row.sha256))
+        entries: dict[int, BundledFile] = {}
+        for row, result in zip(readable, await read_verified_files(jobs), strict=True):
+            assert row.path is not None
+            if isinstance(result, bytes):
+                self._problems.resolve("unreadable", row.path)
+                entries[row.id] = BundledFile(manifest=self._manifest(row), content=result)
+            elif isinstance(result, FileNotFoundError | FileChangedError):
+                verdicts[row.id].set("drop", str(result))
+            else:
+                self._unreadable(row.path, result, verdicts[row.id])
+        return entries
+
+    async def _start_bundle(
+        self, session: _Session, entries: list[BundledFile]
+    ) -> asyncio.Task[None]:
+        bundle = FileBundle(
+            message_id=new_message_id(), sender=self._ico, sent_at=utc_now(), files=tuple(entries)
+        )
+        message = self._message(
+            "file_bundle",
+            encode_bundle(bundle),
+            bundle.message_id,
+            bundle.sent_at.timestamp(),
+            content_type=BUNDLE_CONTENT_TYPE,
+        )
+        return await self._start(session, "file_bundle", message)
 
     def _unreadable(self, path: str, exc: OSError, verdict: _Verdict) -> None:
         """Defer a row whose file cannot be read now; report it unless Office just holds it."""
@@ -347,11 +471,17 @@ class Publisher:
         await exchange.publish(message, names.ingest_routing_key(self._ico, kind), mandatory=True)
 
     def _message(
-        self, kind: str, body: bytes, message_id: str, created_at: float
+        self,
+        kind: str,
+        body: bytes,
+        message_id: str,
+        created_at: float,
+        *,
+        content_type: str = "application/json",
     ) -> aio_pika.Message:
         return aio_pika.Message(
             body,
-            content_type="application/json",
+            content_type=content_type,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message_id,
             user_id=self._username,
@@ -361,6 +491,7 @@ class Publisher:
                 names.HEADER_KIND: kind,
                 names.HEADER_SCHEMA_VERSION: 1,
                 names.HEADER_RECORD_RECEIPTS: 1,
+                names.HEADER_RECEIPT_BATCHES: 1,
             },
         )
 

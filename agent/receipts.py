@@ -48,6 +48,7 @@ __all__ = [
     "ReceiptWatch",
     "queue_unconfirmed",
     "record_receipt",
+    "record_receipts",
     "record_record_receipt",
     "record_sent",
     "record_tabulka",
@@ -170,6 +171,14 @@ def record_receipt(
         "ON CONFLICT (path) DO UPDATE SET receipted_seq = max(receipted_seq, excluded.source_seq)",
         (path, source_seq, sha256, now),
     )
+
+
+def record_receipts(
+    db: sqlite3.Connection, receipts: Iterable[tuple[str, str, int]], now: float
+) -> None:
+    """Remember several receipts `(path, sha256, source_seq)` (a hub's `FileReceipts`)."""
+    for path, sha256, source_seq in receipts:
+        record_receipt(db, path, sha256, source_seq, now)
 
 
 def seed_sent_versions(db: sqlite3.Connection) -> int:

@@ -421,6 +421,11 @@ class State:
         now = time.time()
         await self._write(lambda db: receipts.record_receipt(db, path, sha256, source_seq, now))
 
+    async def record_receipts(self, confirmed: Iterable[tuple[str, str, int]]) -> None:
+        """Record several receipts `(path, sha256, source_seq)` in one transaction."""
+        entries, now = list(confirmed), time.time()
+        await self._write(lambda db: receipts.record_receipts(db, entries, now))
+
     async def record_record_receipt(self, receipt: RecordReceipt) -> None:
         """Record the hub's receipt of a tombstone or registry message."""
         now = time.time()
@@ -442,6 +447,20 @@ class State:
     async def is_held(self, sha256: str) -> bool:
         """Tell whether the hub confirmed it holds content `sha256`."""
         return await self._fetchone("SELECT 1 FROM held WHERE sha256 = ?", (sha256,)) is not None
+
+    async def held_among(self, sha256s: Iterable[str]) -> set[str]:
+        """Return which of `sha256s` the hub confirmed it holds (one call for a bundle's files)."""
+        wanted = list(set(sha256s))
+
+        def read(db: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                sql = f"SELECT sha256 FROM held WHERE sha256 IN ({', '.join('?' * len(part))})"  # noqa: S608 - placeholders only
+                found.update(str(row[0]) for row in db.execute(sql, part))
+            return found
+
+        return await self._run(read)
 
     # -- registry -------------------------------------------------------------
 

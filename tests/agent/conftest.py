@@ -28,10 +28,12 @@ from hub.config import HubConfig, HubSection
 from hub.provision import provision_agent
 from hub.queue_names import queue_names
 from protocol import (
+    BUNDLE_CONTENT_TYPE,
     FileVersion,
     Heartbeat,
     Tombstone,
     decode,
+    decode_bundle,
     decode_chunk_meta,
     encode,
     kind_of,
@@ -92,6 +94,8 @@ class HubReader:
     messages: list[Any] = field(default_factory=list)
     arrivals: list[tuple[str, str]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    bundles: list[int] = field(default_factory=list)
+    """The number of files in each bundle that arrived."""
     connection: Any = None
 
     async def start(self) -> None:
@@ -131,6 +135,8 @@ class HubReader:
             self.arrivals.append(("chunk", meta.sha256))
             if message.content_type != "application/octet-stream":
                 problems.append("chunk content type")
+        elif kind == "file_bundle":
+            problems += self._on_bundle(message)
         else:
             decoded = decode(message.body)
             if decoded.sender != self.ico or message.content_type != "application/json":
@@ -139,6 +145,25 @@ class HubReader:
             self.arrivals.append((str(kind), getattr(decoded, "path", "")))
         self.violations.extend(problems)
         await message.ack()
+
+    def _on_bundle(self, message: aio_pika.abc.AbstractIncomingMessage) -> list[str]:
+        """Take a bundle's files as if each came as its one chunk and then its manifest."""
+        problems = []
+        bundle = decode_bundle(message.body)
+        if bundle.sender != self.ico or message.content_type != BUNDLE_CONTENT_TYPE:
+            problems.append(f"bundle sender {bundle.sender!r} / content type")
+        self.bundles.append(len(bundle.files))
+        for entry in bundle.files:
+            manifest = entry.manifest
+            if hashlib.sha256(entry.content).hexdigest() != manifest.sha256:
+                problems.append(f"bundled {manifest.path} has a wrong hash")
+            elif entry.content:
+                self.chunks[manifest.sha256] = entry.content
+                self.chunk_deliveries.append((manifest.sha256, 0))
+                self.arrivals.append(("chunk", manifest.sha256))
+            self.messages.append(manifest)
+            self.arrivals.append(("file_version", manifest.path))
+        return problems
 
     def of(self, kind: type) -> list[Any]:
         return [m for m in self.messages if isinstance(m, kind)]

@@ -1,0 +1,159 @@
+"""Small files travel in bundles: byte for byte, never with stale content, nothing lost on a kill."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+from collections import Counter
+from urllib.parse import unquote, urlsplit
+
+from agent.config import FolderConfig
+from agent.hasher import digest_file
+from agent.problems import Problems
+from agent.publisher import Publisher
+from agent.records import VersionRecord
+from agent.scanner import Folder, IgnoreRules
+from agent.state import State
+from protocol import FileReceipts, ReceiptEntry, names, new_message_id, utc_now
+from spisync.broker import open_connection
+
+_CHUNK = 128 * 1024
+
+
+def _write(folder, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+
+async def test_small_files_go_in_bundles_and_large_ones_in_chunks(agent_env):
+    """Many small files and a few large ones all land byte for byte; the small ones in bundles."""
+    folder = agent_env.folder
+    small = {f"small-{i:03}.txt": os.urandom(2048) for i in range(300)}
+    small["empty.txt"] = b""
+    small["limit.bin"] = os.urandom(names.BUNDLE_MAX_FILE_BYTES)
+    large = {
+        "one-chunk-large.bin": os.urandom(names.BUNDLE_MAX_FILE_BYTES + 1),
+        "chunks.bin": os.urandom(3 * _CHUNK + 5),
+    }
+    _write(folder, small | large)
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(chunk_size=_CHUNK))
+    await agent_env.eventually(lambda: reader.matches(agent_env.disk_files(folder)))
+    assert sum(reader.bundles) == len(small)
+    assert len(reader.bundles) < len(small) / 10
+    big_chunks = Counter(sha for sha, _ in reader.chunk_deliveries)
+    for data in large.values():
+        assert big_chunks[hashlib.sha256(data).hexdigest()] == -(-len(data) // _CHUNK)
+    assert not reader.violations
+
+
+async def test_a_file_changed_after_queueing_is_not_sent_with_the_wrong_content(
+    agent_env, tmp_path
+):
+    """A queued small file that changed or vanished before sending is dropped; the rest of its bundle goes."""
+    folder = agent_env.folder
+    files = {f"f{i}.txt": os.urandom(1000) for i in range(5)}
+    _write(folder, files)
+    state = await State.open(agent_env.state_dir / "state.sqlite")
+    changed: list[tuple[str, str]] = []
+    try:
+        versions = []
+        for name in files:
+            digest = digest_file(str(folder.resolve()), str(folder / name), _CHUNK)
+            record = VersionRecord(
+                path=name,
+                folder=str(folder),
+                disk_path=name,
+                size=digest.size,
+                mtime_ns=digest.mtime_ns,
+                inode=digest.inode,
+                sha256=digest.sha256,
+                chunk_size=_CHUNK,
+                chunk_sha256=digest.chunk_sha256,
+            )
+            versions.append((record, new_message_id()))
+        await state.record_changes(versions, [])
+        (folder / "f1.txt").write_bytes(os.urandom(1000))  # same size, other bytes
+        (folder / "f2.txt").unlink()
+        publisher = Publisher(
+            ico=agent_env.ico,
+            username=_username(agent_env.agent_url),
+            state=state,
+            problems=Problems(),
+            folders={str(folder): Folder(FolderConfig(path=str(folder)), "", IgnoreRules(()))},
+            window=8,
+            bandwidth_limit=None,
+            on_file_changed=lambda key, disk_path: changed.append((key, disk_path)),
+        )
+        reader = await agent_env.reader()
+        connection = await open_connection(agent_env.agent_url, name="spisync tests")
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            stop = asyncio.Event()
+            session = asyncio.create_task(publisher.session(channel, stop))
+            await agent_env.eventually(lambda: agent_env.outbox_depth() == 0)
+            await agent_env.eventually(lambda: len(reader.manifests) == 3)
+            stop.set()
+            await session
+            await publisher.close()
+    finally:
+        await state.close()
+    sent = {m.path: reader.reassemble(m) for m in reader.manifests}
+    assert sent == {name: files[name] for name in ("f0.txt", "f3.txt", "f4.txt")}
+    assert reader.bundles == [3]
+    assert sorted(changed) == [(str(folder), "f1.txt"), (str(folder), "f2.txt")]
+    assert not reader.violations
+
+
+async def test_batched_receipts_make_identical_content_go_as_a_manifest_only(agent_env):
+    """After a FileReceipts confirms a small file, its copy goes as a manifest alone, not in a bundle."""
+    folder = agent_env.folder
+    data = os.urandom(500)
+    sha = hashlib.sha256(data).hexdigest()
+    (folder / "original.txt").write_bytes(data)
+    reader = await agent_env.reader()
+    await agent_env.start()
+    await agent_env.eventually(lambda: reader.current().get("original.txt") == data)
+    (manifest,) = reader.manifests
+    entry = ReceiptEntry(path="original.txt", sha256=sha, source_seq=manifest.source_seq)
+    await agent_env.publish_to_agent(
+        FileReceipts(
+            message_id=new_message_id(), sender="hub:test", sent_at=utc_now(), receipts=(entry,)
+        )
+    )
+    await agent_env.eventually(lambda: sha in agent_env.held())
+    bundles_before = len(reader.bundles)
+
+    (folder / "copy.txt").write_bytes(data)
+    await agent_env.eventually(lambda: reader.current().get("copy.txt") == data)
+    assert len(reader.bundles) == bundles_before
+    assert not reader.violations
+
+
+async def test_kill_9_mid_bundles_then_restart_loses_nothing(agent_env):
+    """Killing the agent while bundles are in flight, twice, leaves every small file delivered in the end."""
+    folder = agent_env.folder
+    # 16 KiB files: 64 fill a bundle, so 240 of them make at least four.
+    _write(folder, {f"doc-{i:04}.txt": os.urandom(16 * 1024) for i in range(240)})
+    reader = await agent_env.reader()
+    slow = agent_env.write_config(chunk_size=_CHUNK, bandwidth_limit_bytes_per_s=512 * 1024)
+    for threshold in (60, 120):
+        process = agent_env.spawn(slow)
+        await agent_env.eventually(lambda t=threshold: len(reader.manifests) >= t)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        (folder / f"after-kill-{threshold}.txt").write_bytes(b"written after a kill")
+    assert agent_env.outbox_depth() > 0
+
+    process = agent_env.spawn(agent_env.write_config(chunk_size=_CHUNK))
+    await agent_env.eventually(lambda: reader.matches(agent_env.disk_files(folder)), timeout=60)
+    assert all(reader.reassemble(m) is not None for m in reader.manifests)
+    assert not reader.violations
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 0
+
+
+def _username(url: str) -> str:
+    return unquote(urlsplit(url).username or "")
