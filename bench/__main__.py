@@ -30,6 +30,7 @@ from bench.closing import closing
 from bench.console import console
 from bench.env import Bench, settle_caches
 from bench.fanin import fan_in
+from bench.first_load import first_load
 from bench.footprint import footprint
 from bench.latency import latency
 from bench.registry import registry
@@ -59,6 +60,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "spisovka": ("9. Spisovka on MariaDB: 50,000 dokumenty -> hub; change latency", spisovka),
     "console": ("10. console overview of 1,000 obce: server render and /api/v1/obce", console),
     "slow_links": ("11. slow links: a day and a first sync, spisync vs rsync -a/-az", slow_links),
+    "first_load": ("12. first load of 100,000 files of 2 KiB -> committed at the hub", first_load),
 }
 # Hours at full sizes (5 GB at 10 Mbit/s per contender): run only when named.
 ONLY_WHEN_NAMED = frozenset({"slow_links"})

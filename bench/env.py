@@ -25,6 +25,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from hub.config import HubConfig, HubSection
 from hub.provision import provision_agent
@@ -44,6 +45,7 @@ __all__ = [
     "REPO",
     "Bench",
     "BenchTimeoutError",
+    "BrokerCpu",
     "HubView",
     "Service",
     "cpu_seconds",
@@ -116,6 +118,26 @@ def listening_pid(port: int) -> int | None:
                 if str(fd.readlink()) in inodes:
                     return int(proc.name)
     return None
+
+
+class BrokerCpu:
+    """CPU the broker's node used over a span (it serves every contender alike)."""
+
+    def __init__(self, broker: SharedBroker) -> None:
+        port = urlsplit(broker.amqp_base).port or 5672
+        self._pid = listening_pid(port)
+        self._start = 0.0
+
+    def start(self) -> None:
+        """Start the span."""
+        self._start = self._now()
+
+    def used(self) -> dict[str, float]:
+        """`{"broker": CPU seconds}` since `start`; empty if the node's process is not visible."""
+        return {} if self._pid is None else {"broker": self._now() - self._start}
+
+    def _now(self) -> float:
+        return 0.0 if self._pid is None else cpu_seconds(self._pid)
 
 
 def make_ico(rng: random.Random) -> str:

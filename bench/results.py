@@ -234,6 +234,8 @@ def kept_results(path: Path, replaced: set[str], *, quick: bool) -> list[BenchRe
     every figure. Nothing is kept from a file that is missing or unreadable, or
     that holds the other sizes (quick against full).
     """
+    if not path.exists():
+        return []
     try:
         earlier = json.loads(path.read_text(encoding="utf-8"))
         if earlier["environment"]["quick"] != quick:

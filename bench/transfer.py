@@ -26,17 +26,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-from bench.env import (
-    REPO,
-    Bench,
-    cpu_seconds,
-    listening_pid,
-    settle_caches,
-    wait_until,
-    write_random_tree,
-)
+from bench.env import REPO, Bench, BrokerCpu, settle_caches, wait_until, write_random_tree
 from bench.rawpika import declare_queue
 from bench.results import BenchResult, Figure, Ratio, mb_per_s
 from protocol import names
@@ -76,24 +67,6 @@ class _Run:
     cpu: dict[str, float] = field(default_factory=dict)
 
 
-class _BrokerCpu:
-    """CPU the broker's node used over a span (it serves every contender alike)."""
-
-    def __init__(self, env: Bench) -> None:
-        port = urlsplit(env.broker.amqp_base).port or 5672
-        self._pid = listening_pid(port)
-        self._start = 0.0
-
-    def start(self) -> None:
-        self._start = self._now()
-
-    def used(self) -> dict[str, float]:
-        return {} if self._pid is None else {"broker": self._now() - self._start}
-
-    def _now(self) -> float:
-        return 0.0 if self._pid is None else cpu_seconds(self._pid)
-
-
 async def _raw_pika(env: Bench, src: Path, dst: Path, files: int, timeout: float) -> _Run:
     await declare_queue(env.admin_url, _RAW_QUEUE)
     ready = env.base / "raw-ready"
@@ -112,7 +85,7 @@ async def _raw_pika(env: Bench, src: Path, dst: Path, files: int, timeout: float
             return ready.exists()
 
         await wait_until(consumer_ready, timeout=30, interval=0.05, what="the raw consumer")
-        broker = _BrokerCpu(env)
+        broker = BrokerCpu(env.broker)
         broker.start()
         started = time.monotonic()
         publisher = await asyncio.create_subprocess_exec(
@@ -147,7 +120,7 @@ async def _spisync(
     config = env.write_agent_config(ico, url, folder=src, log_level="warning")
     async with env.hub_view() as view:
         hub_cpu0 = hub.cpu_seconds()
-        broker = _BrokerCpu(env)
+        broker = BrokerCpu(env.broker)
         broker.start()
         started = time.monotonic()
         agent = env.start_agent(config)
