@@ -53,6 +53,7 @@ from hub.store.sqlite_rows import (
 )
 from hub.store.sqlite_sips import SqliteSipLedger
 from hub.store.sqlite_tx import MISSING_KOMPONENTY_SQL, NOT_RELEASED_SQL, SqliteTransaction
+from hub.store.sqlite_write import WriteConnection
 from protocol import DokumentSnapshot, KomponentaSnapshot, SpisSnapshot, Udalost, utc_now
 
 if TYPE_CHECKING:
@@ -73,8 +74,11 @@ _OPEN_RETRY_S = 0.2
 _F_FILE_COLUMNS = ", ".join("f." + c.strip() for c in FILE_VERSION_COLUMNS.split(","))
 
 
-async def _connect(path: Path, *, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(path, isolation_level=None)
+async def _connect(
+    path: Path, *, busy_timeout_ms: int = _BUSY_TIMEOUT_MS, writer: bool = False
+) -> aiosqlite.Connection:
+    # The writer's statements also run on the event loop (see hub.store.sqlite_write).
+    db = await aiosqlite.connect(path, isolation_level=None, check_same_thread=not writer)
     try:
         await db.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         await db.execute("PRAGMA journal_mode = WAL")
@@ -131,7 +135,7 @@ async def _open_pair(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connec
     # aiosqlite leaves a thread behind when its connect fails; a plain probe first
     # turns an unopenable or damaged file into an error with nothing left over.
     await asyncio.to_thread(_probe, path)
-    writer = await _connect(path, busy_timeout_ms=_OPEN_BUSY_TIMEOUT_MS)
+    writer = await _connect(path, busy_timeout_ms=_OPEN_BUSY_TIMEOUT_MS, writer=True)
     try:
         await _migrate(writer, path)
         reader = await _connect(path, busy_timeout_ms=_OPEN_BUSY_TIMEOUT_MS)
@@ -230,8 +234,11 @@ class SqliteMetadataStore:
         return self._diagnostics
 
     @contextlib.asynccontextmanager
-    async def _write_tx(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _write_tx(self) -> AsyncIterator[WriteConnection]:
         """One `BEGIN IMMEDIATE … COMMIT`, rolled back on any failure, the commit's included.
+
+        BEGIN and COMMIT (which wait for the lock and for fsync) run on aiosqlite's
+        thread; the statements between them on the event loop (`WriteConnection`).
 
         Raises:
             StoreUnavailableError: If the database cannot serve now (disk full,
@@ -245,7 +252,9 @@ class SqliteMetadataStore:
                     raise as_unavailable(exc) from exc
                 raise
             try:
-                yield self._writer
+                # aiosqlite's own sqlite3 connection (`_conn`): its thread is idle
+                # until the COMMIT below, since every write holds `self._lock`.
+                yield WriteConnection(self._writer._conn)  # noqa: SLF001
                 # A COMMIT that fails (SQLITE_FULL, SQLITE_IOERR) leaves the
                 # transaction open: it must be rolled back like any other failure.
                 await self._writer.execute("COMMIT")

@@ -12,7 +12,7 @@ from protocol import utc_now
 if TYPE_CHECKING:
     from datetime import datetime
 
-    import aiosqlite
+    from hub.store.sqlite_write import WriteConnection
 
 __all__ = ["SqliteAuditLog", "SqliteOperatorAccounts", "insert_audit"]
 
@@ -37,7 +37,7 @@ def _operator(row: tuple[Any, ...]) -> OperatorRow:
 
 
 async def insert_audit(
-    db: aiosqlite.Connection,
+    db: WriteConnection,
     *,
     at: datetime,
     actor: str,

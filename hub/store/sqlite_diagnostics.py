@@ -13,9 +13,8 @@ from hub.store.sqlite_shared import SharedConnections
 if TYPE_CHECKING:
     from datetime import datetime
 
-    import aiosqlite
-
     from hub.store.diagnostics import RequestState
+    from hub.store.sqlite_write import WriteConnection
 
 __all__ = ["SqliteDiagnosticsLedger", "insert_row", "select_row", "update_row"]
 
@@ -36,7 +35,7 @@ def _values(row: DiagnosticsRow) -> tuple[object, ...]:
     )
 
 
-async def insert_row(db: aiosqlite.Connection, row: DiagnosticsRow) -> None:
+async def insert_row(db: WriteConnection, row: DiagnosticsRow) -> None:
     """Insert a row (inside the caller's transaction)."""
     await db.execute(
         "INSERT INTO diagnostics (id, ico, verb, operator, state, created_at, expires_at, "
@@ -45,9 +44,7 @@ async def insert_row(db: aiosqlite.Connection, row: DiagnosticsRow) -> None:
     )
 
 
-async def update_row(
-    db: aiosqlite.Connection, row: DiagnosticsRow, *, expected: RequestState
-) -> bool:
+async def update_row(db: WriteConnection, row: DiagnosticsRow, *, expected: RequestState) -> bool:
     """Replace a row whose state is still `expected`; False if it is not."""
     async with db.execute(
         "UPDATE diagnostics SET state = ?, updated_at = ?, record = ? WHERE id = ? AND state = ?",
@@ -56,7 +53,7 @@ async def update_row(
         return cursor.rowcount > 0
 
 
-async def select_row(db: aiosqlite.Connection, request_id: str) -> DiagnosticsRow | None:
+async def select_row(db: WriteConnection, request_id: str) -> DiagnosticsRow | None:
     """Return one row, or None."""
     rows = list(
         await db.execute_fetchall("SELECT record FROM diagnostics WHERE id = ?", (request_id,))

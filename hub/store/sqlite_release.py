@@ -30,10 +30,9 @@ from hub.store.sqlite_rows import placeholders, to_ts
 if TYPE_CHECKING:
     from datetime import datetime
 
-    import aiosqlite
-
     from hub.store.blobs import BlobStore
     from hub.store.sips import ReleaseOutcome
+    from hub.store.sqlite_write import WriteConnection
 
 __all__ = [
     "UNREFERENCED_CANDIDATES_SQL",
@@ -109,7 +108,7 @@ SELECT c.sha256 FROM chunks c WHERE c.stored_at < ? AND {_UNUSED} LIMIT ?
 """Chunks uploaded before `?` that no unreleased content uses (read side, no lock)."""
 
 
-async def _drop_chunks(db: aiosqlite.Connection, chunks: list[str], at: datetime) -> None:
+async def _drop_chunks(db: WriteConnection, chunks: list[str], at: datetime) -> None:
     """Forget `chunks` and queue their blobs for deletion (`delete_released_blobs` deletes them)."""
     for start in range(0, len(chunks), 500):
         part = chunks[start : start + 500]
@@ -124,7 +123,7 @@ async def _drop_chunks(db: aiosqlite.Connection, chunks: list[str], at: datetime
 
 
 async def collect_unreferenced_chunks(
-    db: aiosqlite.Connection, candidates: list[str], *, uploaded_before: datetime, at: datetime
+    db: WriteConnection, candidates: list[str], *, uploaded_before: datetime, at: datetime
 ) -> int:
     """Phase 1 for chunks no content uses; return how many were queued for deletion.
 
@@ -139,13 +138,13 @@ async def collect_unreferenced_chunks(
     return len(queued)
 
 
-async def _first(db: aiosqlite.Connection, sql: str, *args: object) -> str | None:
+async def _first(db: WriteConnection, sql: str, *args: object) -> str | None:
     async with db.execute(sql, args) as cursor:
         row = await cursor.fetchone()
     return None if row is None else str(row[0])
 
 
-async def live_reference(db: aiosqlite.Connection, sha256: str) -> str | None:
+async def live_reference(db: WriteConnection, sha256: str) -> str | None:
     """Return what still needs the content `sha256` (for the log), or None if nothing does."""
     for sql in (
         _REFERENCED_BY_LIVE_KOMPONENTA,
@@ -159,7 +158,7 @@ async def live_reference(db: aiosqlite.Connection, sha256: str) -> str | None:
 
 
 async def release_content(
-    db: aiosqlite.Connection, sha256: str, *, at: datetime
+    db: WriteConnection, sha256: str, *, at: datetime
 ) -> tuple[ReleaseOutcome, str | None, int]:
     """Phase 1 for one content; return the outcome, the blocking reference, and chunks queued."""
     state = await _first(
@@ -180,7 +179,7 @@ async def release_content(
 
 
 async def delete_released_blobs(
-    db: aiosqlite.Connection, blobs: BlobStore, *, limit: int, at: datetime
+    db: WriteConnection, blobs: BlobStore, *, limit: int, at: datetime
 ) -> int:
     """Phase 2: delete queued blobs that have no chunk row (again); return how many."""
     async with db.execute(

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from contextlib import AbstractAsyncContextManager
 
-    import aiosqlite
+    from hub.store.sqlite_write import WriteConnection
 
 __all__ = ["SharedConnections"]
 
@@ -26,7 +26,7 @@ class SharedConnections:
 
     def __init__(
         self,
-        write: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]],
+        write: Callable[[], AbstractAsyncContextManager[WriteConnection]],
         read: Callable[..., Awaitable[list[tuple[Any, ...]]]],
     ) -> None:
         self._write = write

@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from collections.abc import Collection
     from datetime import datetime
 
-    import aiosqlite
-
     from hub.store.diagnostics import DiagnosticsRow, RequestState
     from hub.store.models import (
         ContentRow,
@@ -35,6 +33,7 @@ if TYPE_CHECKING:
         RegistryTable,
         SpisStateRow,
     )
+    from hub.store.sqlite_write import WriteConnection
     from protocol import (
         DokumentSnapshot,
         Heartbeat,
@@ -83,7 +82,7 @@ class SqliteTransaction:
         instance: This hub process's name, recorded with each applied message.
     """
 
-    def __init__(self, db: aiosqlite.Connection, instance: str) -> None:
+    def __init__(self, db: WriteConnection, instance: str) -> None:
         self._db = db
         self._instance = instance
 
