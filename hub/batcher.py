@@ -363,13 +363,25 @@ class Batcher:
         if groups:
             try:
                 already = await self._store.stored_chunks(groups.keys())
+                # New hashes: the first bytes claimed for each, stored together.
+                new = {sha: group[0][1] for sha, group in groups.items() if sha not in already}
+                refused = await self._blobs.put_many(new) if new else set()
             except StoreUnavailableError as exc:
                 raise RetryLater(str(exc), defer_s=_STORE_DEFER_S) from exc
+            except BlobError as exc:
+                raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
             limit = asyncio.Semaphore(_PUT_CONCURRENCY)
             try:
                 await asyncio.gather(
                     *(
-                        self._verify_group(sha, group, sha in already, limit, verified)
+                        self._verify_group(
+                            sha,
+                            group,
+                            good=new[sha] if sha in new and sha not in refused else None,
+                            stored=sha in already,
+                            limit=limit,
+                            verified=verified,
+                        )
                         for sha, group in groups.items()
                     )
                 )
@@ -383,12 +395,17 @@ class Batcher:
         self,
         sha256: str,
         group: list[tuple[int, bytes]],
+        *,
+        good: bytes | None,
         stored: bool,
         limit: asyncio.Semaphore,
         verified: dict[int, bool],
     ) -> None:
-        """Verify (and store, if new) the chunks of one claimed hash into `verified`."""
-        good: bytes | None = None
+        """Verify (and store, if new) the chunks of one claimed hash into `verified`.
+
+        `good`: bytes of this hash the blob store has just verified and stored.
+        """
+        stored = stored or good is not None
         for key, body in group:
             if good is not None and body == good:
                 verified[key] = True

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from hub.errors import BlobError, BlobHashMismatchError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
     from pathlib import Path
 
 __all__ = ["READ_BLOCK_SIZE", "BlobStore", "blob_key", "check_sha256", "verify_bytes"]
@@ -55,6 +55,20 @@ class BlobStore(Protocol):
         Raises:
             BlobHashMismatchError: If `data` does not hash to `sha256`.
             BlobError: If the store fails.
+        """
+        ...
+
+    async def put_many(self, blobs: Mapping[str, bytes]) -> set[str]:
+        """Store each blob durably under its hash, as `put` does, all before returning.
+
+        A batch of chunks is stored together so that a store may make them
+        durable together (one filesystem sync rather than two per blob).
+
+        Returns:
+            The hashes whose bytes did not match: nothing is stored for those.
+
+        Raises:
+            BlobError: If the store fails (some of the blobs may be stored).
         """
         ...
 

@@ -9,6 +9,7 @@ exists here.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from hub.errors import BlobError, BlobHashMismatchError, BlobNotFoundError
 from hub.store.blobs import READ_BLOCK_SIZE, blob_key, verify_bytes
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Iterator, Mapping
     from pathlib import Path
 
     from types_aiobotocore_s3 import S3Client
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["S3BlobStore"]
 
+_PUT_MANY_CONCURRENCY = 8  # requests in flight for one batch of chunks
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -106,6 +108,21 @@ class S3BlobStore:
             await self._client.put_object(Bucket=self._bucket, Key=self.key_of(sha256), Body=data)
         except (BotoCoreError, ClientError) as exc:
             raise BlobError(f"cannot put blob {sha256}: {exc}") from exc
+
+    async def put_many(self, blobs: Mapping[str, bytes]) -> set[str]:
+        """Store each blob under its hash, several at once (see `BlobStore.put_many`)."""
+        refused: set[str] = set()
+        limit = asyncio.Semaphore(_PUT_MANY_CONCURRENCY)
+
+        async def put(sha256: str, data: bytes) -> None:
+            async with limit:
+                try:
+                    await self.put(sha256, data)
+                except BlobHashMismatchError:
+                    refused.add(sha256)
+
+        await asyncio.gather(*(put(sha256, data) for sha256, data in blobs.items()))
+        return refused
 
     async def put_file(self, sha256: str, path: Path) -> None:
         """Store the file at `path` under `sha256` (see `BlobStore.put_file`)."""

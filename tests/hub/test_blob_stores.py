@@ -85,6 +85,25 @@ class TestBlobStore:
             digest.update(block)
         assert digest.hexdigest() == _sha(data)
 
+    async def test_put_many_stores_the_good_and_names_the_wrong(self, blob_store):
+        """A batch stores every blob whose bytes match its hash and returns the others' hashes, storing nothing for them."""
+        good = [os.urandom(2048) for _ in range(50)]
+        held = b"already held"
+        await blob_store.put(_sha(held), held)
+        forged = _sha(b"what the hash claims")
+        refused = await blob_store.put_many(
+            {_sha(data): data for data in good} | {_sha(held): held, forged: b"other bytes"}
+        )
+        assert refused == {forged}
+        assert not await blob_store.exists(forged)
+        for data in [*good, held]:
+            assert await blob_store.read(_sha(data)) == data
+        # Wrong bytes for a blob already held are refused as well; the blob stays intact.
+        assert await blob_store.put_many({_sha(held): b"tampered", _sha(good[0]): good[0]}) == {
+            _sha(held)
+        }
+        assert await blob_store.read(_sha(held)) == held
+
     async def test_invalid_key_is_refused(self, blob_store):
         """A key that is not a lower-case hex SHA-256 never reaches the store."""
         with pytest.raises(BlobError):
@@ -99,6 +118,7 @@ async def test_local_store_leaves_no_temporary_files(tmp_path):
     source.write_bytes(b"bad")
     with pytest.raises(BlobHashMismatchError):
         await store.put_file(_sha(b"other"), source)
-    names = [p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
-    assert names == [_sha(b"ok")]
+    await store.put_many({_sha(b"one"): b"one", _sha(b"two"): b"two", _sha(b"x"): b"y"})
+    names = sorted(p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file())
+    assert names == sorted(_sha(data) for data in (b"ok", b"one", b"two"))
     assert store.path_of(_sha(b"ok")).parent.parent.parent == tmp_path / "blobs"
