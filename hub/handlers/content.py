@@ -228,7 +228,10 @@ async def _record_version(ctx: HandlerContext, manifest: FileVersion, seq: int) 
     await ctx.tx.record_message(ctx.message_id, ctx.ico, "file_version")
     ctx.registry_changed = True
     ctx.receipt(path=manifest.path, sha256=manifest.sha256, source_seq=manifest.source_seq)
-    ctx.log.info(
+    # Per file at debug only: a first load records thousands a second (rendering
+    # this line was a third of the hub's CPU then); `hub files` and the console
+    # show every version.
+    ctx.log.debug(
         "file_version_recorded",
         path=manifest.path,
         source_seq=manifest.source_seq,
