@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Sequence
     from contextlib import AbstractAsyncContextManager
     from datetime import datetime
 
@@ -112,6 +112,42 @@ class MetadataTransaction(Protocol):
 
     async def add_file_version(self, row: FileVersionRow) -> None:
         """Record a version or tombstone (unique on ico, path, source_seq)."""
+        ...
+
+    # Many rows at once: what a bundle of small files records, in a few round trips.
+
+    async def file_versions(
+        self, ico: str, keys: Collection[tuple[str, int]]
+    ) -> dict[tuple[str, int], FileVersionRow]:
+        """Return the recorded versions (or tombstones) among `(path, source_seq)` keys."""
+        ...
+
+    async def released_chunks(self, sha256s: Collection[str]) -> set[str]:
+        """Return which of the chunks were (or are about to be) deleted by a release."""
+        ...
+
+    async def add_chunks(self, ico: str, chunks: Sequence[tuple[str, int]]) -> None:
+        """Record verified, durably stored chunks `(sha256, size)` uploaded by obec `ico`."""
+        ...
+
+    async def contents(self, sha256s: Collection[str]) -> dict[str, ContentRow]:
+        """Return the recorded contents among `sha256s`."""
+        ...
+
+    async def add_new_contents(self, rows: Sequence[ContentRow]) -> None:
+        """Record verified contents that `contents` found no row of in this transaction."""
+        ...
+
+    async def add_file_versions(self, rows: Sequence[FileVersionRow]) -> None:
+        """Record file versions (not tombstones), as `add_file_version` does each."""
+        ...
+
+    async def clear_corrupt_chunks_of(self, ico: str, object_sha256s: Collection[str]) -> None:
+        """Forget corrupt-chunk records of contents now recorded."""
+        ...
+
+    async def record_messages(self, message_ids: Sequence[str], ico: str, kind: str) -> None:
+        """Remember that the messages were applied (idempotency)."""
         ...
 
     async def record_version(self, table: RegistryTable, ico: str, record_id: str) -> int | None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from hub.store import sqlite_bulk
 from hub.store.models import MissingKomponenta
 from hub.store.sqlite_console import insert_audit
 from hub.store.sqlite_diagnostics import insert_row, select_row, update_row
@@ -23,7 +24,7 @@ from hub.store.sqlite_rows import (
 from protocol import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Sequence
     from datetime import datetime
 
     from hub.store.diagnostics import DiagnosticsRow, RequestState
@@ -257,6 +258,42 @@ class SqliteTransaction:
                 "WHERE sha256 = ? AND released_at IS NOT NULL",
                 (row.sha256,),
             )
+
+    # -- many rows at once (a bundle of small files; see hub.store.sqlite_bulk) --
+
+    async def file_versions(
+        self, ico: str, keys: Collection[tuple[str, int]]
+    ) -> dict[tuple[str, int], FileVersionRow]:
+        """Return the recorded versions among `(path, source_seq)` keys."""
+        return await sqlite_bulk.file_versions(self._db, ico, keys)
+
+    async def released_chunks(self, sha256s: Collection[str]) -> set[str]:
+        """Return which of the chunks were (or are about to be) deleted by a release."""
+        return await sqlite_bulk.released_chunks(self._db, sha256s)
+
+    async def add_chunks(self, ico: str, chunks: Sequence[tuple[str, int]]) -> None:
+        """Record stored chunks `(sha256, size)` and their uploader."""
+        await sqlite_bulk.add_chunks(self._db, ico, chunks)
+
+    async def contents(self, sha256s: Collection[str]) -> dict[str, ContentRow]:
+        """Return the recorded contents among `sha256s`."""
+        return await sqlite_bulk.contents(self._db, sha256s)
+
+    async def add_new_contents(self, rows: Sequence[ContentRow]) -> None:
+        """Record verified contents that have no row yet."""
+        await sqlite_bulk.add_new_contents(self._db, rows)
+
+    async def add_file_versions(self, rows: Sequence[FileVersionRow]) -> None:
+        """Record file versions (not tombstones)."""
+        await sqlite_bulk.add_file_versions(self._db, rows)
+
+    async def clear_corrupt_chunks_of(self, ico: str, object_sha256s: Collection[str]) -> None:
+        """Forget corrupt-chunk records of contents now recorded."""
+        await sqlite_bulk.clear_corrupt_chunks_of(self._db, ico, object_sha256s)
+
+    async def record_messages(self, message_ids: Sequence[str], ico: str, kind: str) -> None:
+        """Remember that the messages were applied."""
+        await sqlite_bulk.record_messages(self._db, message_ids, ico, kind, self._instance)
 
     async def chunk_was_released(self, sha256: str) -> bool:
         """Tell whether the chunk's blob was (or is about to be) deleted by a release."""

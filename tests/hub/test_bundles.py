@@ -160,3 +160,44 @@ async def test_entry_over_the_obec_limits_refuses_the_whole_bundle(
     await agent.send_bundle(agent.bundle({"a.txt": b"small", "c.txt": b"also small"}))
     await _receipts_for(agent, 2)
     assert sorted(f.path for f in await store.current_files(ico)) == ["a.txt", "c.txt"]
+
+
+async def test_bundle_mixing_recorded_and_new_files_records_the_new_and_confirms_all(
+    hub_config, make_agent, start_hub, store_of, ico
+):
+    """A file recorded before (same path, seq, content) beside new ones: the new are recorded, all confirmed."""
+    agent = await make_agent(ico)
+    await start_hub(hub_config)
+    first = agent.bundle({"a.txt": b"first"})
+    await agent.send_bundle(first)
+    await _receipts_for(agent, 1)
+    second = agent.bundle({"b.txt": b"second", "c.txt": b""})
+    mixed = msgspec.structs.replace(second, files=(first.files[0], *second.files))
+    await agent.send_bundle(mixed)
+    await _receipts_for(agent, 3)
+    store = await store_of(hub_config)
+    current = {f.path: f for f in await store.current_files(ico)}
+    assert sorted(current) == ["a.txt", "b.txt", "c.txt"]
+    assert {f.versions for f in current.values()} == {1}
+
+
+async def test_bundle_conflicting_with_a_recorded_version_is_dead_lettered_whole(
+    shared_broker, vhost, hub_config, make_agent, start_hub, store_of, ico
+):
+    """Other content under a recorded (path, source_seq) refuses the bundle; its other files stay unrecorded."""
+    agent = await make_agent(ico)
+    await start_hub(hub_config)
+    recorded = agent.bundle({"a.txt": b"recorded"})
+    await agent.send_bundle(recorded)
+    await _receipts_for(agent, 1)
+    seq = recorded.files[0].manifest.source_seq
+    liar = agent.bundle({"b.txt": b"innocent", "a.txt": b"other content"})
+    files = list(liar.files)
+    files[1] = msgspec.structs.replace(
+        files[1], manifest=msgspec.structs.replace(files[1].manifest, source_seq=seq)
+    )
+    await agent.send_bundle(msgspec.structs.replace(liar, files=tuple(files)))
+    [dead] = await _dead(shared_broker, vhost)
+    assert dead.headers[names.HEADER_REJECT_REASON] == "version_conflict"
+    store = await store_of(hub_config)
+    assert [f.path for f in await store.current_files(ico)] == ["a.txt"]
