@@ -1,7 +1,7 @@
 """Many rows per statement: what a bundle of small files records, in a few round trips.
 
-Each call to aiosqlite is a hop to its thread and back; a bundle of 512 files
-applied one file at a time cost about fourteen per file. These take or return
+A bundle of 512 files applied one file at a time cost about fourteen
+statements per file, each with its Python overhead. These take or return
 every file of the bundle at once (`executemany`, `IN (...)` lists of at most
 500 parameters, far below SQLite's limit).
 """
@@ -24,9 +24,8 @@ from protocol import utc_now
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Sequence
 
-    import aiosqlite
-
     from hub.store.models import ContentRow, FileVersionRow
+    from hub.store.sqlite_write import WriteConnection
 
 __all__ = [
     "add_chunks",
@@ -48,7 +47,7 @@ def _parts(values: Sequence[Any], size: int = _PART) -> Iterator[Sequence[Any]]:
 
 
 async def file_versions(
-    db: aiosqlite.Connection, ico: str, keys: Collection[tuple[str, int]]
+    db: WriteConnection, ico: str, keys: Collection[tuple[str, int]]
 ) -> dict[tuple[str, int], FileVersionRow]:
     """Return the recorded versions among `(path, source_seq)` keys of obec `ico`."""
     found: dict[tuple[str, int], FileVersionRow] = {}
@@ -66,7 +65,7 @@ async def file_versions(
     return found
 
 
-async def released_chunks(db: aiosqlite.Connection, sha256s: Collection[str]) -> set[str]:
+async def released_chunks(db: WriteConnection, sha256s: Collection[str]) -> set[str]:
     """Return which chunks among `sha256s` were (or are about to be) deleted by a release."""
     released: set[str] = set()
     for part in _parts(list(set(sha256s))):
@@ -75,7 +74,7 @@ async def released_chunks(db: aiosqlite.Connection, sha256s: Collection[str]) ->
     return released
 
 
-async def add_chunks(db: aiosqlite.Connection, ico: str, chunks: Sequence[tuple[str, int]]) -> None:
+async def add_chunks(db: WriteConnection, ico: str, chunks: Sequence[tuple[str, int]]) -> None:
     """Record stored chunks `(sha256, size)` and that obec `ico` uploaded them."""
     now = to_ts(utc_now())
     await db.executemany(
@@ -89,7 +88,7 @@ async def add_chunks(db: aiosqlite.Connection, ico: str, chunks: Sequence[tuple[
     )
 
 
-async def contents(db: aiosqlite.Connection, sha256s: Collection[str]) -> dict[str, ContentRow]:
+async def contents(db: WriteConnection, sha256s: Collection[str]) -> dict[str, ContentRow]:
     """Return the recorded contents among `sha256s`."""
     found: dict[str, ContentRow] = {}
     for part in _parts(list(set(sha256s))):
@@ -102,7 +101,7 @@ async def contents(db: aiosqlite.Connection, sha256s: Collection[str]) -> dict[s
     return found
 
 
-async def add_new_contents(db: aiosqlite.Connection, rows: Sequence[ContentRow]) -> None:
+async def add_new_contents(db: WriteConnection, rows: Sequence[ContentRow]) -> None:
     """Record verified contents that have no row yet (`contents` said so in this transaction)."""
     now = to_ts(utc_now())
     await db.executemany(
@@ -119,7 +118,7 @@ async def add_new_contents(db: aiosqlite.Connection, rows: Sequence[ContentRow])
     )
 
 
-async def add_file_versions(db: aiosqlite.Connection, rows: Sequence[FileVersionRow]) -> None:
+async def add_file_versions(db: WriteConnection, rows: Sequence[FileVersionRow]) -> None:
     """Record file versions (not tombstones); their contents are live again if released."""
     await db.executemany(
         f"INSERT INTO file_versions ({FILE_VERSION_COLUMNS}) "  # noqa: S608 - constant columns
@@ -145,7 +144,7 @@ async def add_file_versions(db: aiosqlite.Connection, rows: Sequence[FileVersion
 
 
 async def clear_corrupt_chunks_of(
-    db: aiosqlite.Connection, ico: str, object_sha256s: Collection[str]
+    db: WriteConnection, ico: str, object_sha256s: Collection[str]
 ) -> None:
     """Forget corrupt-chunk records of contents now recorded."""
     await db.executemany(
@@ -155,7 +154,7 @@ async def clear_corrupt_chunks_of(
 
 
 async def record_messages(
-    db: aiosqlite.Connection, message_ids: Sequence[str], ico: str, kind: str, instance: str
+    db: WriteConnection, message_ids: Sequence[str], ico: str, kind: str, instance: str
 ) -> None:
     """Remember that the messages were applied (idempotency)."""
     now = to_ts(utc_now())
