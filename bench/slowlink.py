@@ -16,7 +16,9 @@ town hall's day (300 new scans of 200 KiB-5 MiB and 100 edited office
 documents; yesterday's tree is at the receiver before the clock starts) and a
 first sync of 5 GB of mixed files; `--quick` scales both down. Per contender:
 wall time, bytes on the wire (both directions), and link utilisation (bytes
-sent towards the receiver / (wall time x link capacity)). Finally the agent's
+sent towards the receiver / (wall time x link capacity)), also while sending
+(over the span from the first upstream byte to the last, without start-up and
+tail). Finally the agent's
 `bandwidth_limit_bytes_per_s` is checked on the fast link: the steady rate on
 the wire (from 10 % to 90 % of the bytes) against the limit.
 
@@ -127,7 +129,19 @@ class _Run:
 
     @property
     def utilisation(self) -> float:
+        """Upstream bytes over what the link could carry in the whole wall time, %."""
         return self.upstream / (self.seconds * self.rate) * 100 if self.seconds else 0.0
+
+    @property
+    def utilisation_sending(self) -> float:
+        """The same over the time from the first upstream byte to the last, %.
+
+        Leaves out the start-up (a process starting, connecting, scanning) and the
+        tail after the last byte (commits, receipts), which the wall time includes.
+        """
+        stats = self.proxy.stats
+        span = stats.upstream_ended - stats.upstream_started
+        return self.upstream / (span * self.rate) * 100 if span > 0 else 0.0
 
 
 async def _rsync(run: _Run, src: Path, flags: str) -> None:
@@ -224,6 +238,14 @@ async def _scenario(
         )
         if name == "spisync":
             result.aims[utilisation.name] = (">=", 90.0)
+        result.add(
+            Figure(
+                f"{label}: {name} link utilisation while sending",
+                round(run.utilisation_sending, 1),
+                "%",
+                "first upstream byte -> last",
+            )
+        )
     speed = {name: mb_per_s(f"{label}: {name}", moved, run.seconds) for name, run in runs.items()}
     result.ratios += [
         Ratio(f"{label}: spisync / {name} (speed)", speed["spisync"], speed[name], aim=1.0)

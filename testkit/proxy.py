@@ -41,6 +41,8 @@ class ProxyStats:
         cut: Connections aborted or silenced by `cut()`.
         upstream_bytes: Bytes from clients to the target.
         downstream_bytes: Bytes from the target to clients.
+        upstream_started: When the first upstream bytes were forwarded (monotonic), or 0.
+        upstream_ended: When the last upstream bytes were forwarded (monotonic), or 0.
     """
 
     accepted: int = 0
@@ -48,6 +50,8 @@ class ProxyStats:
     cut: int = 0
     upstream_bytes: int = 0
     downstream_bytes: int = 0
+    upstream_started: float = 0.0
+    upstream_ended: float = 0.0
 
 
 class _Throttle:
@@ -306,9 +310,12 @@ class TcpProxy:
     ) -> None:
         if throttle is not None:
             await throttle.take(len(data))
+        if upstream and not self.stats.upstream_started:
+            self.stats.upstream_started = time.monotonic()
         sink.write(data)
         await sink.drain()
         if upstream:
             self.stats.upstream_bytes += len(data)
+            self.stats.upstream_ended = time.monotonic()
         else:
             self.stats.downstream_bytes += len(data)

@@ -161,6 +161,10 @@ def test_quick_slow_links_count_the_bytes_on_the_wire_for_every_contender(
         assert 0 < compressed < tree
         for contender in ("spisync", "rsync -a", "rsync -az"):
             assert figures[f"day, {link}: {contender} wall time"]["value"] > 0
+            # Sending spans only part of the wall time: its utilisation is the higher.
+            over_wall = figures[f"day, {link}: {contender} link utilisation"]["value"]
+            sending = figures[f"day, {link}: {contender} link utilisation while sending"]
+            assert sending["value"] >= over_wall > 0
     assert "meets_aim" in figures["bandwidth limit: deviation of the steady rate"]
     assert {r["name"] for r in bench["ratios"]} >= {
         "day, 10 Mbit/s, 30 ms: spisync / rsync -a (speed)",
