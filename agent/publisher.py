@@ -369,6 +369,8 @@ class Publisher:
         """Read and verify the rows' files in one thread hop; give the others their verdict."""
         readable: list[OutboxRow] = []
         jobs: list[ReadJob] = []
+        # A folder's real path once per bundle, not once per file: resolving it stats every level.
+        roots: dict[str, str] = {}
         for row in rows:
             folder = self._folders.get(row.folder or "")
             if folder is None or row.disk_path is None:
@@ -377,8 +379,9 @@ class Publisher:
             assert row.path is not None
             assert row.sha256 is not None
             readable.append(row)
+            root_real = roots.get(folder.key) or roots.setdefault(folder.key, folder.root_real)
             absolute = folder.absolute(row.disk_path)
-            jobs.append((row.path, folder.root_real, absolute, row.size or 0, row.sha256))
+            jobs.append((row.path, root_real, absolute, row.size or 0, row.sha256))
         entries: dict[int, BundledFile] = {}
         for row, result in zip(readable, await read_verified_files(jobs), strict=True):
             assert row.path is not None
