@@ -18,9 +18,9 @@ from agent.errors import FileChangedError
 from spisync.threads import open_in_thread
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
-__all__ = ["ChunkReader", "FileDigest", "digest_file", "hash_file", "open_inside"]
+__all__ = ["ChunkReader", "FileDigest", "digest_file", "digest_files", "open_inside"]
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,49 @@ def digest_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
     )
 
 
-async def hash_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
-    """Hash a file in a worker thread; see `digest_file`."""
-    return await asyncio.to_thread(digest_file, root_real, path, chunk_size)
+_GROUP_BYTES = 4 * 1024 * 1024
+"""Bytes of files hashed in one worker-thread call (small files share a call)."""
+
+
+def _digest_group(jobs: list[tuple[str, str]], chunk_size: int) -> list[FileDigest | OSError]:
+    results: list[FileDigest | OSError] = []
+    for root_real, path in jobs:
+        try:
+            results.append(digest_file(root_real, path, chunk_size))
+        except OSError as exc:
+            results.append(exc)
+    return results
+
+
+async def digest_files(
+    jobs: Sequence[tuple[str, str, int]], chunk_size: int
+) -> list[FileDigest | OSError]:
+    """Hash files in worker threads; for each, in order, its digest or why it could not be read.
+
+    Each job is `(folder's real root, path, size at stat)`. Files go to the
+    threads in groups of about `_GROUP_BYTES` (a large file alone), hashed side
+    by side: a first sync of thousands of small files then costs a thread
+    hand-off per group, not per file, and large files still use every core.
+    """
+    groups: list[list[int]] = []
+    size = 0
+    for index, (_, _, expected) in enumerate(jobs):
+        if not groups or size + expected > _GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(index)
+        size += expected
+    parts = await asyncio.gather(
+        *(
+            asyncio.to_thread(_digest_group, [jobs[i][:2] for i in group], chunk_size)
+            for group in groups
+        )
+    )
+    results: list[FileDigest | OSError | None] = [None] * len(jobs)
+    for group, part in zip(groups, parts, strict=True):
+        for index, result in zip(group, part, strict=True):
+            results[index] = result
+    return [result for result in results if result is not None]
 
 
 class ChunkReader:

@@ -8,13 +8,12 @@ folder looks unmounted or too much of it vanished at once).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
-from agent.hasher import hash_file
+from agent.hasher import digest_files
 from agent.problems import Problem
 from agent.records import StatUpdate, VersionRecord
 from agent.scanner import DiskFile
@@ -23,7 +22,6 @@ from protocol import Tombstone, encode, new_message_id, utc_now
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from agent.hasher import FileDigest
     from agent.problems import Problems
     from agent.records import IndexEntry
     from agent.scanner import Folder
@@ -102,8 +100,17 @@ class Tracker:
             self._settled_without_reading(look, entries.get(look.disk.path)) for look in looks
         ]
         to_read = [i for i, outcome in enumerate(outcomes) if outcome is None]
-        digests = await asyncio.gather(
-            *(self._digest(looks[i]) for i in to_read), return_exceptions=True
+        roots = {look.folder.key: look.folder.root_real for look in looks}
+        digests = await digest_files(
+            [
+                (
+                    roots[looks[i].folder.key],
+                    looks[i].folder.absolute(looks[i].disk.disk_path),
+                    looks[i].disk.size,
+                )
+                for i in to_read
+            ],
+            self._chunk_size,
         )
         versions: list[tuple[VersionRecord, str]] = []
         recorded: list[int] = []
@@ -114,8 +121,6 @@ class Tracker:
             if isinstance(digest, OSError):
                 outcomes[i] = digest
                 continue
-            if isinstance(digest, BaseException):
-                raise digest
             if not digest.stable or (digest.size, digest.mtime_ns) != look.quiet_stat:
                 log.debug("file_still_changing", path=disk.path)
                 outcomes[i] = Outcome(settled=False)
@@ -186,12 +191,6 @@ class Tracker:
         ):
             return Outcome(settled=True)
         return None
-
-    async def _digest(self, look: Look) -> FileDigest:
-        folder = look.folder
-        return await hash_file(
-            folder.root_real, folder.absolute(look.disk.disk_path), self._chunk_size
-        )
 
     async def delete(self, folder: Folder, paths: list[str], *, folder_available: bool) -> bool:
         """Queue tombstones for vanished wire paths, unless that looks like an unmounted share.

@@ -10,7 +10,7 @@ import unicodedata
 
 import structlog
 
-import agent.tracker
+import agent.hasher
 import agent.watcher
 from agent.cli import main as agent_cli
 from agent.watcher import FolderWatcher
@@ -43,13 +43,13 @@ async def test_rescan_finds_changes_that_no_event_reported_and_rehashes_nothing_
     """With events lost (e.g. an SMB share), the periodic rescan finds changes by stat alone."""
     monkeypatch.setattr(FolderWatcher, "_on_event", lambda self, path: None)
     hashed: list[str] = []
-    real_hash = agent.tracker.hash_file
+    real_hash = agent.hasher.digest_file
 
-    async def counting_hash(root, path, chunk_size):
+    def counting_hash(root, path, chunk_size):  # runs in a hashing thread
         hashed.append(path)
-        return await real_hash(root, path, chunk_size)
+        return real_hash(root, path, chunk_size)
 
-    monkeypatch.setattr(agent.tracker, "hash_file", counting_hash)
+    monkeypatch.setattr(agent.hasher, "digest_file", counting_hash)
     folder = agent_env.folder
     for i in range(20):
         (folder / f"f{i}.txt").write_bytes(f"file {i}".encode())
@@ -312,16 +312,16 @@ async def test_symlinks_never_lead_outside_the_folder(agent_env):
 
 async def test_an_unreadable_file_is_retried_with_backoff_and_reported(agent_env, monkeypatch):
     """A file that cannot be read is reported and retried until it can; the rest flows meanwhile."""
-    real_hash = agent.tracker.hash_file
+    real_hash = agent.hasher.digest_file
     failures = {"left": 2}
 
-    async def flaky_hash(root, path, chunk_size):
+    def flaky_hash(root, path, chunk_size):  # runs in a hashing thread
         if path.endswith("locked.docx") and failures["left"]:
             failures["left"] -= 1
             raise PermissionError(13, "Permission denied", path)
-        return await real_hash(root, path, chunk_size)
+        return real_hash(root, path, chunk_size)
 
-    monkeypatch.setattr(agent.tracker, "hash_file", flaky_hash)
+    monkeypatch.setattr(agent.hasher, "digest_file", flaky_hash)
     folder = agent_env.folder
     (folder / "locked.docx").write_bytes(b"opened exclusively by Word")
     (folder / "free.txt").write_bytes(b"free")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import structlog
 
-import agent.tracker
+import agent.hasher
 from agent.config import load_agent_config
 
 
@@ -18,16 +18,16 @@ class SharingViolationError(PermissionError):
 
 async def test_a_file_locked_by_office_is_retried_and_never_reported(agent_env, monkeypatch):
     """A sharing violation schedules another look and reports no problem; the file arrives when free."""
-    real_hash = agent.tracker.hash_file
+    real_hash = agent.hasher.digest_file
     locked = {"left": 2}
 
-    async def office_holds_it(root, path, chunk_size):
+    def office_holds_it(root, path, chunk_size):  # runs in a hashing thread
         if path.endswith("smlouva.docx") and locked["left"]:
             locked["left"] -= 1
             raise SharingViolationError(13, "The process cannot access the file", path)
-        return await real_hash(root, path, chunk_size)
+        return real_hash(root, path, chunk_size)
 
-    monkeypatch.setattr(agent.tracker, "hash_file", office_holds_it)
+    monkeypatch.setattr(agent.hasher, "digest_file", office_holds_it)
     folder = agent_env.folder
     (folder / "smlouva.docx").write_bytes(b"open in Word")
     (folder / "volny.txt").write_bytes(b"free")
