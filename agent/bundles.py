@@ -45,7 +45,8 @@ def bundleable(row: OutboxRow) -> bool:
         and row.sha256 is not None
         and row.size is not None
         and row.size <= names.BUNDLE_MAX_FILE_BYTES
-        and len(row.chunk_sha256) <= 1
+        # One chunk that is the whole file (or none): what a bundled manifest must say.
+        and row.chunk_sha256 == ((row.sha256,) if row.size else ())
     )
 
 
