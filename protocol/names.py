@@ -91,10 +91,13 @@ MAX_MESSAGE_BYTES = MAX_CHUNK_SIZE + 64 * 1024
 """The broker's `max_message_size` (packaging/rabbitmq/spisync.conf): just above a chunk."""
 DEFAULT_DELIVERY_LIMIT = 20
 
-BUNDLE_MAX_FILE_BYTES = 64 * 1024
-"""Largest file an agent sends inside a `file_bundle` rather than as its own chunk."""
 BUNDLE_MAX_BYTES = 1024 * 1024
-"""Most content bytes in one `file_bundle`."""
+"""Most content bytes in one `file_bundle` (a default chunk's worth)."""
+BUNDLE_MAX_FILE_BYTES = BUNDLE_MAX_BYTES
+"""Largest file an agent sends inside a `file_bundle` rather than as chunks and manifest.
+
+Every file of one default chunk: a scan of 256 KiB then travels four to a
+message with its manifest, not as two messages of its own (and one receipt)."""
 BUNDLE_MAX_FILES = 512
 """Most files in one `file_bundle`."""
 BUNDLE_MAX_BODY_BYTES = BUNDLE_MAX_BYTES + MAX_METADATA_BYTES

@@ -19,7 +19,7 @@ from agent.state import State
 from protocol import FileReceipts, ReceiptEntry, names, new_message_id, utc_now
 from spisync.broker import open_connection
 
-_CHUNK = 128 * 1024
+_CHUNK = 2 * names.BUNDLE_MAX_FILE_BYTES  # a file at the bundle limit is one chunk
 
 
 def _write(folder, files: dict[str, bytes]) -> None:

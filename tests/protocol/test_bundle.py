@@ -104,7 +104,9 @@ def test_bundled_file_over_the_file_limit_is_refused() -> None:
     big = b"x" * (names.BUNDLE_MAX_FILE_BYTES + 1)
     raw = _raw(_bundle(_entry("big.bin", b"abc")))
     sha = hashlib.sha256(big).hexdigest()
-    raw["files"][0]["manifest"].update(size=len(big), sha256=sha, chunk_sha256=[sha])
+    raw["files"][0]["manifest"].update(
+        size=len(big), sha256=sha, chunk_size=names.MAX_CHUNK_SIZE, chunk_sha256=[sha]
+    )
     raw["files"][0]["content"] = big
     with pytest.raises(DecodeError, match="per bundled file"):
         decode_bundle(_encode_raw(raw))
@@ -112,8 +114,8 @@ def test_bundled_file_over_the_file_limit_is_refused() -> None:
 
 def test_bundle_over_the_content_limit_is_refused() -> None:
     """More than `BUNDLE_MAX_BYTES` of content in one bundle is refused."""
-    size = names.BUNDLE_MAX_FILE_BYTES
-    count = names.BUNDLE_MAX_BYTES // size + 1
+    size = names.BUNDLE_MAX_BYTES // 8
+    count = 9
     files = [_entry(f"f{i}.bin", bytes([i]) * size, i + 1) for i in range(count)]
     raw = _raw(_bundle(files[0]))
     raw["files"] = [_raw(_bundle(f))["files"][0] for f in files]
