@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalBlobStore"]
 
+_SYNCFS_MIN_BLOBS = 16
+"""Fewer blobs than this are fsynced each: a filesystem sync also flushes what
+others wrote there (the broker's queue files), which costs more than a few fsyncs."""
+
 
 def _write_new(path: Path, data: bytes) -> None:
     """Write `data` to a new file (not synced: the caller syncs the filesystem)."""
@@ -96,12 +100,13 @@ class LocalBlobStore:
     def _write_many(self, blobs: Mapping[str, bytes]) -> set[str]:
         """Write `blobs` (blocking); return the hashes whose bytes did not match.
 
-        Every new blob is written to its temporary file, then one filesystem sync
-        makes them all durable, then they are renamed into place and a second sync
-        makes the renames durable: two syncs for the batch instead of two fsyncs
-        per blob. A crash in between leaves temporary files, never a torn blob.
+        Many blobs (small files): every new one is written to its temporary file,
+        then one filesystem sync makes them all durable, then they are renamed
+        into place and a second sync makes the renames durable: two syncs for the
+        batch instead of two fsyncs per blob. A crash in between leaves temporary
+        files, never a torn blob. A few blobs (large chunks) are fsynced each.
         """
-        if len(blobs) < 2 or not CAN_SYNC_FILESYSTEM:
+        if len(blobs) < _SYNCFS_MIN_BLOBS or not CAN_SYNC_FILESYSTEM:
             return {sha256 for sha256, data in blobs.items() if not self._put_one(sha256, data)}
         refused = {sha for sha, data in blobs.items() if hashlib.sha256(data).hexdigest() != sha}
         written: list[tuple[Path, Path]] = []
