@@ -111,13 +111,23 @@ def listening_pid(port: int) -> int | None:
                 if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
                     inodes.add(f"socket:[{inode}]")
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            for fd in (proc / "fd").iterdir():
-                if str(fd.readlink()) in inodes:
-                    return int(proc.name)
+        if proc.name.isdigit() and inodes & _open_sockets(proc):
+            return int(proc.name)
     return None
+
+
+def _open_sockets(proc: Path) -> set[str]:
+    """What the descriptors of process `proc` point at; a descriptor closed meanwhile is skipped.
+
+    (A busy node opens and closes files all the time: one vanishing between the
+    listing and its readlink must not hide the rest.)
+    """
+    targets = set()
+    with contextlib.suppress(OSError):
+        for fd in (proc / "fd").iterdir():
+            with contextlib.suppress(OSError):
+                targets.add(str(fd.readlink()))
+    return targets
 
 
 class BrokerCpu:

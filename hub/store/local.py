@@ -127,8 +127,9 @@ class LocalBlobStore:
             for tmp, _ in written:
                 tmp.unlink(missing_ok=True)
         # Also when nothing was new: a blob found in place may be one an earlier
-        # attempt renamed and then failed to sync.
-        sync_filesystem(self._root)
+        # attempt renamed and then failed to sync. (No folder yet: nothing to sync.)
+        if self._root.is_dir():
+            sync_filesystem(self._root)
         return refused
 
     def _write(self, sha256: str, blocks: Iterator[bytes]) -> None:

@@ -85,6 +85,13 @@ class TestBlobStore:
             digest.update(block)
         assert digest.hexdigest() == _sha(data)
 
+    async def test_put_many_of_only_wrong_bytes_into_an_empty_store_refuses_them(self, blob_store):
+        """A first batch whose every blob is forged stores nothing and fails nothing (the store's folder need not exist yet)."""
+        forged = {_sha(f"claimed {i}".encode()): f"sent {i}".encode() for i in range(20)}
+        assert await blob_store.put_many(forged) == set(forged)
+        for sha in forged:
+            assert not await blob_store.exists(sha)
+
     async def test_put_many_stores_the_good_and_names_the_wrong(self, blob_store):
         """A batch stores every blob whose bytes match its hash and returns the others' hashes, storing nothing for them."""
         good = [os.urandom(2048) for _ in range(50)]
