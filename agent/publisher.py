@@ -53,6 +53,7 @@ from protocol import (
     utc_now,
 )
 from spisync.backoff import Backoff
+from spisync.events import wait_any
 from spisync.platform import is_sharing_violation
 
 if TYPE_CHECKING:
@@ -230,14 +231,7 @@ class Publisher:
         timeout = _IDLE_CHECK_S
         if retry_at is not None:
             timeout = max(0.05, min(timeout, retry_at - time.time()))
-        waiters = [
-            asyncio.ensure_future(self._wake.wait()),
-            asyncio.ensure_future(stop.wait()),
-            asyncio.ensure_future(self._broken.wait()),
-        ]
-        _, pending = await asyncio.wait(waiters, timeout=timeout, return_when="FIRST_COMPLETED")
-        for waiter in pending:
-            waiter.cancel()
+        await wait_any(self._wake, stop, self._broken, within=timeout)
 
     # -- one row ----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from agent.problems import Problem
 from agent.scanner import DiskFile, scan_folder, sibling_collisions
 from agent.tracker import Look
 from protocol.errors import UnsafePathError
+from spisync.events import wait_any
 from spisync.platform import is_sharing_violation
 
 if TYPE_CHECKING:
@@ -429,10 +430,7 @@ class FolderWatcher:
             self._wake.clear()
             await self._process_due(stop)
             timeout = self._next_timeout()
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            _, rest = await asyncio.wait(waiters, timeout=timeout, return_when="FIRST_COMPLETED")
-            for waiter in rest:
-                waiter.cancel()
+            await wait_any(self._wake, stop, within=timeout)
 
     def _next_timeout(self) -> float | None:
         dues = [p.due for p in self._pending.values()] + list(self._rescan_due.values())
@@ -452,12 +450,7 @@ def _identity(folder: Folder) -> tuple[int, int] | None:
 
 async def _first_of(*events: asyncio.Event, then: Callable[[], None]) -> None:
     """Call `then` as soon as any of `events` is set."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+    await wait_any(*events)
     then()
 
 

@@ -237,10 +237,15 @@ class Batcher:
                 return []
             getter = asyncio.ensure_future(deliveries.get())
             stopper = asyncio.ensure_future(stop.wait())
-            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if getter not in done:
-                getter.cancel()
+            try:
+                await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # Neither may outlive this call, also when it is cancelled (an item
+                # a cancelled `get` was woken for stays in the queue).
+                stopper.cancel()
+                if not getter.done():
+                    getter.cancel()
+            if not getter.done() or getter.cancelled():
                 return []
             batch = [getter.result()]
         else:

@@ -31,6 +31,7 @@ from hub.publisher import HubPublisher
 from hub.queue_names import queue_names
 from hub.store import open_blob_store, open_metadata_store
 from spisync.broker import declare_core, run_sessions
+from spisync.events import wait_any
 from spisync.systemd import notifier
 
 if TYPE_CHECKING:
@@ -58,15 +59,6 @@ DRAIN_TIMEOUT_S = 7.0
 def instance_name(config: HubConfig) -> str:
     """Return this process's name: `[hub] instance` or `<host>-<pid>`."""
     return config.hub.instance or f"{socket.gethostname()}-{os.getpid()}"
-
-
-async def _wait_any(events: list[asyncio.Event], within: float | None = None) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 async def _unless_stopped(opening: Awaitable[_T], shutdown: asyncio.Event) -> _T | None:
@@ -176,7 +168,7 @@ class _BrokerLoop:
                     f"ORP {hub.orp}: consuming {len(consumers.icos)} obce, "
                     f"{self._metrics.deliveries_acked} deliveries stored since start"
                 )
-                await _wait_any([shutdown, lost], within=hub.obce_poll_s)
+                await wait_any(shutdown, lost, within=hub.obce_poll_s)
         finally:
             if lost.is_set() or batcher_task.done():
                 # The connection is gone: whatever was received comes again.

@@ -1,0 +1,23 @@
+"""Waiting for the first of several events without leaving a waiter behind."""
+
+from __future__ import annotations
+
+import asyncio
+
+__all__ = ["wait_any"]
+
+
+async def wait_any(*events: asyncio.Event, within: float | None = None) -> None:
+    """Return as soon as any of `events` is set, or after `within` seconds.
+
+    Each event is waited for in its own task. Every one still pending is
+    cancelled when this returns and also when this is itself cancelled (a
+    service shutting down): a task left pending would be destroyed with its
+    loop and logged as an error, in the middle of whatever prints then.
+    """
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
