@@ -46,7 +46,7 @@ _UNAVAILABLE_RECHECK_S = 30.0
 # Quiet files looked at (hashed side by side, recorded in one commit) at a time:
 # at most this many, and no more bytes than this unless it is one file, so that
 # large files do not hold back the commit of the others for long.
-_LOOK_BATCH_FILES = 64
+_LOOK_BATCH_FILES = 512  # a full bundle of small files (names.BUNDLE_MAX_FILES)
 _LOOK_BATCH_BYTES = 64 * 1024 * 1024
 _WATCH_SETTLE_S = 0.2
 # Problems a full scan finds; a rescan re-reports the ones still there and resolves the rest.

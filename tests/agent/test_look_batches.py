@@ -22,11 +22,11 @@ def _quiet(sizes: list[int]) -> list[tuple[tuple[str, str], _Pending, Look]]:
     return items
 
 
-def test_small_files_go_in_batches_of_64() -> None:
-    """150 small files make batches of 64, 64 and 22, in their order."""
-    batches = list(_look_batches(_quiet([1000] * 150)))
-    assert [len(b) for b in batches] == [64, 64, 22]
-    assert [item[2].disk.path for b in batches for item in b] == [f"f{i}" for i in range(150)]
+def test_small_files_go_in_batches_of_512() -> None:
+    """1,100 small files make batches of 512, 512 and 76 (a full bundle each), in their order."""
+    batches = list(_look_batches(_quiet([1000] * 1100)))
+    assert [len(b) for b in batches] == [512, 512, 76]
+    assert [item[2].disk.path for b in batches for item in b] == [f"f{i}" for i in range(1100)]
 
 
 def test_large_files_do_not_hold_back_the_others() -> None:
