@@ -57,6 +57,7 @@ from hub.inspection import ChunkItem, Delivery, Inspected, inspect_delivery
 from hub.publisher import batch_file_receipts
 from hub.verifier import ContentVerifier
 from protocol import FileBundle, FileVersion, utc_now
+from spisync.events import next_item
 from spisync.memory import MemoryReturner
 
 if TYPE_CHECKING:
@@ -235,19 +236,10 @@ class Batcher:
         if deliveries.empty():
             if stop.is_set():
                 return []
-            getter = asyncio.ensure_future(deliveries.get())
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                # Neither may outlive this call, also when it is cancelled (an item
-                # a cancelled `get` was woken for stays in the queue).
-                stopper.cancel()
-                if not getter.done():
-                    getter.cancel()
-            if not getter.done() or getter.cancelled():
+            first = await next_item(deliveries, stop)
+            if first is None:
                 return []
-            batch = [getter.result()]
+            batch = [first]
         else:
             batch = [deliveries.get_nowait()]
         deadline = time.monotonic() + self._batch_wait_s

@@ -23,6 +23,7 @@ import structlog
 
 from hub.spis_state import on_complete
 from hub.store.models import ReadySpis
+from spisync.events import next_item
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -114,18 +115,9 @@ class ClosingWorker:
         """Call the closer for each queued spis until `stop` is set."""
         self.submit(await self._store.ready_spisy())
         while not stop.is_set():
-            getter = asyncio.ensure_future(self._queue.get())
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                # Neither may outlive this call, also when it is cancelled.
-                stopper.cancel()
-                if not getter.done():
-                    getter.cancel()
-            if not getter.done() or getter.cancelled():
+            spis = await next_item(self._queue, stop)
+            if spis is None:
                 return
-            spis = getter.result()
             self._queued.discard(spis)
             try:
                 await self._closer.spis_complete(spis)

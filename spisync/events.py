@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
-__all__ = ["wait_any"]
+__all__ = ["next_item", "wait_any"]
+
+_T = TypeVar("_T")
 
 
 async def wait_any(*events: asyncio.Event, within: float | None = None) -> None:
@@ -21,3 +24,21 @@ async def wait_any(*events: asyncio.Event, within: float | None = None) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+async def next_item(queue: asyncio.Queue[_T], stop: asyncio.Event) -> _T | None:
+    """The next item of `queue`, or None if `stop` is set first; leaves no waiter behind.
+
+    An item a cancelled `get` was woken for stays in the queue.
+    """
+    getter = asyncio.ensure_future(queue.get())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not getter.done():
+            getter.cancel()
+    if not getter.done() or getter.cancelled():
+        return None
+    return getter.result()
