@@ -184,21 +184,7 @@ async def handle_file_bundle(ctx: HandlerContext, bundle: FileBundle, *, verifie
         if m.sha256 not in known
     }
     await ctx.tx.add_new_contents(list(fresh.values()))
-    await ctx.tx.add_file_versions(
-        [
-            FileVersionRow(
-                ico=ctx.ico,
-                path=m.path,
-                source_seq=seq,
-                sha256=m.sha256,
-                size=m.size,
-                mtime_ns=m.mtime_ns,
-                deleted=False,
-                recorded_at=ctx.received_at,
-            )
-            for m, seq in new
-        ]
-    )
+    await ctx.tx.add_file_versions([_version_row(ctx, m, seq) for m, seq in new])
     await ctx.tx.clear_corrupt_chunks_of(ctx.ico, {m.sha256 for m, _ in new})
     await ctx.tx.record_messages([m.message_id for m, _ in new], ctx.ico, "file_version")
     ctx.registry_changed = ctx.registry_changed or bool(new)
@@ -276,18 +262,7 @@ async def _record_version(ctx: HandlerContext, manifest: FileVersion, seq: int) 
         )
         ctx.log.warning("file_version_hash_mismatch", path=manifest.path, sha256=manifest.sha256)
         return
-    await ctx.tx.add_file_version(
-        FileVersionRow(
-            ico=ctx.ico,
-            path=manifest.path,
-            source_seq=seq,
-            sha256=manifest.sha256,
-            size=manifest.size,
-            mtime_ns=manifest.mtime_ns,
-            deleted=False,
-            recorded_at=ctx.received_at,
-        )
-    )
+    await ctx.tx.add_file_version(_version_row(ctx, manifest, seq))
     await ctx.tx.clear_corrupt_chunks(ctx.ico, manifest.sha256)
     await ctx.tx.record_message(ctx.message_id, ctx.ico, "file_version")
     ctx.registry_changed = True
@@ -395,3 +370,17 @@ def _ranges(indexes: list[int]) -> str:
         start = prev = index
     parts.append(f"{start}-{prev}" if prev > start else str(start))
     return ", ".join(parts)
+
+
+def _version_row(ctx: HandlerContext, manifest: FileVersion, seq: int) -> FileVersionRow:
+    """The row a new version of `manifest` is recorded as (under the hub's `seq`)."""
+    return FileVersionRow(
+        ico=ctx.ico,
+        path=manifest.path,
+        source_seq=seq,
+        sha256=manifest.sha256,
+        size=manifest.size,
+        mtime_ns=manifest.mtime_ns,
+        deleted=False,
+        recorded_at=ctx.received_at,
+    )
