@@ -55,6 +55,7 @@ from hub.errors import (
 from hub.handlers import HandlerContext, apply
 from hub.inspection import ChunkItem, Delivery, Inspected, inspect_delivery
 from hub.publisher import batch_file_receipts
+from hub.streamed import StreamedDigests
 from hub.verifier import ContentVerifier
 from protocol import FileBundle, FileVersion, utc_now
 from spisync.events import next_item
@@ -175,6 +176,7 @@ class Batcher:
         self._dead_letter_budget = DeadLetterBudget(self._limits.dead_letters_per_hour)
         self._input: asyncio.Queue[Delivery] | None = None
         self._unsettled = 0  # deliveries of the batch being committed, not yet settled
+        self._streamed = StreamedDigests()
         self._verifier = ContentVerifier(
             blobs,
             concurrency=self._limits.verify_concurrency,
@@ -384,6 +386,15 @@ class Batcher:
                 )
             except BlobError as exc:
                 raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
+        self._streamed.feed(
+            (item.ico, meta.object_sha256, meta.index, meta.sha256, item.payload.body)
+            for outcome in pending
+            if (item := outcome.item) is not None
+            and isinstance(item.payload, ChunkItem)
+            and verified.get(id(outcome))
+            # A file of one chunk is verified by its chunk's own hash already.
+            and (meta := item.payload.meta).object_sha256 != meta.sha256
+        )
         for key, entries in bundles.items():
             verified[key] = all(verified.pop(entry) for entry in entries)
         return verified
@@ -455,6 +466,7 @@ class Batcher:
                     sender=self._publisher.sender,
                     limits=self._limits,
                     verified=self._verifier.verdicts,
+                    streamed=self._streamed,
                 )
                 try:
                     await apply(ctx, item, chunk_verified=verified.get(id(outcome), False))
@@ -488,6 +500,7 @@ class Batcher:
                     self._verifier.forget(
                         ContentClaim(manifest.sha256, manifest.chunk_sha256, manifest.size)
                     )
+                    self._streamed.forget(outcome.item.ico, manifest.sha256)
 
     async def _dead_letter(self, delivery: Delivery, reject: RejectDelivery) -> None:
         try:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from hub.config import LimitsConfig
+from hub.streamed import StreamedDigests
 from protocol import FileReceipt, NeedChunks, RecordReceipt, new_message_id, utc_now
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class HandlerContext:
         limits: What one obec may ask of the hub (`[limits]`).
         verified: Verdicts of content claims the batcher verified outside the
             transaction (chunks read back and hashed).
+        streamed: Whole-file hashes taken as the chunks were stored (no read-back needed).
         replies: Replies to publish after the commit.
         registry_changed: Set when the delivery may change whether a closed spis is complete.
         verify: Set by a handler that needs a claim verified first: the batcher
@@ -51,6 +53,7 @@ class HandlerContext:
     sender: str
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     verified: Mapping[ContentClaim, bool] = field(default_factory=dict)
+    streamed: StreamedDigests = field(default_factory=StreamedDigests)
     replies: list[AgentReply] = field(default_factory=list)
     registry_changed: bool = False
     verify: ContentClaim | None = None

@@ -311,6 +311,9 @@ async def verify_content(
         matches = True
     elif (verdict := ctx.verified.get(claim)) is not None:
         matches = verdict
+    elif (verdict := ctx.streamed.verdict(ctx.ico, claim)) is not None:
+        # Its chunks were hashed in order as they were stored: nothing to read back.
+        matches = verdict
     else:
         ctx.verify = claim
         return None

@@ -48,6 +48,8 @@ async def test_file_version_is_recorded_and_receipted(
     streamed = b"".join([b async for b in open_content(store, blobs, manifest.sha256)])
     assert streamed == data
     assert hub.metrics.replies_sent >= 1
+    # Its 16 chunks came in order: hashed whole as they were stored, never read back.
+    assert hub.metrics.verifications_started == 0
 
 
 async def test_missing_chunks_trigger_need_chunks_then_resend_completes(
@@ -55,7 +57,7 @@ async def test_missing_chunks_trigger_need_chunks_then_resend_completes(
 ):
     """A manifest whose chunks did not all arrive gets NeedChunks for exactly those, and nothing is recorded."""
     agent = await make_agent(ico)
-    await start_hub(hub_config)
+    hub = await start_hub(hub_config)
     data = os.urandom(40)
     manifest = await agent.send_file("a.txt", data, chunk_size=4, skip=frozenset({2, 3, 7}))
     need = await agent.wait_for_reply(lambda m: isinstance(m, NeedChunks), what="need_chunks")
@@ -72,6 +74,8 @@ async def test_missing_chunks_trigger_need_chunks_then_resend_completes(
     await agent.wait_for_reply(_receipt_for(again), what="receipt")
     [current] = await store.current_files(ico)
     assert current.sha256 == manifest.sha256
+    # Chunks that came out of order are read back and hashed in order before the version counts.
+    assert hub.metrics.verifications_started == 1
 
 
 @pytest.mark.parametrize("chunk_size", [4096, 300], ids=["one-chunk", "four-chunks"])
@@ -102,6 +106,27 @@ async def test_manifest_whose_size_or_hash_lies_is_not_recorded(
     await agent.wait_for_reply(_receipt_for(honest), what="receipt")
     [current] = await store.current_files(ico)
     assert (current.size, current.sha256) == (1000, honest.sha256)
+
+
+async def test_chunks_sent_under_a_false_whole_file_hash_are_refused_without_reading_back(
+    hub_config, make_agent, start_hub, store_of, ico
+):
+    """Chunks streamed in order under a whole-file hash they do not make: NeedChunks, no version, nothing read back."""
+    agent = await make_agent(ico)
+    hub = await start_hub(hub_config)
+    honest, chunks = agent.manifest("forged.bin", os.urandom(1000), chunk_size=300)
+    forged = msgspec.structs.replace(honest, sha256=hashlib.sha256(b"other").hexdigest())
+    for index, chunk in enumerate(chunks):
+        await agent.send_chunk(chunk, object_sha256=forged.sha256, index=index)
+    await agent.send(forged)
+    need = await agent.wait_for_reply(
+        lambda m: isinstance(m, NeedChunks) and m.sha256 == forged.sha256, what="need_chunks"
+    )
+    assert need.indexes == ()
+    assert "SHA-256" in need.reason
+    store = await store_of(hub_config)
+    assert await store.current_files(ico) == []
+    assert hub.metrics.verifications_started == 0
 
 
 async def test_corrupt_chunk_is_rejected_and_requested_again(
