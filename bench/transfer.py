@@ -67,7 +67,9 @@ class _Run:
     cpu: dict[str, float] = field(default_factory=dict)
 
 
-async def _raw_pika(env: Bench, src: Path, dst: Path, files: int, timeout: float) -> _Run:
+async def _raw_pika(
+    env: Bench, src: Path, dst: Path, files: int, timeout: float, *, ack_before_sync: bool = False
+) -> _Run:
     await declare_queue(env.admin_url, _RAW_QUEUE)
     ready = env.base / "raw-ready"
     python = [sys.executable, "-m", "bench.rawpika"]
@@ -75,6 +77,7 @@ async def _raw_pika(env: Bench, src: Path, dst: Path, files: int, timeout: float
     consumer = await asyncio.create_subprocess_exec(
         *python, "consume", *common, "--out", str(dst), "--files", str(files),
         "--prefetch", str(_HUB_PREFETCH), "--ready", str(ready),
+        *(["--ack-before-sync"] if ack_before_sync else []),
         cwd=REPO, stdout=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -165,6 +168,10 @@ async def _compare(
         contenders: dict[str, Callable[[], Awaitable[_Run]]] = {
             "rsync": lambda: _rsync(src, env.base / "rsync-dst"),
             "raw": lambda: _raw_pika(env, src, env.base / "raw-dst", count, timeout),
+            # The baseline before it waited for durability: how much the guarantee costs.
+            "raw-unsynced": lambda: _raw_pika(
+                env, src, env.base / "raw-unsynced-dst", count, timeout, ack_before_sync=True
+            ),
             "spisync": lambda: _spisync(env, src, expected, timeout, result),
         }
         order = rotated(list(contenders), result.repetition)
@@ -178,6 +185,13 @@ async def _compare(
     ours = result.add(mb_per_s("spisync agent -> hub", total, runs["spisync"].seconds))
     rsync = result.add(mb_per_s("rsync -a (local)", total, runs["rsync"].seconds))
     raw = result.add(mb_per_s("raw aio-pika", total, runs["raw"].seconds))
+    unsynced = result.add(
+        mb_per_s(
+            "raw aio-pika, acked before durable (weaker reference)",
+            total,
+            runs["raw-unsynced"].seconds,
+        )
+    )
     # Where the time goes (#15.3): CPU of each stage, for spisync and the raw pipeline alike.
     for contender in ("spisync", "raw"):
         for stage, cpu in runs[contender].cpu.items():
@@ -186,6 +200,7 @@ async def _compare(
         Ratio("spisync / rsync", ours, rsync, aim=0.5 if aims else None),
         # Issue #15.3: the LAN ceiling, for many files and for one large file alike.
         Ratio("spisync / raw aio-pika", ours, raw, aim=0.9),
+        Ratio("spisync / raw aio-pika acked before durable", ours, unsynced),
     ]
 
 

@@ -59,7 +59,11 @@ def test_quick_benchmarks_report_medians_with_spread_and_rotate_contenders(
         assert len(figure["runs"]) == 2, figure
         assert figure["min"] <= figure["value"] <= figure["max"], figure
     ratios = {r["name"]: r for r in bench["ratios"]}
-    assert set(ratios) == {"spisync / rsync", "spisync / raw aio-pika"}
+    assert set(ratios) == {
+        "spisync / rsync",
+        "spisync / raw aio-pika",
+        "spisync / raw aio-pika acked before durable",
+    }
     for ratio in ratios.values():
         assert len(ratio["runs"]) == 2, ratio
         assert ratio["value"] == pytest.approx(statistics.median(ratio["runs"]), abs=2e-3)
@@ -78,8 +82,8 @@ def test_quick_benchmarks_report_medians_with_spread_and_rotate_contenders(
         assert all(run > 0 for run in cpu[stage]["runs"]), cpu[stage]
     orders = [n.split(";")[0] for n in bench["notes"] if "order " in n]
     assert orders == [
-        "repetition 1: order rsync -> raw -> spisync",
-        "repetition 2: order raw -> spisync -> rsync",
+        "repetition 1: order rsync -> raw -> raw-unsynced -> spisync",
+        "repetition 2: order raw -> raw-unsynced -> spisync -> rsync",
     ]
     assert "| spisync / rsync |" in (tmp_path / "latest.md").read_text(encoding="utf-8")
 
