@@ -58,6 +58,9 @@ class _Pending:
     due: float
     stat: tuple[int, int] | None  # (size, mtime_ns) when the quiet window started
     attempts: int = 0
+    # What a full scan saw of a file already quiet then, until anything else touches
+    # the path: looked at without a second stat and name check (the scan made both).
+    scanned: DiskFile | None = None
 
 
 # A due path that stayed quiet: its key, its pending entry, and what to look at.
@@ -133,7 +136,7 @@ class FolderWatcher:
         disk_path: str,
         stat: tuple[int, int] | None = None,
         *,
-        quiet_already: bool = False,
+        scanned_quiet: DiskFile | None = None,
     ) -> None:
         now = time.monotonic()
         if stat is None:
@@ -141,11 +144,14 @@ class FolderWatcher:
             stat = (looked.size, looked.mtime_ns) if isinstance(looked, DiskFile) else None
         entry = self._pending.get((folder.key, disk_path))
         if entry is None:
-            due = now if quiet_already else now + self._quiet
-            self._pending[(folder.key, disk_path)] = _Pending(due=due, stat=stat)
+            due = now if scanned_quiet is not None else now + self._quiet
+            self._pending[(folder.key, disk_path)] = _Pending(
+                due=due, stat=stat, scanned=scanned_quiet
+            )
         else:
             entry.due = max(entry.due, now + self._quiet)
             entry.stat = stat
+            entry.scanned = None
         self._folder_activity[folder.key] = now
         self._wake.set()
 
@@ -204,10 +210,11 @@ class FolderWatcher:
         for problem in result.problems:
             self._problems.report(problem)
         changed = 0
-        # A file last modified a quiet window ago is not being written: it is looked
-        # at (stat again, then hashed) at once instead of after another window. A
-        # share whose clock is behind could make a file being written look old; the
-        # hash pass still refuses a file that changes while it is read.
+        # A file last modified a quiet window ago is not being written: it is hashed
+        # at once instead of after another window, by the scan's stat. A share whose
+        # clock is behind could make a file being written look old, and a file may
+        # change after the scan: the hash pass refuses a file whose size or mtime
+        # is not the scan's, or changes while it is read.
         quiet_before_ns = time.time_ns() - int(self._quiet * 1e9)
         for wire, disk in result.files.items():
             entry = index.get(wire)
@@ -220,7 +227,7 @@ class FolderWatcher:
                     folder,
                     disk.disk_path,
                     (disk.size, disk.mtime_ns),
-                    quiet_already=disk.mtime_ns <= quiet_before_ns,
+                    scanned_quiet=disk if disk.mtime_ns <= quiet_before_ns else None,
                 )
                 changed += 1
         vanished = [
@@ -257,11 +264,26 @@ class FolderWatcher:
             if due <= now:
                 del self._rescan_due[folder_key]
                 await self.scan(self._folders[folder_key])
+        deletions, quiet = self._sort_due(now)
+        for batch in _look_batches(quiet):
+            if stop.is_set():
+                return
+            await self._look_at(batch, now)
+        if await self._process_deletions(deletions, now):
+            self._on_recorded()
+
+    def _sort_due(self, now: float) -> tuple[dict[str, list[str]], list[_Quiet]]:
+        """Stat the paths due: gone (deletions by folder), quiet (to look at), or changed."""
         deletions: dict[str, list[str]] = {}
         quiet: list[_Quiet] = []
         listings: dict[tuple[str, str], dict[str, list[str]]] = {}
         for key, pending in [(k, p) for k, p in self._pending.items() if p.due <= now]:
             folder = self._folders[key[0]]
+            if (scanned := pending.scanned) is not None:
+                pending.scanned = None
+                stat = (scanned.size, scanned.mtime_ns)
+                quiet.append((key, pending, Look(folder=folder, disk=scanned, quiet_stat=stat)))
+                continue
             looked = folder.stat_file(key[1])
             if looked is None:
                 deletions.setdefault(key[0], []).append(key[1])
@@ -272,12 +294,7 @@ class FolderWatcher:
             else:
                 self._report_twins(folder, looked, listings)
                 quiet.append((key, pending, Look(folder=folder, disk=looked, quiet_stat=current)))
-        for batch in _look_batches(quiet):
-            if stop.is_set():
-                return
-            await self._look_at(batch, now)
-        if await self._process_deletions(deletions, now):
-            self._on_recorded()
+        return deletions, quiet
 
     async def _look_at(self, batch: list[_Quiet], now: float) -> None:
         """Have the tracker look at quiet files; each wire path once per call."""
@@ -292,7 +309,10 @@ class FolderWatcher:
         outcomes = await self._tracker.look_at_many([look for _, _, look in unique])
         recorded = False
         for (key, pending, look), outcome in zip(unique, outcomes, strict=True):
-            if isinstance(outcome, OSError) and is_sharing_violation(outcome):
+            if isinstance(outcome, FileNotFoundError):
+                # Gone since its stat: the next round finds it missing (a deletion).
+                pending.stat, pending.due = None, time.monotonic()
+            elif isinstance(outcome, OSError) and is_sharing_violation(outcome):
                 # Windows: Office holds the file open without sharing. It is being
                 # worked on, not broken: look again later, report nothing.
                 self._schedule_retry(pending, look.disk.path, "file_in_use_retry_scheduled")

@@ -335,6 +335,32 @@ async def test_an_unreadable_file_is_retried_with_backoff_and_reported(agent_env
     assert "problem_resolved" in events
 
 
+async def test_a_file_gone_between_the_scan_and_its_hashing_is_not_reported_unreadable(
+    agent_env, monkeypatch
+):
+    """A long-unmodified file the scan found is deleted before it is read: no problem, no version, the rest flows."""
+    real_hash = agent.hasher.digest_file
+
+    def deleting_hash(root, path, chunk_size):  # runs in a hashing thread
+        if path.endswith("gone.txt"):
+            os.unlink(path)
+        return real_hash(root, path, chunk_size)
+
+    monkeypatch.setattr(agent.hasher, "digest_file", deleting_hash)
+    folder = agent_env.folder
+    for name in ("gone.txt", "kept.txt"):
+        (folder / name).write_bytes(name.encode())
+        an_hour_ago = (folder / name).stat().st_mtime - 3600
+        os.utime(folder / name, (an_hour_ago, an_hour_ago))
+    reader = await agent_env.reader()
+    with structlog.testing.capture_logs() as logs:
+        await agent_env.start()
+        await agent_env.eventually(lambda: "kept.txt" in reader.current())
+    assert not (folder / "gone.txt").exists()
+    assert "gone.txt" not in reader.current()
+    assert [e for e in logs if e.get("path") == "gone.txt" and "problem" in e["event"]] == []
+
+
 async def test_mass_disappearance_pauses_deletions_until_approved(agent_env):
     """Losing more than the threshold at once (or the folder) sends no tombstones until approved."""
     folder = agent_env.folder
