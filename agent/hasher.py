@@ -152,7 +152,10 @@ class ChunkReader:
         path: The file on disk.
         chunk_size: Bytes per chunk.
         expected: The chunk hashes recorded for this version.
-        sha256: The whole file's recorded hash.
+
+    Every chunk matching its recorded hash, and nothing after the last one,
+    proves the whole file is the recorded version: its whole-file hash is not
+    taken again (that would hash every byte a second time).
     """
 
     def __init__(
@@ -163,16 +166,13 @@ class ChunkReader:
         path: str,
         chunk_size: int,
         expected: tuple[str, ...],
-        sha256: str,
     ) -> None:
         self._wire_path = wire_path
         self._root_real = root_real
         self._path = path
         self._chunk_size = chunk_size
         self._expected = expected
-        self._sha256 = sha256
         self._handle: BinaryIO | None = None
-        self._whole = hashlib.sha256()
         self._index = 0
 
     async def open(self) -> None:
@@ -199,14 +199,11 @@ class ChunkReader:
         if index >= len(self._expected):
             if data:
                 raise FileChangedError(self._wire_path, "the file grew since it was hashed")
-            if self._whole.hexdigest() != self._sha256:
-                raise FileChangedError(self._wire_path, "the whole-file hash differs")
             return b""
         if hashlib.sha256(data).hexdigest() != self._expected[index]:
             raise FileChangedError(
                 self._wire_path, f"chunk {index} differs from when it was hashed"
             )
-        self._whole.update(data)
         self._index += 1
         return data
 

@@ -269,7 +269,6 @@ class Publisher:
                 path=folder.absolute(row.disk_path),
                 chunk_size=row.chunk_size,
                 expected=row.chunk_sha256,
-                sha256=row.sha256,
             )
             try:
                 await reader.open()

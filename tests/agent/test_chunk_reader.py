@@ -33,7 +33,6 @@ async def test_a_cancelled_open_closes_the_file_it_opened_later(tmp_path):
         path=str(fifo),
         chunk_size=1024,
         expected=(),
-        sha256="0" * 64,
     )
     opening = asyncio.ensure_future(reader.open())
     await asyncio.sleep(0)  # the thread is now blocked in open()

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import unicodedata
+from pathlib import Path
 
 import structlog
 
@@ -343,7 +344,7 @@ async def test_a_file_gone_between_the_scan_and_its_hashing_is_not_reported_unre
 
     def deleting_hash(root, path, chunk_size):  # runs in a hashing thread
         if path.endswith("gone.txt"):
-            os.unlink(path)
+            Path(path).unlink()
         return real_hash(root, path, chunk_size)
 
     monkeypatch.setattr(agent.hasher, "digest_file", deleting_hash)
