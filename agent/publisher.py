@@ -54,6 +54,7 @@ from protocol import (
 )
 from spisync.backoff import Backoff
 from spisync.events import wait_any
+from spisync.memory import release_memory
 from spisync.platform import is_sharing_violation
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ _BATCH = names.BUNDLE_MAX_FILES
 _IDLE_CHECK_S = 30.0
 _DRAIN_S = 6.0
 _DIRECT_TIMEOUT_S = 10.0
+# Nothing to send and nothing settled for this long after sending: the burst is over.
+_TRIM_WHEN_IDLE_S = 2.0
 # A row the broker refused, or whose file cannot be read, is retried up to every 5 minutes.
 _ROW_RETRY = Backoff(base_s=1.0, cap_s=300.0)
 
@@ -146,6 +149,7 @@ class Publisher:
         self._flusher: asyncio.Task[None] | None = None
         self._exchange: AbstractExchange | None = None
         self._broken = asyncio.Event()
+        self._sent_since_idle = False
 
     def wake(self) -> None:
         """Tell the publisher new rows are waiting."""
@@ -193,7 +197,7 @@ class Publisher:
                 if stop.is_set() or self._broken.is_set():
                     return
                 await self._dispatch_next(row, group, session, finishers)
-                dispatched = True
+                dispatched = self._sent_since_idle = True
             if group.rows:
                 await self._dispatch_bundle(group.take(), session, finishers)
             if len(rows) == _BATCH:
@@ -231,7 +235,16 @@ class Publisher:
         timeout = _IDLE_CHECK_S
         if retry_at is not None:
             timeout = max(0.05, min(timeout, retry_at - time.time()))
-        await wait_any(self._wake, stop, self._broken, within=timeout)
+        events = (self._wake, stop, self._broken)
+        if not self._sent_since_idle:
+            await wait_any(*events, within=timeout)
+            return
+        await wait_any(*events, within=min(timeout, _TRIM_WHEN_IDLE_S))
+        if not any(event.is_set() for event in events):
+            # A burst (a first load) is over and settled: give the heap it left
+            # back to the system, or an idle agent keeps its peak resident for good.
+            self._sent_since_idle = False
+            release_memory()
 
     # -- one row ----------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from agent.scanner import DiskFile, scan_folder, sibling_collisions
 from agent.tracker import Look
 from protocol.errors import UnsafePathError
 from spisync.events import wait_any
+from spisync.memory import release_memory
 from spisync.platform import is_sharing_violation
 
 if TYPE_CHECKING:
@@ -255,6 +256,8 @@ class FolderWatcher:
             await self.scan(folder)
         self.stats.last_scan_at = time.time()
         self.stats.last_scan_duration_s = time.monotonic() - started
+        # A scan of a large tree leaves its listings' memory on the heap: give it back.
+        release_memory()
 
     # -- processing -------------------------------------------------------------
 
