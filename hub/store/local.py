@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.errors import BlobError, BlobHashMismatchError, BlobNotFoundError
@@ -21,7 +22,6 @@ from spisync.threads import open_in_thread
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping
-    from pathlib import Path
 
 __all__ = ["LocalBlobStore"]
 
@@ -30,7 +30,7 @@ _SYNCFS_MIN_BLOBS = 16
 others wrote there (the broker's queue files), which costs more than a few fsyncs."""
 
 
-def _write_new(path: Path, data: bytes) -> None:
+def _write_new(path: str, data: bytes) -> None:
     """Write `data` to a new file (not synced: the caller syncs the filesystem)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     try:
@@ -58,6 +58,9 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self._root = root
+        # Fan-out folders known to exist: a first load of small files would
+        # otherwise stat two folders per blob (they are never removed).
+        self._folders: set[str] = set()
 
     def __repr__(self) -> str:
         return f"LocalBlobStore({str(self._root)!r})"
@@ -109,28 +112,45 @@ class LocalBlobStore:
         if len(blobs) < _SYNCFS_MIN_BLOBS or not CAN_SYNC_FILESYSTEM:
             return {sha256 for sha256, data in blobs.items() if not self._put_one(sha256, data)}
         refused = {sha for sha, data in blobs.items() if hashlib.sha256(data).hexdigest() != sha}
-        written: list[tuple[Path, Path]] = []
+        # One random part per batch: the hashes (dict keys) make each name unique in it.
+        batch = uuid.uuid4().hex
+        root = str(self._root)
+        written: list[tuple[str, str]] = []
         try:
             for sha256, data in blobs.items():
-                target = self.path_of(sha256)
-                if sha256 not in refused and not target.exists():
-                    self._ensure_folder(target.parent, sync=False)
-                    tmp = target.with_name(f".{sha256}.{uuid.uuid4().hex}.tmp")
-                    written.append((tmp, target))
-                    _write_new(tmp, data)
+                if sha256 in refused:
+                    continue
+                # String paths, no existence check: a first load writes thousands of
+                # blobs a second, and renaming onto a blob already there (same hash,
+                # same bytes) changes nothing.
+                folder = f"{root}/{sha256[:2]}/{sha256[2:4]}"
+                tmp = f"{folder}/.{sha256}.{batch}.tmp"
+                self._write_in(folder, tmp, data)
+                written.append((tmp, f"{folder}/{sha256}"))
             if written:
                 sync_filesystem(self._root)
             while written:
                 tmp, target = written.pop()
-                tmp.replace(target)
+                os.replace(tmp, target)  # noqa: PTH105 - str paths, see above
         finally:
             for tmp, _ in written:
-                tmp.unlink(missing_ok=True)
+                Path(tmp).unlink(missing_ok=True)
         # Also when nothing was new: a blob found in place may be one an earlier
         # attempt renamed and then failed to sync. (No folder yet: nothing to sync.)
         if self._root.is_dir():
             sync_filesystem(self._root)
         return refused
+
+    def _write_in(self, folder: str, tmp: str, data: bytes) -> None:
+        """Write `data` to the new file `tmp` in fan-out `folder`, creating the folder if needed."""
+        if folder not in self._folders:
+            self._ensure_folder(Path(folder), sync=False)
+            self._folders.add(folder)
+        try:
+            _write_new(tmp, data)
+        except FileNotFoundError:  # the folder was removed since (by hand): again
+            self._ensure_folder(Path(folder), sync=False)
+            _write_new(tmp, data)
 
     def _write(self, sha256: str, blocks: Iterator[bytes]) -> None:
         """Write `blocks` atomically as blob `sha256`, verifying the hash before the rename."""
