@@ -17,6 +17,7 @@ from agent.status import status_lines
 from spisync.check import print_findings
 from spisync.errors import EXIT_CONFIG, ConfigError, SpisyncError
 from spisync.logging import configure_logging
+from spisync.memory import limit_heap_arenas
 from spisync.runtime import run_main, run_service
 from spisync.version import spisync_version
 
@@ -133,6 +134,9 @@ def main(argv: list[str]) -> int:  # noqa: PLR0911 - one return per outcome
         log = structlog.get_logger(__name__)
         log.info("agent_starting", version=spisync_version(), config=str(args.config))
         _warn_user_mismatch(config)
+        # A town hall's PC: a small resident footprint matters more than malloc
+        # contention between our few worker threads.
+        limit_heap_arenas(2)
         run_main(_run(config))
     except ConfigError as exc:
         print(f"spisync agent {args.command}: {exc}\n  fix: {exc.fix}", file=sys.stderr)
