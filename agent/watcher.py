@@ -49,7 +49,6 @@ _UNAVAILABLE_RECHECK_S = 30.0
 # large files do not hold back the commit of the others for long.
 _LOOK_BATCH_FILES = 512  # a full bundle of small files (names.BUNDLE_MAX_FILES)
 _LOOK_BATCH_BYTES = 64 * 1024 * 1024
-_WATCH_SETTLE_S = 0.2
 # Problems a full scan finds; a rescan re-reports the ones still there and resolves the rest.
 _SCAN_KINDS = ("unsafe_name", "name_collision", "symlink_outside")
 
@@ -121,6 +120,7 @@ class FolderWatcher:
         self._watched: dict[str, tuple[int, int] | None] = {}
         self._rewatch = asyncio.Event()
         self._wake = asyncio.Event()
+        self._watching = asyncio.Event()
         self.stats = ScanStats()
 
     # -- feeding pending --------------------------------------------------------
@@ -394,7 +394,7 @@ class FolderWatcher:
             # Watch before the first scan, so nothing written in between is missed
             # (the hourly rescan is the safety net for anything events never tell).
             group.create_task(self._watch(stop))
-            await asyncio.sleep(_WATCH_SETTLE_S)
+            await self._watching.wait()
             await self.scan_all()
             group.create_task(self._rescan_loop(stop))
             group.create_task(self._work(stop))
@@ -407,6 +407,10 @@ class FolderWatcher:
             roots = [str(f.root) for key, f in self._folders.items() if self._watched[key]]
             restart = asyncio.Event()
             relay = asyncio.ensure_future(_first_of(stop, self._rewatch, then=restart.set))
+            # Set before the watch starts, in the same step: watchfiles adds the
+            # watches before it first waits, so whoever waits for this runs only
+            # once they are in place (and nothing written after the scan is missed).
+            self._watching.set()
             try:
                 if not roots:
                     await restart.wait()

@@ -92,6 +92,30 @@ async def test_lock_and_temp_files_are_ignored(agent_env):
     assert set(reader.current()) == {"real.docx", "later.txt"}
 
 
+async def test_a_file_written_the_moment_the_first_scan_ends_arrives_by_its_event(
+    agent_env, monkeypatch
+):
+    """The watch is in place before the first scan: what the scan cannot see, an event tells.
+
+    The agent starts scanning as soon as the watch is set up (no settling
+    pause); a file written right after the scan's listing, with no rescan for
+    an hour, can only arrive through its change event.
+    """
+    folder = agent_env.folder
+    real_scan_all = FolderWatcher.scan_all
+
+    async def scan_then_write(self: FolderWatcher) -> None:
+        await real_scan_all(self)
+        (folder / "late.pdf").write_bytes(b"written as the first scan ended")
+
+    monkeypatch.setattr(FolderWatcher, "scan_all", scan_then_write)
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(rescan_interval_s=3600.0))
+    await agent_env.eventually(
+        lambda: reader.current().get("late.pdf") == b"written as the first scan ended"
+    )
+
+
 async def test_a_file_is_sent_only_after_its_quiet_window(agent_env):
     """A file still being written is not sent; once quiet, exactly its final content is."""
     folder = agent_env.folder
