@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from agent.errors import FileChangedError
+from protocol import names
 from spisync.threads import open_in_thread
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class FileDigest:
         mtime_ns: Modification time before reading.
         inode: Inode before reading.
         stable: False if the file's size or mtime changed while it was read.
+        content: The bytes read, if the file is small enough to travel in a
+            bundle (one chunk, at most `names.BUNDLE_MAX_FILE_BYTES`); else None.
     """
 
     size: int
@@ -42,6 +45,7 @@ class FileDigest:
     mtime_ns: int
     inode: int
     stable: bool
+    content: bytes | None = None
 
 
 def open_inside(root_real: str, path: str) -> BinaryIO:
@@ -76,9 +80,16 @@ def digest_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
         whole = hashlib.sha256()
         chunk_hashes: list[str] = []
         size = 0
+        first = b""
         for data in _chunks(handle, chunk_size):
-            whole.update(data)
-            chunk_hashes.append(hashlib.sha256(data).hexdigest())
+            chunk = hashlib.sha256(data)
+            if not chunk_hashes:
+                # The whole file's hash so far is its first chunk's: those bytes are
+                # hashed once, not twice (a small file is all first chunk).
+                whole, first = chunk, data
+            else:
+                whole.update(data)
+            chunk_hashes.append(chunk.hexdigest())
             size += len(data)
         after = os.fstat(handle.fileno())
     stable = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and (
@@ -91,6 +102,7 @@ def digest_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
         mtime_ns=before.st_mtime_ns,
         inode=before.st_ino,
         stable=stable,
+        content=first if len(chunk_hashes) == 1 and size <= names.BUNDLE_MAX_FILE_BYTES else None,
     )
 
 

@@ -90,8 +90,9 @@ class SyncProgress:
 
     Args:
         state: The state database.
-        first_scan_done: Whether the first full scan of the folders has ended
-            (before that the initial sync cannot be complete).
+        first_scan_done: Whether the first full scan of the folders has ended and
+            every file it found was looked at (before that the initial sync
+            cannot be complete: a file found may not be in the outbox yet).
         interval_s: Seconds between samples, and so between progress lines.
         sd: Where STATUS lines go (the process's notifier by default).
         clock: Monotonic seconds (for tests).

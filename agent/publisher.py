@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel, AbstractExchange
 
     from agent.bundles import ReadJob
+    from agent.kept_content import KeptContent
     from agent.problems import Problems
     from agent.records import OutboxRow
     from agent.scanner import Folder
@@ -118,6 +119,7 @@ class Publisher:
         folders: Watched folders by key.
         window: Most messages published and not yet confirmed.
         bandwidth_limit: Bytes per second, or None.
+        kept: Bytes of small versions kept since they were hashed (sent as they are).
         on_file_changed: Called with `(folder key, disk path)` of a file whose
             content no longer matches its queued version.
     """
@@ -132,6 +134,7 @@ class Publisher:
         folders: dict[str, Folder],
         window: int,
         bandwidth_limit: int | None,
+        kept: KeptContent,
         on_file_changed: Callable[[str, str], None],
     ) -> None:
         self._ico = ico
@@ -141,6 +144,7 @@ class Publisher:
         self._folders = folders
         self._window_size = window
         self._bucket = None if bandwidth_limit is None else TokenBucket(bandwidth_limit)
+        self._kept = kept
         self._on_file_changed = on_file_changed
         self._wake = asyncio.Event()
         self._active: set[int] = set()
@@ -244,6 +248,7 @@ class Publisher:
             # A burst (a first load) is over and settled: give the heap it left
             # back to the system, or an idle agent keeps its peak resident for good.
             self._sent_since_idle = False
+            self._kept.clear()
             release_memory()
 
     # -- one row ----------------------------------------------------------------
@@ -372,7 +377,11 @@ class Publisher:
     async def _read_bundle(
         self, rows: list[OutboxRow], verdicts: dict[int, _Verdict]
     ) -> dict[int, BundledFile]:
-        """Read and verify the rows' files in one thread hop; give the others their verdict."""
+        """Take the rows' kept bytes, or read and verify their files in one thread hop.
+
+        Rows that can be neither get their verdict.
+        """
+        entries: dict[int, BundledFile] = {}
         readable: list[OutboxRow] = []
         jobs: list[ReadJob] = []
         # A folder's real path once per bundle, not once per file: resolving it stats every level.
@@ -384,11 +393,14 @@ class Publisher:
                 continue
             assert row.path is not None
             assert row.sha256 is not None
+            kept = self._kept.take((folder.key, row.disk_path, row.sha256))
+            if kept is not None:
+                entries[row.id] = BundledFile(manifest=self._manifest(row), content=kept)
+                continue
             readable.append(row)
             root_real = roots.get(folder.key) or roots.setdefault(folder.key, folder.root_real)
             absolute = folder.absolute(row.disk_path)
             jobs.append((row.path, root_real, absolute, row.size or 0, row.sha256))
-        entries: dict[int, BundledFile] = {}
         for row, result in zip(readable, await read_verified_files(jobs), strict=True):
             assert row.path is not None
             if isinstance(result, bytes):
@@ -398,7 +410,7 @@ class Publisher:
                 verdicts[row.id].set("drop", str(result))
             else:
                 self._unreadable(row.path, result, verdicts[row.id])
-        return entries
+        return {row.id: entries[row.id] for row in rows if row.id in entries}  # outbox order
 
     async def _start_bundle(
         self, session: _Session, entries: list[BundledFile]

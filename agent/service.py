@@ -25,6 +25,7 @@ from agent.diagnostics.redact import Redactor
 from agent.diagnostics.runner import DiagnosticsRunner
 from agent.heartbeat import HeartbeatSender
 from agent.inbox import Inbox
+from agent.kept_content import KeptContent
 from agent.link import Link
 from agent.problems import Problems
 from agent.progress import SyncProgress
@@ -137,6 +138,7 @@ async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable pla
     # Diagnostics attachments are sent from here like files, but are not the office's.
     outgoing_dir = agent.state_path / "diagnostics" / "out"
     outgoing_folder = Folder(FolderConfig(path=str(outgoing_dir)), "", ignore)
+    kept = KeptContent()
     publisher = Publisher(
         ico=agent.ico,
         username=config.broker.username,
@@ -145,6 +147,7 @@ async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable pla
         folders={f.key: f for f in [*folders, outgoing_folder]},
         window=agent.publish_window,
         bandwidth_limit=agent.bandwidth_limit_bytes_per_s,
+        kept=kept,
         on_file_changed=file_changed,
     )
     tracker = Tracker(
@@ -154,6 +157,7 @@ async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable pla
         chunk_size=agent.chunk_size,
         mass_delete_threshold=agent.mass_delete_threshold,
         mass_delete_min_files=agent.mass_delete_min_files,
+        kept=kept,
     )
     watcher = FolderWatcher(
         folders=folders,
@@ -207,7 +211,7 @@ async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable pla
     )
     progress = SyncProgress(
         state,
-        lambda: not folders or watcher.stats.last_scan_at is not None,
+        lambda: not folders or watcher.caught_up(),
         interval_s=PROGRESS_INTERVAL_S,
     )
     heartbeat = HeartbeatSender(

@@ -22,6 +22,7 @@ from protocol import Tombstone, encode, new_message_id, utc_now
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from agent.kept_content import KeptContent
     from agent.problems import Problems
     from agent.records import IndexEntry
     from agent.scanner import Folder
@@ -65,6 +66,7 @@ class Tracker:
         chunk_size: Bytes per chunk.
         mass_delete_threshold: Share of a folder's files that may vanish at once.
         mass_delete_min_files: Fewer vanished files than this are never "mass".
+        kept: Where the bytes of small versions just recorded wait for the publisher.
     """
 
     def __init__(
@@ -76,8 +78,10 @@ class Tracker:
         chunk_size: int,
         mass_delete_threshold: float,
         mass_delete_min_files: int,
+        kept: KeptContent,
     ) -> None:
         self._state = state
+        self._kept = kept
         self._problems = problems
         self._ico = ico
         self._chunk_size = chunk_size
@@ -113,6 +117,7 @@ class Tracker:
             self._chunk_size,
         )
         versions: list[tuple[VersionRecord, str]] = []
+        contents: list[bytes | None] = []
         recorded: list[int] = []
         moved: list[StatUpdate] = []
         for i, digest in zip(to_read, digests, strict=True):
@@ -150,11 +155,16 @@ class Tracker:
                 chunk_sha256=digest.chunk_sha256,
             )
             versions.append((version, new_message_id()))
+            contents.append(digest.content)
             recorded.append(i)
         if versions or moved:
             seqs = await self._state.record_changes(versions, moved)
-            for i, (version, _), seq in zip(recorded, versions, seqs, strict=True):
+            for i, (version, _), content, seq in zip(
+                recorded, versions, contents, seqs, strict=True
+            ):
                 outcomes[i] = Outcome(settled=True, recorded=True)
+                if content is not None:
+                    self._kept.keep((version.folder, version.disk_path, version.sha256), content)
                 # Per file at debug only: a first sync records thousands a second;
                 # agent.progress reports the whole at most every 10 s.
                 log.debug(

@@ -123,6 +123,17 @@ class FolderWatcher:
         self._watching = asyncio.Event()
         self.stats = ScanStats()
 
+    def caught_up(self) -> bool:
+        """Whether the first scan has ended and every file found since has been looked at.
+
+        Until then a file the scan found may still be waiting out its quiet
+        window, not yet in the outbox. A file retried because it cannot be read
+        does not hold this back: it is reported as a problem instead.
+        """
+        return self.stats.last_scan_at is not None and all(
+            pending.attempts for pending in self._pending.values()
+        )
+
     # -- feeding pending --------------------------------------------------------
 
     def recheck(self, folder_key: str, disk_path: str) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.config import DEFAULT_IGNORE_PATTERNS, FolderConfig
+from agent.kept_content import KeptContent
 from agent.problems import Problems
 from agent.scanner import Folder, IgnoreRules
 from agent.state import State
@@ -92,6 +93,7 @@ async def rescan_seconds(state_path: Path, folder_path: Path, ico: str) -> float
                 chunk_size=1024 * 1024,
                 mass_delete_threshold=0.3,
                 mass_delete_min_files=5,
+                kept=KeptContent(),
             ),
             problems=problems,
             quiet_window_s=2.0,

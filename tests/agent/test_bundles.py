@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from agent.config import FolderConfig
 from agent.hasher import digest_file
+from agent.kept_content import KeptContent
 from agent.problems import Problems
 from agent.publisher import Publisher
 from agent.records import VersionRecord
@@ -49,12 +50,12 @@ async def test_small_files_go_in_bundles_and_large_ones_in_chunks(agent_env):
     assert not reader.violations
 
 
-async def test_a_file_changed_after_queueing_is_not_sent_with_the_wrong_content(
-    agent_env, tmp_path
-):
-    """A queued small file that changed or vanished before sending is dropped; the rest of its bundle goes."""
+async def _record_change_then_publish(agent_env, files: dict[str, bytes], kept: KeptContent):
+    """Record `files` as queued versions, then change f1 and delete f2 on disk, then publish.
+
+    Returns the reader and the `(folder, path)` the publisher reported changed.
+    """
     folder = agent_env.folder
-    files = {f"f{i}.txt": os.urandom(1000) for i in range(5)}
     _write(folder, files)
     state = await State.open(agent_env.state_dir / "state.sqlite")
     changed: list[tuple[str, str]] = []
@@ -85,6 +86,7 @@ async def test_a_file_changed_after_queueing_is_not_sent_with_the_wrong_content(
             folders={str(folder): Folder(FolderConfig(path=str(folder)), "", IgnoreRules(()))},
             window=8,
             bandwidth_limit=None,
+            kept=kept,
             on_file_changed=lambda key, disk_path: changed.append((key, disk_path)),
         )
         reader = await agent_env.reader()
@@ -94,17 +96,55 @@ async def test_a_file_changed_after_queueing_is_not_sent_with_the_wrong_content(
             stop = asyncio.Event()
             session = asyncio.create_task(publisher.session(channel, stop))
             await agent_env.eventually(lambda: agent_env.outbox_depth() == 0)
-            await agent_env.eventually(lambda: len(reader.manifests) == 3)
+            await agent_env.eventually(lambda: len(reader.manifests) == len(files) - len(changed))
             stop.set()
             await session
             await publisher.close()
     finally:
         await state.close()
+    return reader, changed
+
+
+async def test_a_file_changed_after_queueing_is_not_sent_with_the_wrong_content(agent_env):
+    """A queued small file that changed or vanished before sending is dropped; the rest of its bundle goes."""
+    files = {f"f{i}.txt": os.urandom(1000) for i in range(5)}
+    reader, changed = await _record_change_then_publish(agent_env, files, KeptContent())
     sent = {m.path: reader.reassemble(m) for m in reader.manifests}
     assert sent == {name: files[name] for name in ("f0.txt", "f3.txt", "f4.txt")}
     assert reader.bundles == [3]
-    assert sorted(changed) == [(str(folder), "f1.txt"), (str(folder), "f2.txt")]
+    folder = str(agent_env.folder)
+    assert sorted(changed) == [(folder, "f1.txt"), (folder, "f2.txt")]
     assert not reader.violations
+
+
+async def test_bytes_kept_since_hashing_go_as_the_recorded_version_without_reading_again(
+    agent_env,
+):
+    """Kept bytes are the version as hashed: sent as they are, whatever the disk holds now."""
+    files = {f"f{i}.txt": os.urandom(1000) for i in range(5)}
+    kept = KeptContent()
+    folder = str(agent_env.folder)
+    for name, data in files.items():
+        kept.keep((folder, name, hashlib.sha256(data).hexdigest()), data)
+    reader, changed = await _record_change_then_publish(agent_env, files, kept)
+    # f1 changed and f2 vanished on disk after hashing: only kept bytes could make these.
+    assert {m.path: reader.reassemble(m) for m in reader.manifests} == files
+    assert reader.bundles == [5]
+    assert changed == []
+    assert not reader.violations
+
+
+def test_kept_content_is_bounded_and_each_version_taken_once() -> None:
+    """Bytes beyond the bound are not kept (read again when sent); a take frees room."""
+    kept = KeptContent(max_bytes=10)
+    kept.keep(("f", "a", "1"), b"123456")
+    kept.keep(("f", "b", "2"), b"123456")  # over the bound: not kept
+    assert kept.take(("f", "b", "2")) is None
+    assert kept.take(("f", "a", "1")) == b"123456"
+    assert kept.take(("f", "a", "1")) is None
+    kept.keep(("f", "b", "2"), b"123456")  # room again
+    kept.clear()
+    assert kept.take(("f", "b", "2")) is None
 
 
 async def test_batched_receipts_make_identical_content_go_as_a_manifest_only(agent_env):

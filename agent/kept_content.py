@@ -1,0 +1,51 @@
+"""Small files' bytes, kept from when they were hashed until their bundle is sent.
+
+A first sync read and hashed every small file twice: once to record its
+version, and again at send time to prove the bytes sent are that version.
+Bytes kept from the first read are that version by construction (they are
+what was hashed), so the publisher sends them as they are and reads the
+file again only when they were not kept. A file changed since is sent as
+the version recorded, never as a mix; the watcher records its new version
+after it, as it would for a change made a moment after the send.
+
+Memory is bounded: bytes beyond `max_bytes` are not kept (the publisher sends
+in recording order, so the oldest are the ones it needs next), and whatever
+was never taken is dropped when the publisher goes idle.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KeptContent"]
+
+_MAX_BYTES = 32 * 1024 * 1024
+
+Key = tuple[str, str, str]
+"""`(folder key, path on disk, sha256)` of a recorded version."""
+
+
+class KeptContent:
+    """Bytes of recorded small file versions waiting to be sent, at most `max_bytes`."""
+
+    def __init__(self, max_bytes: int = _MAX_BYTES) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._kept: dict[Key, bytes] = {}
+
+    def keep(self, key: Key, data: bytes) -> None:
+        """Keep the bytes of a version just recorded, if there is room."""
+        if key in self._kept or self._bytes + len(data) > self._max_bytes:
+            return
+        self._kept[key] = data
+        self._bytes += len(data)
+
+    def take(self, key: Key) -> bytes | None:
+        """Return and forget the bytes kept for a version, or None."""
+        data = self._kept.pop(key, None)
+        if data is not None:
+            self._bytes -= len(data)
+        return data
+
+    def clear(self) -> None:
+        """Forget everything (versions superseded or sent another way)."""
+        self._kept.clear()
+        self._bytes = 0
