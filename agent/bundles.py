@@ -3,10 +3,11 @@
 A first load of many small files cost two confirmed messages and several
 thread hand-offs per file. Consecutive small file rows (at most
 `names.BUNDLE_MAX_FILE_BYTES`, one chunk or empty, whole files) go instead
-as one `file_bundle` (see `protocol.bundle`): their content is read and
-re-verified against the recorded SHA-256 in one worker-thread call, exactly
-as a single file's chunk would be, so a file that changed since it was
-queued is never announced with the wrong content.
+as one `file_bundle` (see `protocol.bundle`): their content is the bytes
+kept from hashing (`agent.kept_content`) or else read and re-verified against
+the recorded SHA-256 in one worker-thread call, exactly as a single file's
+chunk would be, so a file is never announced with content other than its
+recorded version's.
 """
 
 from __future__ import annotations

@@ -72,6 +72,10 @@ class AgentSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         rescan_interval_s: Seconds between full rescans of the folders.
         heartbeat_interval_s: Seconds between heartbeats.
         bandwidth_limit_bytes_per_s: Upper bound on bytes sent per second; none by default.
+        compression: `"deflate"` sends file content compressed where that makes it
+            clearly smaller (text, uncompressed formats; scans and office
+            documents are compressed already and go as they are); `"off"` never.
+            Needs a hub of this release or newer.
         mass_delete_threshold: Share of a folder's files that may vanish at once
             before deletions are paused for it.
         mass_delete_min_files: A disappearance of fewer files than this is never
@@ -98,6 +102,7 @@ class AgentSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     rescan_interval_s: Seconds = 3600.0
     heartbeat_interval_s: Seconds = 30.0
     bandwidth_limit_bytes_per_s: Annotated[int, msgspec.Meta(ge=1024)] | None = None
+    compression: Literal["deflate", "off"] = "deflate"
     mass_delete_threshold: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.3
     mass_delete_min_files: Annotated[int, msgspec.Meta(ge=1)] = 5
     publish_window: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 16

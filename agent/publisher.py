@@ -12,7 +12,9 @@ transfer skips them. Memory is bounded by the window: at most
 Small files go in bundles (`agent.bundles`): consecutive small file rows are
 read and verified together and published as one `file_bundle`; each row is
 still settled on its own (deleted on the bundle's confirm, dropped if its file
-changed, deferred if unreadable), exactly like a single file.
+changed, deferred if unreadable), exactly like a single file. A small file
+whose bytes were kept from hashing (`agent.kept_content`) is not read again:
+those bytes are the recorded version.
 
 Order on the wire: publishes are started one after another by one dispatcher;
 aiormq writes them under a FIFO lock that is reached without suspending, so a
@@ -52,6 +54,7 @@ from protocol import (
     new_message_id,
     utc_now,
 )
+from protocol.deflate import DEFLATE, deflated
 from spisync.backoff import Backoff
 from spisync.events import wait_any
 from spisync.memory import release_memory
@@ -120,6 +123,7 @@ class Publisher:
         window: Most messages published and not yet confirmed.
         bandwidth_limit: Bytes per second, or None.
         kept: Bytes of small versions kept since they were hashed (sent as they are).
+        compress: Whether to send content deflated where that makes it smaller.
         on_file_changed: Called with `(folder key, disk path)` of a file whose
             content no longer matches its queued version.
     """
@@ -135,6 +139,7 @@ class Publisher:
         window: int,
         bandwidth_limit: int | None,
         kept: KeptContent,
+        compress: bool,
         on_file_changed: Callable[[str, str], None],
     ) -> None:
         self._ico = ico
@@ -145,6 +150,7 @@ class Publisher:
         self._window_size = window
         self._bucket = None if bandwidth_limit is None else TokenBucket(bandwidth_limit)
         self._kept = kept
+        self._compress = compress
         self._on_file_changed = on_file_changed
         self._wake = asyncio.Event()
         self._active: set[int] = set()
@@ -297,7 +303,7 @@ class Publisher:
                     index, data = item
                     if index in confirmed or (wanted is not None and index not in wanted):
                         continue
-                    message = self._chunk_message(row, index, data)
+                    message = self._chunk_message(row, index, *await self._encoded(data))
                     task = await self._start(session, "chunk", message)
                     if len(row.chunk_sha256) > 1:
                         # Progress only matters for resuming a file of several chunks;
@@ -418,12 +424,14 @@ class Publisher:
         bundle = FileBundle(
             message_id=new_message_id(), sender=self._ico, sent_at=utc_now(), files=tuple(entries)
         )
+        body, encoding = await self._encoded(encode_bundle(bundle))
         message = self._message(
             "file_bundle",
-            encode_bundle(bundle),
+            body,
             bundle.message_id,
             bundle.sent_at.timestamp(),
             content_type=BUNDLE_CONTENT_TYPE,
+            content_encoding=encoding,
         )
         return await self._start(session, "file_bundle", message)
 
@@ -499,10 +507,12 @@ class Publisher:
         created_at: float,
         *,
         content_type: str = "application/json",
+        content_encoding: str | None = None,
     ) -> aio_pika.Message:
         return aio_pika.Message(
             body,
             content_type=content_type,
+            content_encoding=content_encoding,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message_id,
             user_id=self._username,
@@ -516,7 +526,16 @@ class Publisher:
             },
         )
 
-    def _chunk_message(self, row: OutboxRow, index: int, data: bytes) -> aio_pika.Message:
+    async def _encoded(self, content: bytes) -> tuple[bytes, str | None]:
+        """Content as it goes on the wire, and its `content_encoding` (None: as it is)."""
+        if not self._compress or not content:
+            return content, None
+        packed = await asyncio.to_thread(deflated, content)
+        return (content, None) if packed is None else (packed, DEFLATE)
+
+    def _chunk_message(
+        self, row: OutboxRow, index: int, data: bytes, encoding: str | None
+    ) -> aio_pika.Message:
         assert row.sha256 is not None
         # A resent chunk keeps its id: derived from the row's message id and the index.
         message_id = hashlib.sha256(f"{row.message_id}:{index}".encode()).hexdigest()[:32]
@@ -532,6 +551,7 @@ class Publisher:
         return aio_pika.Message(
             data,
             content_type="application/octet-stream",
+            content_encoding=encoding,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message_id,
             user_id=self._username,

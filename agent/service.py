@@ -148,6 +148,7 @@ async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable pla
         window=agent.publish_window,
         bandwidth_limit=agent.bandwidth_limit_bytes_per_s,
         kept=kept,
+        compress=agent.compression == "deflate",
         on_file_changed=file_changed,
     )
     tracker = Tracker(

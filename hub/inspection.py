@@ -23,6 +23,7 @@ from protocol import (
     kind_of,
     names,
 )
+from protocol.deflate import DEFLATE, InflatesTooFarError, inflate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -117,11 +118,35 @@ def _header_kind(headers: Mapping[str, Any]) -> str | None:
     return _text(headers.get(names.HEADER_KIND))
 
 
+def _content(message: AbstractIncomingMessage, limit: int, what: str) -> bytes:
+    """The body as sent uncompressed: inflated if deflated, never beyond `limit` bytes.
+
+    Raises:
+        RejectDelivery: An unknown encoding or a corrupt stream (undecodable),
+            or a body that would inflate beyond `limit` (oversized).
+    """
+    encoding = message.content_encoding or ""
+    if not encoding:
+        return message.body
+    if encoding != DEFLATE:
+        raise RejectDelivery(
+            REASON_UNDECODABLE,
+            f"{what}: content_encoding {encoding!r} is not supported (only {DEFLATE!r})",
+        )
+    try:
+        return inflate(message.body, limit)
+    except InflatesTooFarError as exc:
+        raise RejectDelivery(REASON_OVERSIZED, f"{what}: {exc}") from None
+    except DecodeError as exc:
+        raise RejectDelivery(REASON_UNDECODABLE, f"{what}: {exc}") from None
+
+
 def _inspect_chunk(ico: str, message: AbstractIncomingMessage) -> Inspected:
     if len(message.body) > names.MAX_CHUNK_SIZE:
         raise RejectDelivery(
             REASON_OVERSIZED, f"chunk of {len(message.body)} bytes exceeds {names.MAX_CHUNK_SIZE}"
         )
+    body = _content(message, names.MAX_CHUNK_SIZE, "chunk")
     try:
         meta = decode_chunk_meta(message.headers)
     except DecodeError as exc:
@@ -132,7 +157,7 @@ def _inspect_chunk(ico: str, message: AbstractIncomingMessage) -> Inspected:
         ico=ico,
         kind="chunk",
         message_id=meta.message_id,
-        payload=ChunkItem(meta=meta, body=message.body),
+        payload=ChunkItem(meta=meta, body=body),
     )
 
 
@@ -142,10 +167,11 @@ def _inspect_bundle(ico: str, message: AbstractIncomingMessage) -> Inspected:
     One forged or corrupt entry refuses the whole bundle: the agent sent it as
     one message, and its honest entries come again when it sends them anew.
     """
+    body = _content(message, names.BUNDLE_MAX_BODY_BYTES, "file_bundle")
     try:
-        bundle = decode_bundle(message.body)
+        bundle = decode_bundle(body)
     except DecodeError as exc:
-        reason = REASON_OVERSIZED if len(message.body) > names.BUNDLE_MAX_BODY_BYTES else None
+        reason = REASON_OVERSIZED if len(body) > names.BUNDLE_MAX_BODY_BYTES else None
         raise RejectDelivery(reason or REASON_UNDECODABLE, str(exc)) from None
     check_routing_key(ico, message.routing_key, "file_bundle")
     check_sender(ico, bundle.sender)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -128,6 +129,7 @@ class Agent:
         message_id: str | None = None,
         user_id: str | None = "default",
         content_type: str = "application/json",
+        content_encoding: str | None = None,
     ) -> None:
         assert self.channel is not None
         exchange = await self.channel.get_exchange(names.INGEST_EXCHANGE, ensure=False)
@@ -137,6 +139,7 @@ class Agent:
             if headers is not None
             else {names.HEADER_KIND: kind, names.HEADER_SCHEMA_VERSION: 1},
             content_type=content_type,
+            content_encoding=content_encoding,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message_id or new_message_id(),
             type=kind,
@@ -155,8 +158,15 @@ class Agent:
         await self.publish_raw(encode(msg), kind=kind, message_id=msg.message_id, **kwargs)
 
     async def send_chunk(
-        self, data: bytes, *, object_sha256: str, index: int, sha256: str | None = None
+        self,
+        data: bytes,
+        *,
+        object_sha256: str,
+        index: int,
+        sha256: str | None = None,
+        deflate: bool = False,
     ) -> None:
+        """Publish one chunk; `deflate` sends it compressed (zlib's own, as an agent may)."""
         meta = ChunkMeta(
             **self.envelope(),
             object_sha256=object_sha256,
@@ -164,11 +174,12 @@ class Agent:
             sha256=sha256 or hashlib.sha256(data).hexdigest(),
         )
         await self.publish_raw(
-            data,
+            zlib.compress(data) if deflate else data,
             kind="chunk",
             headers=chunk_headers(meta),
             message_id=meta.message_id,
             content_type="application/octet-stream",
+            content_encoding="deflate" if deflate else None,
         )
 
     def manifest(
@@ -198,12 +209,15 @@ class Agent:
         chunk_size: int = 4,
         source_seq: int | None = None,
         skip: frozenset[int] = frozenset(),
+        deflate: bool = False,
     ) -> FileVersion:
         """Send the chunks (except `skip`) and then the manifest of one file version."""
         manifest, chunks = self.manifest(path, data, chunk_size=chunk_size, source_seq=source_seq)
         for index, chunk in enumerate(chunks):
             if index not in skip:
-                await self.send_chunk(chunk, object_sha256=manifest.sha256, index=index)
+                await self.send_chunk(
+                    chunk, object_sha256=manifest.sha256, index=index, deflate=deflate
+                )
         await self.send(manifest)
         return manifest
 
@@ -215,17 +229,21 @@ class Agent:
             entries.append(BundledFile(manifest=manifest, content=data))
         return FileBundle(**self.envelope(), files=tuple(entries))
 
-    async def send_bundle(self, bundle: FileBundle, *, receipt_batches: bool = True) -> None:
+    async def send_bundle(
+        self, bundle: FileBundle, *, receipt_batches: bool = True, deflate: bool = False
+    ) -> None:
         """Publish a bundle; `receipt_batches` announces that `FileReceipts` are understood."""
         headers: dict[str, Any] = {names.HEADER_KIND: "file_bundle", names.HEADER_SCHEMA_VERSION: 1}
         if receipt_batches:
             headers[names.HEADER_RECEIPT_BATCHES] = 1
+        body = encode_bundle(bundle)
         await self.publish_raw(
-            encode_bundle(bundle),
+            zlib.compress(body) if deflate else body,
             kind="file_bundle",
             headers=headers,
             message_id=bundle.message_id,
             content_type=BUNDLE_CONTENT_TYPE,
+            content_encoding="deflate" if deflate else None,
         )
 
     async def drain_inbox(self) -> list[Any]:

@@ -15,6 +15,7 @@ import sys
 import time
 import tomllib
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,13 @@ def write_toml(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def _content(message: aio_pika.abc.AbstractIncomingMessage) -> bytes:
+    """The body as sent uncompressed (zlib's own inflate, not the hub's)."""
+    if message.content_encoding == "deflate":
+        return zlib.decompress(message.body)
+    return bytes(message.body)
+
+
 @dataclass
 class HubReader:
     """Consumes `hub.obec.<ičo>.<token>` and keeps what arrived, checked and decoded."""
@@ -91,6 +99,7 @@ class HubReader:
     queue: str
     chunks: dict[str, bytes] = field(default_factory=dict)
     chunk_deliveries: list[tuple[str, int]] = field(default_factory=list)
+    deflated: list[str] = field(default_factory=list)  # kinds of the messages sent deflated
     messages: list[Any] = field(default_factory=list)
     arrivals: list[tuple[str, str]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
@@ -125,12 +134,17 @@ class HubReader:
             problems.append("not persistent")
         if message.type != kind or not message.message_id or message.timestamp is None:
             problems.append("envelope properties missing")
+        if message.content_encoding not in (None, "", "deflate"):
+            problems.append(f"content encoding {message.content_encoding!r}")
+        if message.content_encoding == "deflate":
+            self.deflated.append(str(kind))
         if kind == "chunk":
             meta = decode_chunk_meta(message.headers or {})
-            if hashlib.sha256(message.body).hexdigest() != meta.sha256:
+            body = _content(message)
+            if hashlib.sha256(body).hexdigest() != meta.sha256:
                 problems.append(f"chunk {meta.index} of {meta.object_sha256} has a wrong hash")
             else:
-                self.chunks[meta.sha256] = bytes(message.body)
+                self.chunks[meta.sha256] = body
             self.chunk_deliveries.append((meta.object_sha256, meta.index))
             self.arrivals.append(("chunk", meta.sha256))
             if message.content_type != "application/octet-stream":
@@ -149,7 +163,7 @@ class HubReader:
     def _on_bundle(self, message: aio_pika.abc.AbstractIncomingMessage) -> list[str]:
         """Take a bundle's files as if each came as its one chunk and then its manifest."""
         problems = []
-        bundle = decode_bundle(message.body)
+        bundle = decode_bundle(_content(message))
         if bundle.sender != self.ico or message.content_type != BUNDLE_CONTENT_TYPE:
             problems.append(f"bundle sender {bundle.sender!r} / content type")
         self.bundles.append(len(bundle.files))

@@ -87,6 +87,7 @@ async def _record_change_then_publish(agent_env, files: dict[str, bytes], kept: 
             window=8,
             bandwidth_limit=None,
             kept=kept,
+            compress=True,
             on_file_changed=lambda key, disk_path: changed.append((key, disk_path)),
         )
         reader = await agent_env.reader()

@@ -1,0 +1,62 @@
+"""Content compressed on the wire: chunk and bundle bodies as zlib streams.
+
+A town hall on a slow link sends a chunk's or a bundle's body deflated when
+that makes it clearly smaller (AMQP `content_encoding = "deflate"`, a zlib
+stream, RFC 1950); scans and office documents are compressed formats already
+and go as they are, text and uncompressed formats shrink. A sample of the
+body decides first, so incompressible content costs a few kilobytes of
+compression, not the whole body's.
+
+The receiver inflates a body before anything else, never beyond the size
+the body may have uncompressed: a small body that would inflate to gigabytes
+is refused once it passes that bound, not inflated.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from protocol.errors import DecodeError
+
+__all__ = ["DEFLATE", "InflatesTooFarError", "deflated", "inflate"]
+
+DEFLATE = "deflate"
+"""The AMQP `content_encoding` of a deflated body."""
+
+_LEVEL = 1  # the fastest: a slow link needs the bytes gone, not the last per cent
+_SAMPLE_BYTES = 16 * 1024
+_WORTH = 0.9
+"""Deflate only when the result is at most this share of the original."""
+
+
+class InflatesTooFarError(DecodeError):
+    """A deflated body that would inflate beyond its bound."""
+
+
+def deflated(data: bytes) -> bytes | None:
+    """Return `data` deflated if that is clearly smaller, else None (send it as it is)."""
+    if len(data) > _SAMPLE_BYTES:
+        sample = data[:_SAMPLE_BYTES]
+        if len(zlib.compress(sample, _LEVEL)) > _WORTH * len(sample):
+            return None
+    packed = zlib.compress(data, _LEVEL)
+    return packed if len(packed) <= _WORTH * len(data) else None
+
+
+def inflate(body: bytes, limit: int) -> bytes:
+    """Return the inflated `body`, which may be at most `limit` bytes uncompressed.
+
+    Raises:
+        InflatesTooFarError: If it would inflate beyond `limit`.
+        DecodeError: If the body is not one complete zlib stream.
+    """
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise DecodeError(f"deflated body is not a valid zlib stream: {exc}") from None
+    if len(data) > limit:
+        raise InflatesTooFarError(f"deflated body inflates beyond {limit} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise DecodeError("deflated body is not one complete zlib stream")
+    return data
