@@ -11,6 +11,8 @@ import asyncio
 import functools
 import hashlib
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -69,6 +71,15 @@ def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
         yield data
 
 
+_CHUNK_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spisync-chunk-hash")
+_CHUNKS_AHEAD = 4
+"""Chunks read and waiting for their own hash, at most (bounds memory)."""
+
+
+def _hexdigest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def digest_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
     """Read `path` once and return its hashes (blocking; run it in a thread).
 
@@ -81,16 +92,23 @@ def digest_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
         chunk_hashes: list[str] = []
         size = 0
         first = b""
+        later: deque[Future[str]] = deque()
         for data in _chunks(handle, chunk_size):
-            chunk = hashlib.sha256(data)
             if not chunk_hashes:
                 # The whole file's hash so far is its first chunk's: those bytes are
                 # hashed once, not twice (a small file is all first chunk).
+                chunk = hashlib.sha256(data)
                 whole, first = chunk, data
+                chunk_hashes.append(chunk.hexdigest())
             else:
+                # Later chunks' own hashes are taken beside the whole file's, on the
+                # other core: a large file is hashed in about half the time.
+                later.append(_CHUNK_HASHER.submit(_hexdigest, data))
                 whole.update(data)
-            chunk_hashes.append(chunk.hexdigest())
+                while len(later) > _CHUNKS_AHEAD:
+                    chunk_hashes.append(later.popleft().result())
             size += len(data)
+        chunk_hashes += (future.result() for future in later)
         after = os.fstat(handle.fileno())
     stable = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and (
         size == after.st_size
