@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import aio_pika
 import structlog
 from aio_pika.exceptions import DeliveryError, PublishError
 
 from agent.bundles import BundleGroup, bundleable, read_verified_files
+from agent.envelopes import Envelopes
 from agent.errors import FileChangedError
 from agent.hasher import ChunkReader
 from agent.pacing import TokenBucket
@@ -44,17 +43,14 @@ from agent.row_deleter import RowDeleter
 from protocol import (
     BUNDLE_CONTENT_TYPE,
     BundledFile,
-    ChunkMeta,
     FileBundle,
     FileVersion,
-    chunk_headers,
     encode,
     encode_bundle,
     names,
     new_message_id,
     utc_now,
 )
-from protocol.deflate import DEFLATE, deflated
 from spisync.backoff import Backoff
 from spisync.events import wait_any
 from spisync.memory import release_memory
@@ -63,6 +59,7 @@ from spisync.platform import is_sharing_violation
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import aio_pika
     from aio_pika.abc import AbstractChannel, AbstractExchange
 
     from agent.bundles import ReadJob
@@ -143,14 +140,13 @@ class Publisher:
         on_file_changed: Callable[[str, str], None],
     ) -> None:
         self._ico = ico
-        self._username = username
         self._state = state
         self._problems = problems
         self._folders = folders
         self._window_size = window
         self._bucket = None if bandwidth_limit is None else TokenBucket(bandwidth_limit)
         self._kept = kept
-        self._compress = compress
+        self._envelopes = Envelopes(ico=ico, username=username, compress=compress)
         self._on_file_changed = on_file_changed
         self._wake = asyncio.Event()
         self._active: set[int] = set()
@@ -266,7 +262,7 @@ class Publisher:
             await self._dispatch_file(row, session, publishes, verdict)
         else:
             assert row.body is not None
-            message = self._message(row.kind, row.body, row.message_id, row.created_at)
+            message = self._envelopes.message(row.kind, row.body, row.message_id, row.created_at)
             publishes.append(await self._start(session, row.kind, message))
         return asyncio.create_task(self._finish(row, publishes, verdict))
 
@@ -303,7 +299,8 @@ class Publisher:
                     index, data = item
                     if index in confirmed or (wanted is not None and index not in wanted):
                         continue
-                    message = self._chunk_message(row, index, *await self._encoded(data))
+                    body, encoding = await self._envelopes.encoded(data)
+                    message = self._envelopes.chunk(row, index, body, encoding)
                     task = await self._start(session, "chunk", message)
                     if len(row.chunk_sha256) > 1:
                         # Progress only matters for resuming a file of several chunks;
@@ -323,11 +320,11 @@ class Publisher:
             self._problems.resolve("unreadable", row.path)
         if row.kind != FILE_KIND and row.body is not None:
             # An attachment's manifest (a diagnostics result) was encoded when it was queued.
-            message = self._message(row.kind, row.body, row.message_id, row.created_at)
+            message = self._envelopes.message(row.kind, row.body, row.message_id, row.created_at)
             publishes.append(await self._start(session, row.kind, message))
             return
         body = encode(self._manifest(row))
-        message = self._message("file_version", body, row.message_id, row.created_at)
+        message = self._envelopes.message("file_version", body, row.message_id, row.created_at)
         publishes.append(await self._start(session, "file_version", message))
 
     def _manifest(self, row: OutboxRow) -> FileVersion:
@@ -424,8 +421,8 @@ class Publisher:
         bundle = FileBundle(
             message_id=new_message_id(), sender=self._ico, sent_at=utc_now(), files=tuple(entries)
         )
-        body, encoding = await self._encoded(encode_bundle(bundle))
-        message = self._message(
+        body, encoding = await self._envelopes.encoded(encode_bundle(bundle))
+        message = self._envelopes.message(
             "file_bundle",
             body,
             bundle.message_id,
@@ -499,73 +496,12 @@ class Publisher:
     ) -> None:
         await exchange.publish(message, names.ingest_routing_key(self._ico, kind), mandatory=True)
 
-    def _message(
-        self,
-        kind: str,
-        body: bytes,
-        message_id: str,
-        created_at: float,
-        *,
-        content_type: str = "application/json",
-        content_encoding: str | None = None,
-    ) -> aio_pika.Message:
-        return aio_pika.Message(
-            body,
-            content_type=content_type,
-            content_encoding=content_encoding,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message_id,
-            user_id=self._username,
-            type=kind,
-            timestamp=datetime.fromtimestamp(created_at, UTC),
-            headers={
-                names.HEADER_KIND: kind,
-                names.HEADER_SCHEMA_VERSION: 1,
-                names.HEADER_RECORD_RECEIPTS: 1,
-                names.HEADER_RECEIPT_BATCHES: 1,
-            },
-        )
-
-    async def _encoded(self, content: bytes) -> tuple[bytes, str | None]:
-        """Content as it goes on the wire, and its `content_encoding` (None: as it is)."""
-        if not self._compress or not content:
-            return content, None
-        packed = await asyncio.to_thread(deflated, content)
-        return (content, None) if packed is None else (packed, DEFLATE)
-
-    def _chunk_message(
-        self, row: OutboxRow, index: int, data: bytes, encoding: str | None
-    ) -> aio_pika.Message:
-        assert row.sha256 is not None
-        # A resent chunk keeps its id: derived from the row's message id and the index.
-        message_id = hashlib.sha256(f"{row.message_id}:{index}".encode()).hexdigest()[:32]
-        sent_at = datetime.fromtimestamp(row.created_at, UTC)
-        meta = ChunkMeta(
-            message_id=message_id,
-            sender=self._ico,
-            sent_at=sent_at,
-            object_sha256=row.sha256,
-            index=index,
-            sha256=row.chunk_sha256[index],
-        )
-        return aio_pika.Message(
-            data,
-            content_type="application/octet-stream",
-            content_encoding=encoding,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message_id,
-            user_id=self._username,
-            type="chunk",
-            timestamp=sent_at,
-            headers=dict(chunk_headers(meta)),
-        )
-
     async def publish_now(self, kind: str, body: bytes, message_id: str) -> bool:
         """Publish one message outside the outbox (heartbeats); False if not connected."""
         exchange = self._exchange
         if exchange is None:
             return False
-        message = self._message(kind, body, message_id, datetime.now(UTC).timestamp())
+        message = self._envelopes.message(kind, body, message_id, datetime.now(UTC).timestamp())
         try:
             # A link that went silent never answers: the confirm must not hold the caller.
             await asyncio.wait_for(self._publish(exchange, kind, message), _DIRECT_TIMEOUT_S)
