@@ -146,13 +146,14 @@ def _inspect_chunk(ico: str, message: AbstractIncomingMessage) -> Inspected:
         raise RejectDelivery(
             REASON_OVERSIZED, f"chunk of {len(message.body)} bytes exceeds {names.MAX_CHUNK_SIZE}"
         )
-    body = _content(message, names.MAX_CHUNK_SIZE, "chunk")
     try:
         meta = decode_chunk_meta(message.headers)
     except DecodeError as exc:
         raise RejectDelivery(REASON_UNDECODABLE, str(exc)) from None
     check_routing_key(ico, message.routing_key, "chunk")
     check_sender(ico, meta.sender)
+    # Inflated only once the headers and the identity checked out: the costly step last.
+    body = _content(message, names.MAX_CHUNK_SIZE, "chunk")
     return Inspected(
         ico=ico,
         kind="chunk",
