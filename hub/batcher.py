@@ -387,7 +387,7 @@ class Batcher:
             except BlobError as exc:
                 raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
         self._streamed.feed(
-            (item.ico, meta.object_sha256, meta.index, meta.sha256, item.payload.body)
+            (item.ico, meta.object_key, meta.index, meta.sha256, item.payload.body)
             for outcome in pending
             if (item := outcome.item) is not None
             and isinstance(item.payload, ChunkItem)
@@ -500,7 +500,7 @@ class Batcher:
                     self._verifier.forget(
                         ContentClaim(manifest.sha256, manifest.chunk_sha256, manifest.size)
                     )
-                    self._streamed.forget(outcome.item.ico, manifest.sha256)
+                    self._streamed.forget(outcome.item.ico, manifest.sha256, manifest.message_id)
 
     async def _dead_letter(self, delivery: Delivery, reject: RejectDelivery) -> None:
         try:

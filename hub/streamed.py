@@ -7,10 +7,13 @@ without reading the file back from the blob store afterwards (which, for a
 1 GiB file, costs the hub a second pass over every byte after the last chunk
 arrived, with the agent waiting for its receipt).
 
-Only an unbroken run counts: chunks 0, 1, 2, ... of one obec's object, each
-verified. Anything else (a resumed transfer that skips confirmed chunks, a
-redelivery out of order, more objects in flight than are kept) leaves no
-verdict here, and the claim is verified by reading its chunks back as before.
+An object is followed by its transfer (the manifest's message id, which
+chunks name since agents send a large file's first chunks while still hashing
+it), or by its whole hash from agents that predate transfers. Only an unbroken
+run counts: chunks 0, 1, 2, ... of one obec's object, each verified. Anything
+else (a resumed transfer that skips confirmed chunks, a redelivery out of
+order, more objects in flight than are kept) leaves no verdict here, and the
+claim is verified by reading its chunks back as before.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["StreamedChunk", "StreamedDigests"]
 
 StreamedChunk = tuple[str, str, int, str, bytes]
-"""`(ico, object_sha256, index, chunk_sha256, bytes)` of a chunk verified and stored."""
+"""`(ico, object key, index, chunk_sha256, bytes)` of a chunk verified and stored.
+
+The object key is `ChunkMeta.object_key`: the transfer, else the object's hash."""
 
 _KEEP_OBJECTS = 64
 """Objects followed at once; each holds a hash state and its chunks' hashes.
@@ -65,8 +70,8 @@ class StreamedDigests:
         Chunk 0 starts an object again; the next chunk extends it; one seen
         already (a redelivery) changes nothing; any other breaks the run.
         """
-        for ico, object_sha256, index, sha256, data in chunks:
-            key = (ico, object_sha256)
+        for ico, object_key, index, sha256, data in chunks:
+            key = (ico, object_key)
             run = self._runs.get(key)
             if index == 0 and (run is None or run.chunks[:1] != [sha256]):
                 run = self._runs[key] = _Run()
@@ -82,13 +87,17 @@ class StreamedDigests:
             while len(self._runs) > self._keep:
                 self._runs.popitem(last=False)
 
-    def verdict(self, ico: str, claim: ContentClaim) -> bool | None:
-        """Whether `claim`'s chunks make its file, if they were followed whole; else None."""
-        run = self._runs.get((ico, claim.sha256))
+    def verdict(self, ico: str, claim: ContentClaim, transfer: str) -> bool | None:
+        """Whether `claim`'s chunks make its file, if they were followed whole; else None.
+
+        `transfer` is the message id of the manifest making the claim.
+        """
+        run = self._runs.get((ico, transfer)) or self._runs.get((ico, claim.sha256))
         if run is None or tuple(run.chunks) != claim.chunks:
             return None
         return run.size == claim.size and run.digest.hexdigest() == claim.sha256
 
-    def forget(self, ico: str, object_sha256: str) -> None:
+    def forget(self, ico: str, object_sha256: str, transfer: str) -> None:
         """Drop an object's run once its manifest is settled."""
+        self._runs.pop((ico, transfer), None)
         self._runs.pop((ico, object_sha256), None)

@@ -25,6 +25,7 @@ from protocol.names import (
     HEADER_KIND,
     HEADER_OBJECT_SHA256,
     HEADER_SCHEMA_VERSION,
+    HEADER_TRANSFER,
     MAX_METADATA_BYTES,
 )
 from protocol.registry import (
@@ -77,7 +78,10 @@ _CHUNK_FIELDS_IN_HEADERS = {
     HEADER_OBJECT_SHA256: "object_sha256",
     HEADER_CHUNK_INDEX: "index",
     HEADER_CHUNK_SHA256: "sha256",
+    HEADER_TRANSFER: "transfer",
 }
+# Absent means empty: a chunk names its object's hash, its transfer, or both.
+_OPTIONAL_CHUNK_FIELDS = frozenset({"object_sha256", "transfer"})
 _ENVELOPE_HEADERS = {
     HEADER_SCHEMA_VERSION: "schema_version",
     "x-spisync-message-id": "message_id",
@@ -120,7 +124,8 @@ def chunk_headers(meta: ChunkMeta) -> dict[str, str | int]:
     raw = msgspec.to_builtins(meta)
     headers: dict[str, str | int] = {HEADER_KIND: "chunk"}
     for header, field in (_CHUNK_FIELDS_IN_HEADERS | _ENVELOPE_HEADERS).items():
-        headers[header] = raw[field]
+        if raw[field] != "" or field not in _OPTIONAL_CHUNK_FIELDS:
+            headers[header] = raw[field]
     return headers
 
 
@@ -136,6 +141,9 @@ def decode_chunk_meta(headers: Mapping[str, Any]) -> ChunkMeta:
         if header not in headers:
             if field == "schema_version":
                 raw[field] = SCHEMA_VERSION
+                continue
+            if field in _OPTIONAL_CHUNK_FIELDS:
+                raw[field] = ""
                 continue
             raise DecodeError(f"chunk header {header!r} is missing")
         value = headers[header]

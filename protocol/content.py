@@ -15,6 +15,8 @@ from protocol.paths import safe_relative_path
 __all__ = ["ChunkMeta", "FileVersion", "Tombstone"]
 
 ChunkSize = Annotated[int, msgspec.Meta(gt=0, le=MAX_CHUNK_SIZE)]
+OptionalSha256 = Annotated[str, msgspec.Meta(pattern="^([0-9a-f]{64})?$")]
+TransferId = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{0,32}$")]
 SourceEpoch = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{0,32}$")]
 
 
@@ -85,11 +87,27 @@ class ChunkMeta(Message, frozen=True, kw_only=True, tag="chunk"):
     """What travels in the AMQP headers of a chunk; the raw bytes are the body.
 
     Attributes:
-        object_sha256: Hash of the whole object (file or SIP) the chunk belongs to.
+        object_sha256: Hash of the whole object (file or SIP) the chunk belongs
+            to; empty on a chunk sent while its file was still being hashed.
         index: Position of the chunk, from 0.
         sha256: Hash of this chunk's bytes.
+        transfer: The message id of the manifest that will name the chunk (empty
+            from senders that predate it). A large file's first chunks go while
+            the file is still being hashed, before its whole hash is known: they
+            name their transfer only.
     """
 
-    object_sha256: Sha256
+    object_sha256: OptionalSha256
     index: NonNegative
     sha256: Sha256
+    transfer: TransferId = ""
+
+    def __post_init__(self) -> None:
+        """Require the object's hash or the transfer: the hub files the chunk under one."""
+        if not self.object_sha256 and not self.transfer:
+            raise ValueError("a chunk names neither its object's hash nor its transfer")
+
+    @property
+    def object_key(self) -> str:
+        """What the hub follows the chunk's object by: its transfer, else its object's hash."""
+        return self.transfer or self.object_sha256

@@ -33,6 +33,7 @@ __all__ = [
     "HEADER_REPLAY_OF",
     "HEADER_SCHEMA_VERSION",
     "HEADER_SECURITY_EVENT",
+    "HEADER_TRANSFER",
     "INGEST_EXCHANGE",
     "MAX_CHUNK_SIZE",
     "MAX_MESSAGE_BYTES",
@@ -70,6 +71,8 @@ HEADER_SCHEMA_VERSION = "x-spisync-schema"
 HEADER_OBJECT_SHA256 = "x-spisync-object-sha256"
 HEADER_CHUNK_INDEX = "x-spisync-chunk-index"
 HEADER_CHUNK_SHA256 = "x-spisync-chunk-sha256"
+HEADER_TRANSFER = "x-spisync-transfer"
+"""On a chunk: the message id of the manifest that will name it (see `ChunkMeta.transfer`)."""
 HEADER_REJECT_REASON = "x-spisync-reject-reason"
 HEADER_REJECT_DETAIL = "x-spisync-reject-detail"
 HEADER_SECURITY_EVENT = "x-spisync-security-event"

@@ -165,13 +165,19 @@ class Agent:
         index: int,
         sha256: str | None = None,
         deflate: bool = False,
+        transfer: str = "",
     ) -> None:
-        """Publish one chunk; `deflate` sends it compressed (zlib's own, as an agent may)."""
+        """Publish one chunk; `deflate` sends it compressed (zlib's own, as an agent may).
+
+        `transfer` names the manifest's message id (`object_sha256` may then be
+        empty, as for a chunk an agent sends while still hashing its file).
+        """
         meta = ChunkMeta(
             **self.envelope(),
             object_sha256=object_sha256,
             index=index,
             sha256=sha256 or hashlib.sha256(data).hexdigest(),
+            transfer=transfer,
         )
         await self.publish_raw(
             zlib.compress(data) if deflate else data,
@@ -210,13 +216,22 @@ class Agent:
         source_seq: int | None = None,
         skip: frozenset[int] = frozenset(),
         deflate: bool = False,
+        by_transfer: bool = False,
     ) -> FileVersion:
-        """Send the chunks (except `skip`) and then the manifest of one file version."""
+        """Send the chunks (except `skip`) and then the manifest of one file version.
+
+        `by_transfer`: the chunks name the manifest's message id and not the
+        whole file's hash, as an agent sends a large file while hashing it.
+        """
         manifest, chunks = self.manifest(path, data, chunk_size=chunk_size, source_seq=source_seq)
         for index, chunk in enumerate(chunks):
             if index not in skip:
                 await self.send_chunk(
-                    chunk, object_sha256=manifest.sha256, index=index, deflate=deflate
+                    chunk,
+                    object_sha256="" if by_transfer else manifest.sha256,
+                    index=index,
+                    deflate=deflate,
+                    transfer=manifest.message_id if by_transfer else "",
                 )
         await self.send(manifest)
         return manifest

@@ -60,10 +60,14 @@ async def handle_chunk(ctx: HandlerContext, item: ChunkItem, *, verified: bool) 
     if verified:
         await _add_chunk(ctx, meta.sha256, len(item.body))
         return
-    await ctx.tx.record_corrupt_chunk(ctx.ico, meta.object_sha256, meta.index, meta.sha256)
+    # Filed under the object's hash where the chunk names it, else under its
+    # transfer; the manifest looks under both (`_record_version`).
+    key = meta.object_sha256 or meta.transfer
+    await ctx.tx.record_corrupt_chunk(ctx.ico, key, meta.index, meta.sha256)
     ctx.log.warning(
         "chunk_rejected",
         object_sha256=meta.object_sha256,
+        transfer=meta.transfer,
         index=meta.index,
         sha256=meta.sha256,
         reason="hash mismatch",
@@ -242,6 +246,7 @@ async def _record_version(ctx: HandlerContext, manifest: FileVersion, seq: int) 
     missing = [i for i, sha in enumerate(manifest.chunk_sha256) if sha not in owned]
     if missing:
         corrupt = await ctx.tx.corrupt_indexes(ctx.ico, manifest.sha256)
+        corrupt |= await ctx.tx.corrupt_indexes(ctx.ico, manifest.message_id)
         bad = sorted(corrupt & set(missing))
         reason = f"missing chunks {_ranges(missing)}"
         if bad:
@@ -263,7 +268,7 @@ async def _record_version(ctx: HandlerContext, manifest: FileVersion, seq: int) 
         ctx.log.warning("file_version_hash_mismatch", path=manifest.path, sha256=manifest.sha256)
         return
     await ctx.tx.add_file_version(_version_row(ctx, manifest, seq))
-    await ctx.tx.clear_corrupt_chunks(ctx.ico, manifest.sha256)
+    await ctx.tx.clear_corrupt_chunks_of(ctx.ico, {manifest.sha256, manifest.message_id})
     await ctx.tx.record_message(ctx.message_id, ctx.ico, "file_version")
     ctx.registry_changed = True
     ctx.receipt(path=manifest.path, sha256=manifest.sha256, source_seq=manifest.source_seq)
@@ -311,7 +316,7 @@ async def verify_content(
         matches = True
     elif (verdict := ctx.verified.get(claim)) is not None:
         matches = verdict
-    elif (verdict := ctx.streamed.verdict(ctx.ico, claim)) is not None:
+    elif (verdict := ctx.streamed.verdict(ctx.ico, claim, ctx.message_id)) is not None:
         # Its chunks were hashed in order as they were stored: nothing to read back.
         matches = verdict
     else:

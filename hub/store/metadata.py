@@ -75,15 +75,15 @@ class MetadataTransaction(Protocol):
     async def record_corrupt_chunk(
         self, ico: str, object_sha256: str, index: int, sha256: str
     ) -> None:
-        """Remember that chunk `index` of `object_sha256` arrived corrupt."""
+        """Remember that chunk `index` of `object_sha256` arrived corrupt.
+
+        `object_sha256` is the object's hash, or the chunk's transfer where it
+        named no hash (a chunk sent while its file was still being hashed).
+        """
         ...
 
     async def corrupt_indexes(self, ico: str, object_sha256: str) -> set[int]:
         """Return the chunk indexes of `object_sha256` that arrived corrupt."""
-        ...
-
-    async def clear_corrupt_chunks(self, ico: str, object_sha256: str) -> None:
-        """Forget corrupt-chunk records once the content is recorded."""
         ...
 
     async def content(self, sha256: str) -> ContentRow | None:

@@ -25,7 +25,7 @@ CREATE TABLE obec_chunks (
 ) WITHOUT ROWID;
 CREATE TABLE corrupt_chunks (
     ico TEXT NOT NULL,
-    object_sha256 TEXT NOT NULL,
+    object_sha256 TEXT NOT NULL,  -- or the chunk's transfer, where it named no hash
     idx INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     seen_at TEXT NOT NULL,

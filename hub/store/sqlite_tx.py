@@ -160,12 +160,6 @@ class SqliteTransaction:
         )
         return {int(row[0]) for row in rows}
 
-    async def clear_corrupt_chunks(self, ico: str, object_sha256: str) -> None:
-        """Forget corrupt-chunk records of a content now recorded."""
-        await self._db.execute(
-            "DELETE FROM corrupt_chunks WHERE ico = ? AND object_sha256 = ?", (ico, object_sha256)
-        )
-
     async def content(self, sha256: str) -> ContentRow | None:
         """Return a verified content by hash."""
         row = await self._one(

@@ -129,21 +129,77 @@ async def test_chunks_sent_under_a_false_whole_file_hash_are_refused_without_rea
     assert hub.metrics.verifications_started == 0
 
 
-async def test_corrupt_chunk_is_rejected_and_requested_again(
+async def test_chunks_named_by_their_transfer_make_a_version_without_reading_back(
     hub_config, make_agent, start_hub, store_of, ico
+):
+    """Chunks that name only the manifest's message id (sent while hashing) are followed whole: nothing read back."""
+    agent = await make_agent(ico)
+    hub = await start_hub(hub_config)
+    data = os.urandom(1000)
+    manifest = await agent.send_file("velký.bin", data, chunk_size=64, by_transfer=True)
+    await agent.wait_for_reply(_receipt_for(manifest), what="receipt")
+    store = await store_of(hub_config)
+    [current] = await store.current_files(ico)
+    assert (current.size, current.sha256) == (1000, manifest.sha256)
+    assert hub.metrics.verifications_started == 0
+
+
+async def test_chunks_of_another_transfer_are_read_back_before_the_version_counts(
+    hub_config, make_agent, start_hub, store_of, ico
+):
+    """Chunks naming a transfer that is not this manifest's prove nothing by themselves: the hub reads them back."""
+    agent = await make_agent(ico)
+    hub = await start_hub(hub_config)
+    data = os.urandom(1000)
+    manifest, chunks = agent.manifest("jiný.bin", data, chunk_size=300)
+    other = new_message_id()
+    for index, chunk in enumerate(chunks):
+        await agent.send_chunk(chunk, object_sha256="", index=index, transfer=other)
+    await agent.send(manifest)
+    await agent.wait_for_reply(_receipt_for(manifest), what="receipt")
+    assert hub.metrics.verifications_started == 1
+
+
+async def test_chunks_of_a_transfer_under_a_false_whole_file_hash_are_refused(
+    hub_config, make_agent, start_hub, store_of, ico
+):
+    """A transfer's chunks followed whole under a manifest whose hash they do not make: NeedChunks, no version."""
+    agent = await make_agent(ico)
+    hub = await start_hub(hub_config)
+    honest, chunks = agent.manifest("podvrh.bin", os.urandom(1000), chunk_size=300)
+    forged = msgspec.structs.replace(honest, sha256=hashlib.sha256(b"other").hexdigest())
+    for index, chunk in enumerate(chunks):
+        await agent.send_chunk(chunk, object_sha256="", index=index, transfer=forged.message_id)
+    await agent.send(forged)
+    need = await agent.wait_for_reply(
+        lambda m: isinstance(m, NeedChunks) and m.sha256 == forged.sha256, what="need_chunks"
+    )
+    assert need.indexes == ()
+    store = await store_of(hub_config)
+    assert await store.current_files(ico) == []
+    assert hub.metrics.verifications_started == 0
+
+
+@pytest.mark.parametrize("by_transfer", [False, True], ids=["by-hash", "by-transfer"])
+async def test_corrupt_chunk_is_rejected_and_requested_again(
+    hub_config, make_agent, start_hub, store_of, ico, by_transfer
 ):
     """A chunk whose bytes do not match its hash is never stored; the manifest gets a NeedChunks naming it."""
     agent = await make_agent(ico)
     await start_hub(hub_config)
     data = b"0123456789abcdef"
     manifest, chunks = agent.manifest("b.bin", data, chunk_size=4)
+    # Named by the whole file's hash, or (sent while hashing) by the manifest's message id only.
+    named = (
+        {"object_sha256": "", "transfer": manifest.message_id}
+        if by_transfer
+        else {"object_sha256": manifest.sha256}
+    )
     for index, chunk in enumerate(chunks):
         if index == 1:
-            await agent.send_chunk(
-                b"XXXX", object_sha256=manifest.sha256, index=1, sha256=manifest.chunk_sha256[1]
-            )
+            await agent.send_chunk(b"XXXX", index=1, sha256=manifest.chunk_sha256[1], **named)
         else:
-            await agent.send_chunk(chunk, object_sha256=manifest.sha256, index=index)
+            await agent.send_chunk(chunk, index=index, **named)
     await agent.send(manifest)
     need = await agent.wait_for_reply(lambda m: isinstance(m, NeedChunks), what="need_chunks")
     assert need.indexes == (1,)

@@ -83,6 +83,9 @@ def _struct(info: msgspec.inspect.StructType) -> st.SearchStrategy[Any]:
             values["size"] %= values["chunk_size"] * 8 + 1
             count = -(-values["size"] // values["chunk_size"])
             values["chunk_sha256"] = tuple(f"{i:064x}" for i in range(count))
+        if {"object_sha256", "transfer"} <= values.keys() and not values["object_sha256"]:
+            # A chunk names its object's hash, its transfer, or both (`ChunkMeta`).
+            values["transfer"] = values["transfer"] or "0" * 32
         return info.cls(**values)
 
     return st.fixed_dictionaries(fields).map(build)

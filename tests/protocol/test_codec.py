@@ -63,6 +63,7 @@ def test_arbitrary_json_fails_only_with_decode_error(value: object, kind: str) -
                 "x-spisync-object-sha256",
                 "x-spisync-chunk-index",
                 "x-spisync-chunk-sha256",
+                "x-spisync-transfer",
                 "x-spisync-message-id",
                 "x-spisync-sender",
                 "x-spisync-sent-at",
@@ -86,6 +87,21 @@ def test_arbitrary_chunk_headers_fail_only_with_decode_error(headers: dict[str, 
 def test_chunk_meta_round_trips_through_headers(meta: ChunkMeta) -> None:
     """A chunk's metadata survives the trip through AMQP headers."""
     assert protocol.decode_chunk_meta(protocol.chunk_headers(meta)) == meta
+
+
+def test_chunk_headers_naming_neither_object_nor_transfer_are_refused() -> None:
+    """A chunk must say what it belongs to: its object's hash, its transfer, or both."""
+    headers = {
+        "x-spisync-chunk-index": 0,
+        "x-spisync-chunk-sha256": "c" * 64,
+        "x-spisync-message-id": "5f0c6b1e2d3a4b5c8d9e0f1a2b3c4d5e",
+        "x-spisync-sender": "00255319",
+        "x-spisync-sent-at": "2026-11-23T08:30:00Z",
+    }
+    with pytest.raises(DecodeError, match="neither"):
+        protocol.decode_chunk_meta(headers)
+    meta = protocol.decode_chunk_meta(headers | {"x-spisync-transfer": "ab" * 16})
+    assert (meta.object_sha256, meta.object_key) == ("", "ab" * 16)
 
 
 def test_oversized_body_is_refused_before_parsing() -> None:

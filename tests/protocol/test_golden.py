@@ -42,7 +42,9 @@ def test_golden_sample_decodes_as_its_kind(sample: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "sample", sorted(GOLDEN.glob("v*/chunk.headers.json")), ids=lambda p: p.parent.name
+    "sample",
+    sorted(GOLDEN.glob("v*/chunk*.headers.json")),
+    ids=lambda p: f"{p.parent.name}/{p.name.removesuffix('.headers.json')}",
 )
 def test_golden_chunk_headers_decode(sample: Path) -> None:
     """Chunk headers written by every released version still decode."""
