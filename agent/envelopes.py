@@ -12,15 +12,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import aio_pika
 
 from protocol import ChunkMeta, chunk_headers, names
 from protocol.deflate import DEFLATE, deflated
-
-if TYPE_CHECKING:
-    from agent.records import OutboxRow
 
 __all__ = ["Envelopes"]
 
@@ -75,20 +71,32 @@ class Envelopes:
         return (content, None) if packed is None else (packed, DEFLATE)
 
     def chunk(
-        self, row: OutboxRow, index: int, data: bytes, encoding: str | None
+        self,
+        *,
+        transfer: str,
+        object_sha256: str,
+        index: int,
+        sha256: str,
+        data: bytes,
+        encoding: str | None,
+        created_at: float,
     ) -> aio_pika.Message:
-        """Chunk `index` of a file row, `data` as `encoded` returned it."""
-        assert row.sha256 is not None
-        # A resent chunk keeps its id: derived from the row's message id and the index.
-        message_id = hashlib.sha256(f"{row.message_id}:{index}".encode()).hexdigest()[:32]
-        sent_at = datetime.fromtimestamp(row.created_at, UTC)
+        """Chunk `index` of the transfer whose manifest's message id is `transfer`.
+
+        `data` is as `encoded` returned it; `object_sha256` is empty while the
+        file is still being hashed.
+        """
+        # A resent chunk keeps its id: derived from the transfer and the index.
+        message_id = hashlib.sha256(f"{transfer}:{index}".encode()).hexdigest()[:32]
+        sent_at = datetime.fromtimestamp(created_at, UTC)
         meta = ChunkMeta(
             message_id=message_id,
             sender=self._ico,
             sent_at=sent_at,
-            object_sha256=row.sha256,
+            object_sha256=object_sha256,
             index=index,
-            sha256=row.chunk_sha256[index],
+            sha256=sha256,
+            transfer=transfer,
         )
         return aio_pika.Message(
             data,

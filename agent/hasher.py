@@ -12,9 +12,10 @@ import functools
 import hashlib
 import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
 from agent.errors import FileChangedError
 from protocol import names
@@ -23,7 +24,22 @@ from spisync.threads import open_in_thread
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-__all__ = ["ChunkReader", "FileDigest", "digest_file", "digest_files", "open_inside"]
+__all__ = [
+    "ChunkReader",
+    "ChunkSink",
+    "DigestJob",
+    "FileDigest",
+    "digest_file",
+    "digest_files",
+    "open_inside",
+]
+
+ChunkSink: TypeAlias = Callable[[int, bytes, str], bool]
+"""Takes `(index, bytes, sha256)` of each chunk as it is hashed, in order, on the
+hashing thread; returns False to be offered no more of the file's chunks."""
+
+DigestJob: TypeAlias = tuple[str, str, int, ChunkSink | None]
+"""`(folder's real root, path, size at stat, where its chunks go as hashed or None)`."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +96,13 @@ def _hexdigest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def digest_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
+def digest_file(
+    root_real: str, path: str, chunk_size: int, sink: ChunkSink | None = None
+) -> FileDigest:
     """Read `path` once and return its hashes (blocking; run it in a thread).
+
+    `sink` is offered each chunk with its hash as soon as both are known,
+    until it declines one (then it is offered no more).
 
     Raises:
         OSError: If the file cannot be opened or read (including a symlink escape).
@@ -92,23 +113,33 @@ def digest_file(root_real: str, path: str, chunk_size: int) -> FileDigest:
         chunk_hashes: list[str] = []
         size = 0
         first = b""
-        later: deque[Future[str]] = deque()
+        later: deque[tuple[Future[str], bytes]] = deque()
+
+        def hashed(data: bytes, sha256: str) -> None:
+            nonlocal sink
+            if sink is not None and not sink(len(chunk_hashes), data, sha256):
+                sink = None
+            chunk_hashes.append(sha256)
+
         for data in _chunks(handle, chunk_size):
-            if not chunk_hashes:
+            if not chunk_hashes and not later:
                 # The whole file's hash so far is its first chunk's: those bytes are
                 # hashed once, not twice (a small file is all first chunk).
                 chunk = hashlib.sha256(data)
                 whole, first = chunk, data
-                chunk_hashes.append(chunk.hexdigest())
+                hashed(data, chunk.hexdigest())
             else:
                 # Later chunks' own hashes are taken beside the whole file's, on the
                 # other core: a large file is hashed in about half the time.
-                later.append(_CHUNK_HASHER.submit(_hexdigest, data))
+                later.append((_CHUNK_HASHER.submit(_hexdigest, data), data))
                 whole.update(data)
                 while len(later) > _CHUNKS_AHEAD:
-                    chunk_hashes.append(later.popleft().result())
+                    future, held = later.popleft()
+                    hashed(held, future.result())
             size += len(data)
-        chunk_hashes += (future.result() for future in later)
+        while later:
+            future, held = later.popleft()
+            hashed(held, future.result())
         after = os.fstat(handle.fileno())
     stable = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and (
         size == after.st_size
@@ -128,29 +159,27 @@ _GROUP_BYTES = 4 * 1024 * 1024
 """Bytes of files hashed in one worker-thread call (small files share a call)."""
 
 
-def _digest_group(jobs: list[tuple[str, str]], chunk_size: int) -> list[FileDigest | OSError]:
+def _digest_group(jobs: list[DigestJob], chunk_size: int) -> list[FileDigest | OSError]:
     results: list[FileDigest | OSError] = []
-    for root_real, path in jobs:
+    for root_real, path, _, sink in jobs:
         try:
-            results.append(digest_file(root_real, path, chunk_size))
+            results.append(digest_file(root_real, path, chunk_size, sink))
         except OSError as exc:
             results.append(exc)
     return results
 
 
-async def digest_files(
-    jobs: Sequence[tuple[str, str, int]], chunk_size: int
-) -> list[FileDigest | OSError]:
+async def digest_files(jobs: Sequence[DigestJob], chunk_size: int) -> list[FileDigest | OSError]:
     """Hash files in worker threads; for each, in order, its digest or why it could not be read.
 
-    Each job is `(folder's real root, path, size at stat)`. Files go to the
-    threads in groups of about `_GROUP_BYTES` (a large file alone), hashed side
-    by side: a first sync of thousands of small files then costs a thread
-    hand-off per group, not per file, and large files still use every core.
+    Files go to the threads in groups of about `_GROUP_BYTES` (a large file
+    alone), hashed side by side: a first sync of thousands of small files then
+    costs a thread hand-off per group, not per file, and large files still use
+    every core.
     """
     groups: list[list[int]] = []
     size = 0
-    for index, (_, _, expected) in enumerate(jobs):
+    for index, (_, _, expected, _) in enumerate(jobs):
         if not groups or size + expected > _GROUP_BYTES:
             groups.append([])
             size = 0
@@ -158,7 +187,7 @@ async def digest_files(
         size += expected
     parts = await asyncio.gather(
         *(
-            asyncio.to_thread(_digest_group, [jobs[i][:2] for i in group], chunk_size)
+            asyncio.to_thread(_digest_group, [jobs[i] for i in group], chunk_size)
             for group in groups
         )
     )
@@ -236,6 +265,22 @@ class ChunkReader:
             )
         self._index += 1
         return data
+
+    @property
+    def index(self) -> int:
+        """The index of the chunk `next_chunk` or `skip` takes next."""
+        return self._index
+
+    @property
+    def done(self) -> bool:
+        """Whether every recorded chunk was read or skipped (the end is still to check)."""
+        return self._index >= len(self._expected)
+
+    def skip(self) -> None:
+        """Pass the next chunk without reading it (the hub has it already)."""
+        assert self._handle is not None
+        self._handle.seek(self._chunk_size, os.SEEK_CUR)  # no I/O: only the position moves
+        self._index += 1
 
     async def next_chunk(self) -> tuple[int, bytes] | None:
         """Return the next verified `(index, bytes)`, or None at a verified end of file.

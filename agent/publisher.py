@@ -16,6 +16,10 @@ changed, deferred if unreadable), exactly like a single file. A small file
 whose bytes were kept from hashing (`agent.kept_content`) is not read again:
 those bytes are the recorded version.
 
+Chunks of a new large file may have gone while it was hashed
+(`agent.early_chunks`, `send_early`): its row passes over those the broker
+confirmed or has in flight on the same channel, without reading them again.
+
 Order on the wire: publishes are started one after another by one dispatcher;
 aiormq writes them under a FIFO lock that is reached without suspending, so a
 file's chunks precede its manifest on the channel (and so in the queue).
@@ -33,6 +37,7 @@ import structlog
 from aio_pika.exceptions import DeliveryError, PublishError
 
 from agent.bundles import BundleGroup, bundleable, read_verified_files
+from agent.early_chunks import OFFER_WAIT_S, EarlyTransfer
 from agent.envelopes import Envelopes
 from agent.errors import FileChangedError
 from agent.hasher import ChunkReader
@@ -82,6 +87,9 @@ _DIRECT_TIMEOUT_S = 10.0
 _TRIM_WHEN_IDLE_S = 2.0
 # A row the broker refused, or whose file cannot be read, is retried up to every 5 minutes.
 _ROW_RETRY = Backoff(base_s=1.0, cap_s=300.0)
+# Transfers sent early and not yet taken by their row; past this the oldest is
+# forgotten (its row then sends every chunk again).
+_EARLY_TRANSFERS = 64
 
 
 class LinkLostError(Exception):
@@ -153,7 +161,8 @@ class Publisher:
         self._progress: list[tuple[int, int]] = []
         self._deleter = RowDeleter(state)
         self._flusher: asyncio.Task[None] | None = None
-        self._exchange: AbstractExchange | None = None
+        self._session: _Session | None = None
+        self._early: dict[str, EarlyTransfer] = {}
         self._broken = asyncio.Event()
         self._sent_since_idle = False
 
@@ -173,13 +182,13 @@ class Publisher:
         session = _Session(exchange, self._window_size, stop)
         finishers: set[asyncio.Task[None]] = set()
         self._broken = asyncio.Event()
-        self._exchange = exchange
+        self._session = session
         try:
             await self._dispatch_loop(session, finishers)
             if finishers:
                 await asyncio.wait(finishers, timeout=_DRAIN_S)
         finally:
-            self._exchange = None
+            self._session = None
             for task in finishers:
                 task.cancel()
             await asyncio.gather(*finishers, return_exceptions=True)
@@ -280,8 +289,9 @@ class Publisher:
         if folder is None or row.disk_path is None:
             verdict.set("drop", "its folder is no longer configured")
             return
+        sent_early = self._take_early(row, session, publishes)
         if row.force_content or not await self._state.is_held(row.sha256):
-            confirmed = await self._state.confirmed_chunks(row.id)
+            sent = sent_early | await self._state.confirmed_chunks(row.id)
             wanted = None if row.only_chunks is None else set(row.only_chunks)
             reader = ChunkReader(
                 wire_path=row.path,
@@ -292,15 +302,29 @@ class Publisher:
             )
             try:
                 await reader.open()
-                while (item := await reader.next_chunk()) is not None:
+                while not reader.done:
                     if session.stop.is_set() or self._broken.is_set():
                         verdict.set("keep")
                         return
-                    index, data = item
-                    if index in confirmed or (wanted is not None and index not in wanted):
+                    index = reader.index
+                    if index in sent or (wanted is not None and index not in wanted):
+                        # The broker has it: sent early or in an earlier session, or a
+                        # repair asks for others. Each chunk sent was verified then.
+                        reader.skip()
                         continue
+                    item = await reader.next_chunk()
+                    assert item is not None  # not done: a chunk, or FileChangedError
+                    data = item[1]
                     body, encoding = await self._envelopes.encoded(data)
-                    message = self._envelopes.chunk(row, index, body, encoding)
+                    message = self._envelopes.chunk(
+                        transfer=row.message_id,
+                        object_sha256=row.sha256,
+                        index=index,
+                        sha256=row.chunk_sha256[index],
+                        data=body,
+                        encoding=encoding,
+                        created_at=row.created_at,
+                    )
                     task = await self._start(session, "chunk", message)
                     if len(row.chunk_sha256) > 1:
                         # Progress only matters for resuming a file of several chunks;
@@ -309,6 +333,7 @@ class Publisher:
                             functools.partial(self._chunk_settled, row.id, index)
                         )
                     publishes.append(task)
+                await reader.next_chunk()  # None at the recorded end; raises if the file grew
             except (FileNotFoundError, FileChangedError) as exc:
                 verdict.set("drop", str(exc))
                 return
@@ -326,6 +351,68 @@ class Publisher:
         body = encode(self._manifest(row))
         message = self._envelopes.message("file_version", body, row.message_id, row.created_at)
         publishes.append(await self._start(session, "file_version", message))
+
+    def _take_early(
+        self, row: OutboxRow, session: _Session, publishes: list[asyncio.Task[None]]
+    ) -> set[int]:
+        """Return the chunks of `row` sent while it was hashed that it need not send again.
+
+        Confirmed ones are remembered like any confirmed chunk; ones still in
+        flight on this session's channel settle with the row (they precede its
+        manifest on the channel); any other is sent again.
+        """
+        early = self._early.pop(row.message_id, None)
+        if early is None:
+            return set()
+        sent: set[int] = set()
+        for index, task in early.publishes.items():
+            if not task.done() and early.session is session:
+                publishes.append(task)
+                task.add_done_callback(functools.partial(self._chunk_settled, row.id, index))
+            elif task.done() and not task.cancelled() and task.exception() is None:
+                self._chunk_settled(row.id, index, task)
+            else:
+                continue
+            sent.add(index)
+        return sent
+
+    async def send_early(self, transfer: str, index: int, data: bytes, sha256: str) -> bool:
+        """Publish a chunk of a file still being hashed (see `agent.early_chunks`).
+
+        Returns False, and sends nothing, when there is no session, a bandwidth
+        limit paces the link (early chunks would take its share from rows
+        queued before them), or no window slot frees within `OFFER_WAIT_S`.
+        """
+        session = self._session
+        if session is None or self._bucket is not None or self._broken.is_set():
+            return False
+        body, encoding = await self._envelopes.encoded(data)
+        try:
+            await asyncio.wait_for(session.window.acquire(), OFFER_WAIT_S)
+        except TimeoutError:
+            return False
+        if session is not self._session or session.stop.is_set():
+            session.window.release()
+            return False
+        message = self._envelopes.chunk(
+            transfer=transfer,
+            object_sha256="",  # not known until the whole file is hashed
+            index=index,
+            sha256=sha256,
+            data=body,
+            encoding=encoding,
+            created_at=time.time(),
+        )
+        task = self._launch(session, "chunk", message)
+        early = self._early.setdefault(transfer, EarlyTransfer(session))
+        early.publishes[index] = task
+        while len(self._early) > _EARLY_TRANSFERS:
+            del self._early[next(iter(self._early))]
+        return True
+
+    def discard_early(self, transfer: str) -> None:
+        """Forget a transfer whose version was not recorded (its file changed while read)."""
+        self._early.pop(transfer, None)
 
     def _manifest(self, row: OutboxRow) -> FileVersion:
         """The manifest of a file row, built at send time from what was recorded when queued."""
@@ -483,12 +570,17 @@ class Publisher:
     async def _start(
         self, session: _Session, kind: str, message: aio_pika.Message
     ) -> asyncio.Task[None]:
-        window = session.window
-        await window.acquire()
+        await session.window.acquire()
         if self._bucket is not None:
             await self._bucket.take(message.body_size)
+        return self._launch(session, kind, message)
+
+    def _launch(
+        self, session: _Session, kind: str, message: aio_pika.Message
+    ) -> asyncio.Task[None]:
+        """Publish `message` in a task that gives its window slot back when settled."""
         task = asyncio.create_task(self._publish(session.exchange, kind, message))
-        task.add_done_callback(lambda _: window.release())
+        task.add_done_callback(functools.partial(_settled, session.window))
         return task
 
     async def _publish(
@@ -498,13 +590,15 @@ class Publisher:
 
     async def publish_now(self, kind: str, body: bytes, message_id: str) -> bool:
         """Publish one message outside the outbox (heartbeats); False if not connected."""
-        exchange = self._exchange
-        if exchange is None:
+        session = self._session
+        if session is None:
             return False
         message = self._envelopes.message(kind, body, message_id, datetime.now(UTC).timestamp())
         try:
             # A link that went silent never answers: the confirm must not hold the caller.
-            await asyncio.wait_for(self._publish(exchange, kind, message), _DIRECT_TIMEOUT_S)
+            await asyncio.wait_for(
+                self._publish(session.exchange, kind, message), _DIRECT_TIMEOUT_S
+            )
         except (Exception, asyncio.CancelledError) as exc:
             task = asyncio.current_task()
             if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
@@ -535,6 +629,12 @@ class Publisher:
         while self._progress:
             batch, self._progress = self._progress, []
             await self._state.mark_chunks_confirmed(batch)
+
+
+def _settled(window: asyncio.Semaphore, task: asyncio.Task[None]) -> None:
+    window.release()
+    if not task.cancelled():
+        task.exception()  # retrieved: a failed early chunk nobody awaits is not an error
 
 
 def _describe(exc: BaseException) -> str:

@@ -159,6 +159,7 @@ async def _run(  # noqa: PLR0915 - the wiring of every part, in one readable pla
         mass_delete_threshold=agent.mass_delete_threshold,
         mass_delete_min_files=agent.mass_delete_min_files,
         kept=kept,
+        early=publisher,
     )
     watcher = FolderWatcher(
         folders=folders,

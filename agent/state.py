@@ -188,6 +188,16 @@ class State:
 
         return await self._run(read)
 
+    async def first_chunk_indexed(self, sha256: str) -> bool:
+        """Whether an indexed file begins with chunk `sha256` (a copy or a rename, most likely)."""
+        prefix = f'["{sha256}"%'  # chunk_sha256 is a JSON list; hex has no LIKE wildcards
+
+        def read(db: sqlite3.Connection) -> bool:
+            sql = "SELECT 1 FROM files WHERE chunk_sha256 LIKE ? LIMIT 1"
+            return db.execute(sql, (prefix,)).fetchone() is not None
+
+        return await self._run(read)
+
     async def record_changes(
         self, versions: Sequence[tuple[VersionRecord, str]], moved: Sequence[StatUpdate]
     ) -> list[int]:

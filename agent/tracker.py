@@ -8,11 +8,14 @@ folder looks unmounted or too much of it vanished at once).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
+from agent.early_chunks import offer_from_thread
 from agent.hasher import digest_files
 from agent.problems import Problem
 from agent.records import StatUpdate, VersionRecord
@@ -22,6 +25,8 @@ from protocol import Tombstone, encode, new_message_id, utc_now
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from agent.early_chunks import EarlySender
+    from agent.hasher import ChunkSink
     from agent.kept_content import KeptContent
     from agent.problems import Problems
     from agent.records import IndexEntry
@@ -67,6 +72,8 @@ class Tracker:
         mass_delete_threshold: Share of a folder's files that may vanish at once.
         mass_delete_min_files: Fewer vanished files than this are never "mass".
         kept: Where the bytes of small versions just recorded wait for the publisher.
+        early: Where chunks of new large files go while they are hashed
+            (`agent.early_chunks`), or None to send every file by its row only.
     """
 
     def __init__(
@@ -79,9 +86,11 @@ class Tracker:
         mass_delete_threshold: float,
         mass_delete_min_files: int,
         kept: KeptContent,
+        early: EarlySender | None = None,
     ) -> None:
         self._state = state
         self._kept = kept
+        self._early = early
         self._problems = problems
         self._ico = ico
         self._chunk_size = chunk_size
@@ -105,12 +114,15 @@ class Tracker:
         ]
         to_read = [i for i, outcome in enumerate(outcomes) if outcome is None]
         roots = {look.folder.key: look.folder.root_real for look in looks}
+        transfers = self._early_transfers(looks, to_read, entries)
+        sinks = self._sinks(transfers)
         digests = await digest_files(
             [
                 (
                     roots[looks[i].folder.key],
                     looks[i].folder.absolute(looks[i].disk.disk_path),
                     looks[i].disk.size,
+                    sinks.get(i),
                 )
                 for i in to_read
             ],
@@ -154,9 +166,13 @@ class Tracker:
                 chunk_size=self._chunk_size,
                 chunk_sha256=digest.chunk_sha256,
             )
-            versions.append((version, new_message_id()))
+            # A version whose chunks went while it was hashed keeps their transfer as its id.
+            versions.append((version, transfers.pop(i, "") or new_message_id()))
             contents.append(digest.content)
             recorded.append(i)
+        for transfer in transfers.values():
+            assert self._early is not None  # transfers come only with an early sender
+            self._early.discard_early(transfer)
         if versions or moved:
             seqs = await self._state.record_changes(versions, moved)
             for i, (version, _), content, seq in zip(
@@ -179,6 +195,34 @@ class Tracker:
             assert outcome is not None  # every look was settled, read, or failed above
             done.append(outcome)
         return done
+
+    def _early_transfers(
+        self, looks: Sequence[Look], to_read: list[int], entries: dict[str, IndexEntry]
+    ) -> dict[int, str]:
+        """Give a transfer id to each new path of several chunks: they go while hashed."""
+        if self._early is None:
+            return {}
+        return {
+            i: new_message_id()
+            for i in to_read
+            if looks[i].disk.size > self._chunk_size and looks[i].disk.path not in entries
+        }
+
+    def _sinks(self, transfers: dict[int, str]) -> dict[int, ChunkSink]:
+        loop = asyncio.get_running_loop()
+        return {
+            i: offer_from_thread(functools.partial(self._offer, transfer), loop)
+            for i, transfer in transfers.items()
+        }
+
+    async def _offer(self, transfer: str, index: int, data: bytes, sha256: str) -> bool:
+        """Send a chunk of a file being hashed, unless the file looks like one the hub holds."""
+        assert self._early is not None
+        if index == 0 and await self._state.first_chunk_indexed(sha256):
+            # A copy or a rename, most likely: once hashed, its row sends only what the
+            # hub lacks (a manifest alone for content it confirmed holding).
+            return False
+        return await self._early.send_early(transfer, index, data, sha256)
 
     def _settled_without_reading(self, look: Look, entry: IndexEntry | None) -> Outcome | None:
         """Settle a look by stat alone (unchanged, or a name collision), or None to read it."""

@@ -99,6 +99,10 @@ class HubReader:
     queue: str
     chunks: dict[str, bytes] = field(default_factory=dict)
     chunk_deliveries: list[tuple[str, int]] = field(default_factory=list)
+    """`(object's hash, index)` of each chunk; a chunk sent while its file was hashed
+    names its transfer until the manifest with that message id arrives."""
+    sent_while_hashed: list[tuple[str, int]] = field(default_factory=list)
+    """`(transfer, index)` of the chunks that named no object's hash."""
     deflated: list[str] = field(default_factory=list)  # kinds of the messages sent deflated
     messages: list[Any] = field(default_factory=list)
     arrivals: list[tuple[str, str]] = field(default_factory=list)
@@ -145,7 +149,9 @@ class HubReader:
                 problems.append(f"chunk {meta.index} of {meta.object_sha256} has a wrong hash")
             else:
                 self.chunks[meta.sha256] = body
-            self.chunk_deliveries.append((meta.object_sha256, meta.index))
+            self.chunk_deliveries.append((meta.object_sha256 or meta.transfer, meta.index))
+            if not meta.object_sha256:
+                self.sent_while_hashed.append((meta.transfer, meta.index))
             self.arrivals.append(("chunk", meta.sha256))
             if message.content_type != "application/octet-stream":
                 problems.append("chunk content type")
@@ -157,8 +163,17 @@ class HubReader:
                 problems.append(f"sender {decoded.sender!r} / content type")
             self.messages.append(decoded)
             self.arrivals.append((str(kind), getattr(decoded, "path", "")))
+            if isinstance(decoded, FileVersion):
+                self._named_by_transfer(decoded)
         self.violations.extend(problems)
         await message.ack()
+
+    def _named_by_transfer(self, manifest: FileVersion) -> None:
+        """Put the manifest's hash on the chunks that named only its message id."""
+        self.chunk_deliveries = [
+            (manifest.sha256 if key == manifest.message_id else key, index)
+            for key, index in self.chunk_deliveries
+        ]
 
     def _on_bundle(self, message: aio_pika.abc.AbstractIncomingMessage) -> list[str]:
         """Take a bundle's files as if each came as its one chunk and then its manifest."""

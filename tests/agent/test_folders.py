@@ -46,9 +46,9 @@ async def test_rescan_finds_changes_that_no_event_reported_and_rehashes_nothing_
     hashed: list[str] = []
     real_hash = agent.hasher.digest_file
 
-    def counting_hash(root, path, chunk_size):  # runs in a hashing thread
+    def counting_hash(root, path, chunk_size, sink=None):  # runs in a hashing thread
         hashed.append(path)
-        return real_hash(root, path, chunk_size)
+        return real_hash(root, path, chunk_size, sink)
 
     monkeypatch.setattr(agent.hasher, "digest_file", counting_hash)
     folder = agent_env.folder
@@ -340,11 +340,11 @@ async def test_an_unreadable_file_is_retried_with_backoff_and_reported(agent_env
     real_hash = agent.hasher.digest_file
     failures = {"left": 2}
 
-    def flaky_hash(root, path, chunk_size):  # runs in a hashing thread
+    def flaky_hash(root, path, chunk_size, sink=None):  # runs in a hashing thread
         if path.endswith("locked.docx") and failures["left"]:
             failures["left"] -= 1
             raise PermissionError(13, "Permission denied", path)
-        return real_hash(root, path, chunk_size)
+        return real_hash(root, path, chunk_size, sink)
 
     monkeypatch.setattr(agent.hasher, "digest_file", flaky_hash)
     folder = agent_env.folder
@@ -366,10 +366,10 @@ async def test_a_file_gone_between_the_scan_and_its_hashing_is_not_reported_unre
     """A long-unmodified file the scan found is deleted before it is read: no problem, no version, the rest flows."""
     real_hash = agent.hasher.digest_file
 
-    def deleting_hash(root, path, chunk_size):  # runs in a hashing thread
+    def deleting_hash(root, path, chunk_size, sink=None):  # runs in a hashing thread
         if path.endswith("gone.txt"):
             Path(path).unlink()
-        return real_hash(root, path, chunk_size)
+        return real_hash(root, path, chunk_size, sink)
 
     monkeypatch.setattr(agent.hasher, "digest_file", deleting_hash)
     folder = agent_env.folder

@@ -21,11 +21,11 @@ async def test_a_file_locked_by_office_is_retried_and_never_reported(agent_env, 
     real_hash = agent.hasher.digest_file
     locked = {"left": 2}
 
-    def office_holds_it(root, path, chunk_size):  # runs in a hashing thread
+    def office_holds_it(root, path, chunk_size, sink=None):  # runs in a hashing thread
         if path.endswith("smlouva.docx") and locked["left"]:
             locked["left"] -= 1
             raise SharingViolationError(13, "The process cannot access the file", path)
-        return real_hash(root, path, chunk_size)
+        return real_hash(root, path, chunk_size, sink)
 
     monkeypatch.setattr(agent.hasher, "digest_file", office_holds_it)
     folder = agent_env.folder

@@ -1,0 +1,85 @@
+"""A new large file's chunks sent while it is hashed, before its version is recorded.
+
+A version is recorded only with its hashes, so a new file used to be read
+twice before its last chunk left, once to hash it and once to send it, with
+nothing on the wire during the first read (for 1 GiB about 2 s of a 9 s
+transfer here). Now each chunk of a new file of several chunks is offered to
+the publisher as soon as it is hashed. It names its transfer (the message id
+the version's manifest will carry, `ChunkMeta.transfer`), since the whole
+file's hash is not known yet. Once the version is recorded its row is sent as
+any other, passing over the chunks the broker has confirmed or has in flight.
+
+Nothing can be announced as a mix: a chunk sent here is the very bytes hashed
+into the version, and a file that changed while it was read records no
+version (its chunks stay unreferenced at the hub until collected). Hashing is
+never held up for long: a chunk waits for a slot in the publisher's window at
+most `OFFER_WAIT_S`; past that (a slow link) the rest of the file is only
+hashed and goes later by its row, as before. A file whose first chunk begins
+a file already indexed is not offered either: a copy or a rename most likely,
+whose content the hub may hold already (its row then sends a manifest alone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+    from typing import Any
+
+    from agent.hasher import ChunkSink
+
+__all__ = ["OFFER_WAIT_S", "EarlySender", "EarlyTransfer", "offer_from_thread"]
+
+OFFER_WAIT_S = 0.25
+"""Longest a hashed chunk waits for a window slot; a link slower than about 4 MiB/s
+(one default chunk per 0.25 s) gets the rest of the file by its row."""
+
+_OFFER_TIMEOUT_S = 30.0
+"""Bound on the hashing thread's wait for the event loop (a stalled or closing loop)."""
+
+
+class EarlySender(Protocol):
+    """What sends chunks of files still being hashed (the publisher)."""
+
+    async def send_early(self, transfer: str, index: int, data: bytes, sha256: str) -> bool:
+        """Publish a chunk of `transfer`; False if not sent (then offer no more of it)."""
+        ...
+
+    def discard_early(self, transfer: str) -> None:
+        """Forget a transfer whose version was not recorded."""
+        ...
+
+
+@dataclass
+class EarlyTransfer:
+    """The chunks of one transfer published before its row, by index.
+
+    Attributes:
+        session: The publisher session they went out on: an unsettled publish
+            of an earlier session proves nothing.
+        publishes: Each chunk's publish, settled when the broker confirms it.
+    """
+
+    session: object
+    publishes: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+
+
+def offer_from_thread(
+    send: Callable[[int, bytes, str], Coroutine[Any, Any, bool]], loop: asyncio.AbstractEventLoop
+) -> ChunkSink:
+    """A `ChunkSink` for the hashing thread that awaits `send(index, data, sha256)` on `loop`."""
+
+    def offer(index: int, data: bytes, sha256: str) -> bool:
+        future = asyncio.run_coroutine_threadsafe(send(index, data, sha256), loop)
+        try:
+            return future.result(timeout=_OFFER_TIMEOUT_S)
+        except (Exception, concurrent.futures.CancelledError):
+            # The loop is closing or stalled, or the send failed: hash on; the row sends it.
+            future.cancel()
+            return False
+
+    return offer
