@@ -162,6 +162,7 @@ class Publisher:
         self._deleter = RowDeleter(state)
         self._flusher: asyncio.Task[None] | None = None
         self._session: _Session | None = None
+        self._session_up = asyncio.Event()
         self._early: dict[str, EarlyTransfer] = {}
         self._broken = asyncio.Event()
         self._sent_since_idle = False
@@ -183,12 +184,14 @@ class Publisher:
         finishers: set[asyncio.Task[None]] = set()
         self._broken = asyncio.Event()
         self._session = session
+        self._session_up.set()
         try:
             await self._dispatch_loop(session, finishers)
             if finishers:
                 await asyncio.wait(finishers, timeout=_DRAIN_S)
         finally:
             self._session = None
+            self._session_up.clear()
             for task in finishers:
                 task.cancel()
             await asyncio.gather(*finishers, return_exceptions=True)
@@ -379,12 +382,17 @@ class Publisher:
     async def send_early(self, transfer: str, index: int, data: bytes, sha256: str) -> bool:
         """Publish a chunk of a file still being hashed (see `agent.early_chunks`).
 
-        Returns False, and sends nothing, when there is no session, a bandwidth
-        limit paces the link (early chunks would take its share from rows
-        queued before them), or no window slot frees within `OFFER_WAIT_S`.
+        Returns False, and sends nothing, when a bandwidth limit paces the link
+        (early chunks would take its share from rows queued before them), or no
+        session is up (the first scan of a start may hash before the link is)
+        or no window slot frees within `OFFER_WAIT_S`.
         """
+        if self._bucket is not None:
+            return False
+        if self._session is None:
+            await wait_any(self._session_up, within=OFFER_WAIT_S)
         session = self._session
-        if session is None or self._bucket is not None or self._broken.is_set():
+        if session is None or self._broken.is_set():
             return False
         body, encoding = await self._envelopes.encoded(data)
         try:
