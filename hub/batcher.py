@@ -386,7 +386,7 @@ class Batcher:
                 )
             except BlobError as exc:
                 raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
-        self._streamed.feed(
+        await self._streamed.feed(
             (item.ico, meta.object_key, meta.index, meta.sha256, item.payload.body)
             for outcome in pending
             if (item := outcome.item) is not None
