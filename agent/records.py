@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS files (
     source_seq   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_folder ON files (folder, disk_path);
+-- The first chunk's hash (chunk_sha256 is a JSON list): is a new file a copy?
+CREATE INDEX IF NOT EXISTS files_first_chunk ON files (substr(chunk_sha256, 3, 64));
 CREATE TABLE IF NOT EXISTS outbox (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     kind            TEXT NOT NULL,   -- wire kind: file_version, tombstone, spis, ...

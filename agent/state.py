@@ -190,11 +190,11 @@ class State:
 
     async def first_chunk_indexed(self, sha256: str) -> bool:
         """Whether an indexed file begins with chunk `sha256` (a copy or a rename, most likely)."""
-        prefix = f'["{sha256}"%'  # chunk_sha256 is a JSON list; hex has no LIKE wildcards
 
         def read(db: sqlite3.Connection) -> bool:
-            sql = "SELECT 1 FROM files WHERE chunk_sha256 LIKE ? LIMIT 1"
-            return db.execute(sql, (prefix,)).fetchone() is not None
+            # The expression of the index files_first_chunk, so the lookup uses it.
+            sql = "SELECT 1 FROM files WHERE substr(chunk_sha256, 3, 64) = ? LIMIT 1"
+            return db.execute(sql, (sha256,)).fetchone() is not None
 
         return await self._run(read)
 

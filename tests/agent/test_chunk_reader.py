@@ -1,13 +1,17 @@
-"""The chunk reader never leaks a file handle, even when its send is cancelled mid-open."""
+"""The chunk reader: no leaked file handle, even when its send is cancelled mid-open; skipping."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import os
 import warnings
 from pathlib import Path
 
+import pytest
+
+from agent.errors import FileChangedError
 from agent.hasher import ChunkReader
 from testkit.waiting import wait_for
 
@@ -52,3 +56,30 @@ async def test_a_cancelled_open_closes_the_file_it_opened_later(tmp_path):
     finally:
         os.close(writer)
     assert opening.cancelled()
+
+
+async def test_skipped_chunks_are_passed_unread_and_the_end_is_still_checked(tmp_path):
+    """Chunks the broker has are skipped without reading; the next is verified; growth is caught."""
+    data = os.urandom(4 * 1024)
+    path = tmp_path / "sken.pdf"
+    path.write_bytes(data)
+    expected = tuple(
+        hashlib.sha256(data[i : i + 1024]).hexdigest() for i in range(0, len(data), 1024)
+    )
+    reader = ChunkReader(
+        wire_path="sken.pdf", root_real=str(tmp_path), path=str(path), chunk_size=1024,
+        expected=expected,
+    )  # fmt: skip
+    await reader.open()
+    try:
+        reader.skip()
+        reader.skip()
+        assert await reader.next_chunk() == (2, data[2048:3072])
+        reader.skip()
+        assert reader.done
+        with path.open("ab") as grown:
+            grown.write(b"appended after hashing")
+        with pytest.raises(FileChangedError, match="grew"):
+            await reader.next_chunk()
+    finally:
+        await reader.close()
