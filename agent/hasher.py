@@ -158,6 +158,13 @@ def digest_file(
 _GROUP_BYTES = 4 * 1024 * 1024
 """Bytes of files hashed in one worker-thread call (small files share a call)."""
 
+_HASHERS = ThreadPoolExecutor(
+    max_workers=min(8, (os.cpu_count() or 1) + 2), thread_name_prefix="spisync-hash"
+)
+"""Threads of their own: a file's hashing thread may wait for the event loop to send
+its chunks (`agent.early_chunks`), and the loop's own thread work (reading, deflating)
+must never queue behind hashing threads that wait for it."""
+
 
 def _digest_group(jobs: list[DigestJob], chunk_size: int) -> list[FileDigest | OSError]:
     results: list[FileDigest | OSError] = []
@@ -185,9 +192,10 @@ async def digest_files(jobs: Sequence[DigestJob], chunk_size: int) -> list[FileD
             size = 0
         groups[-1].append(index)
         size += expected
+    loop = asyncio.get_running_loop()
     parts = await asyncio.gather(
         *(
-            asyncio.to_thread(_digest_group, [jobs[i] for i in group], chunk_size)
+            loop.run_in_executor(_HASHERS, _digest_group, [jobs[i] for i in group], chunk_size)
             for group in groups
         )
     )

@@ -88,3 +88,20 @@ async def test_with_a_bandwidth_limit_every_chunk_goes_by_its_row(agent_env):
     await agent_env.eventually(lambda: reader.current().get("sken.pdf") == data)
     assert reader.sent_while_hashed == []
     assert not reader.violations
+
+
+async def test_many_large_files_at_once_all_go_promptly(agent_env):
+    """More new large files than threads: hashing threads that wait to send never starve the sending."""
+    chunk = 256 * 1024
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(chunk_size=chunk))
+    await _connected(agent_env, reader)
+    # Over 2 MiB each: every file is hashed in a thread call of its own.
+    for i in range(10):
+        (agent_env.folder / f"sken-{i:02}.pdf").write_bytes(os.urandom(9 * chunk + i))
+    await agent_env.eventually(lambda: reader.matches(agent_env.disk_files(agent_env.folder)))
+    early = {transfer for transfer, _ in reader.sent_while_hashed}
+    assert early
+    assert early <= {m.message_id for m in reader.manifests}
+    assert set(Counter(reader.chunk_deliveries).values()) == {1}
+    assert not reader.violations
