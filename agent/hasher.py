@@ -159,11 +159,12 @@ _GROUP_BYTES = 4 * 1024 * 1024
 """Bytes of files hashed in one worker-thread call (small files share a call)."""
 
 _HASHERS = ThreadPoolExecutor(
-    max_workers=min(8, (os.cpu_count() or 1) + 2), thread_name_prefix="spisync-hash"
+    max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="spisync-hash"
 )
-"""Threads of their own: a file's hashing thread may wait for the event loop to send
-its chunks (`agent.early_chunks`), and the loop's own thread work (reading, deflating)
-must never queue behind hashing threads that wait for it."""
+"""Threads of their own (as many as asyncio's default executor, which hashed before):
+a file's hashing thread may wait for the event loop to send its chunks
+(`agent.early_chunks`), and the loop's own thread work (reading, deflating) must
+never queue behind hashing threads that wait for it."""
 
 
 def _digest_group(jobs: list[DigestJob], chunk_size: int) -> list[FileDigest | OSError]:
