@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from agent.hasher import ChunkSink
 
-__all__ = ["OFFER_WAIT_S", "EarlySender", "EarlyTransfer", "offer_from_thread"]
+__all__ = ["OFFER_WAIT_S", "EarlyChunks", "EarlySender", "offer_from_thread"]
 
 OFFER_WAIT_S = 0.25
 """Longest a hashed chunk waits for a window slot; a link slower than about 4 MiB/s
@@ -54,18 +54,51 @@ class EarlySender(Protocol):
         ...
 
 
+_KEEP_TRANSFERS = 64
+"""Transfers sent early and not yet taken by their row; past this the oldest is
+forgotten (its row then sends every chunk again)."""
+
+
 @dataclass
-class EarlyTransfer:
-    """The chunks of one transfer published before its row, by index.
-
-    Attributes:
-        session: The publisher session they went out on: an unsettled publish
-            of an earlier session proves nothing.
-        publishes: Each chunk's publish, settled when the broker confirms it.
-    """
-
-    session: object
+class _Transfer:
+    session: object  # an unsettled publish of an earlier session proves nothing
     publishes: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+
+
+class EarlyChunks:
+    """The publishes of chunks sent while their file was hashed, by transfer, until its row."""
+
+    def __init__(self) -> None:
+        self._transfers: dict[str, _Transfer] = {}
+
+    def add(self, transfer: str, session: object, index: int, task: asyncio.Task[None]) -> None:
+        """Remember chunk `index` of `transfer`, published on `session` by `task`."""
+        self._transfers.setdefault(transfer, _Transfer(session)).publishes[index] = task
+        while len(self._transfers) > _KEEP_TRANSFERS:
+            del self._transfers[next(iter(self._transfers))]
+
+    def discard(self, transfer: str) -> None:
+        """Forget `transfer` (its version was not recorded)."""
+        self._transfers.pop(transfer, None)
+
+    def take(
+        self, transfer: str, session: object
+    ) -> tuple[dict[int, asyncio.Task[None]], dict[int, asyncio.Task[None]]]:
+        """Forget `transfer`; return its publishes confirmed, and those in flight on `session`.
+
+        Any other chunk of it (refused, or in flight on an earlier session) is to be
+        sent again.
+        """
+        taken = self._transfers.pop(transfer, None)
+        confirmed: dict[int, asyncio.Task[None]] = {}
+        in_flight: dict[int, asyncio.Task[None]] = {}
+        for index, task in (taken.publishes if taken else {}).items():
+            if not task.done():
+                if taken is not None and taken.session is session:
+                    in_flight[index] = task
+            elif not task.cancelled() and task.exception() is None:
+                confirmed[index] = task
+        return confirmed, in_flight
 
 
 def offer_from_thread(

@@ -37,7 +37,8 @@ import structlog
 from aio_pika.exceptions import DeliveryError, PublishError
 
 from agent.bundles import BundleGroup, bundleable, read_verified_files
-from agent.early_chunks import OFFER_WAIT_S, EarlyTransfer
+from agent.chunk_progress import ChunkProgress
+from agent.early_chunks import OFFER_WAIT_S, EarlyChunks
 from agent.envelopes import Envelopes
 from agent.errors import FileChangedError
 from agent.hasher import ChunkReader
@@ -45,6 +46,7 @@ from agent.pacing import TokenBucket
 from agent.problems import Problem
 from agent.records import FILE_KIND
 from agent.row_deleter import RowDeleter
+from agent.session import PublishSession
 from protocol import (
     BUNDLE_CONTENT_TYPE,
     BundledFile,
@@ -64,8 +66,7 @@ from spisync.platform import is_sharing_violation
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    import aio_pika
-    from aio_pika.abc import AbstractChannel, AbstractExchange
+    from aio_pika.abc import AbstractChannel
 
     from agent.bundles import ReadJob
     from agent.kept_content import KeptContent
@@ -87,9 +88,6 @@ _DIRECT_TIMEOUT_S = 10.0
 _TRIM_WHEN_IDLE_S = 2.0
 # A row the broker refused, or whose file cannot be read, is retried up to every 5 minutes.
 _ROW_RETRY = Backoff(base_s=1.0, cap_s=300.0)
-# Transfers sent early and not yet taken by their row; past this the oldest is
-# forgotten (its row then sends every chunk again).
-_EARLY_TRANSFERS = 64
 
 
 class LinkLostError(Exception):
@@ -105,15 +103,6 @@ class _Verdict:
 
     def set(self, action: str, reason: str = "") -> None:
         self.action, self.reason = action, reason
-
-
-class _Session:
-    """What one broker session's dispatch needs."""
-
-    def __init__(self, exchange: AbstractExchange, window: int, stop: asyncio.Event) -> None:
-        self.exchange = exchange
-        self.window = asyncio.Semaphore(window)
-        self.stop = stop
 
 
 class Publisher:
@@ -158,12 +147,11 @@ class Publisher:
         self._on_file_changed = on_file_changed
         self._wake = asyncio.Event()
         self._active: set[int] = set()
-        self._progress: list[tuple[int, int]] = []
+        self._progress = ChunkProgress(state)
         self._deleter = RowDeleter(state)
-        self._flusher: asyncio.Task[None] | None = None
-        self._session: _Session | None = None
+        self._session: PublishSession | None = None
         self._session_up = asyncio.Event()
-        self._early: dict[str, EarlyTransfer] = {}
+        self._early = EarlyChunks()
         self._broken = asyncio.Event()
         self._sent_since_idle = False
 
@@ -180,7 +168,9 @@ class Publisher:
             LinkLostError: If a publish failed because the channel or connection went away.
         """
         exchange = await channel.get_exchange(names.INGEST_EXCHANGE, ensure=False)
-        session = _Session(exchange, self._window_size, stop)
+        session = PublishSession(
+            exchange, ico=self._ico, window=self._window_size, bucket=self._bucket, stop=stop
+        )
         finishers: set[asyncio.Task[None]] = set()
         self._broken = asyncio.Event()
         self._session = session
@@ -196,11 +186,13 @@ class Publisher:
                 task.cancel()
             await asyncio.gather(*finishers, return_exceptions=True)
             self._active.clear()
-            await self.flush_progress()
+            await self._progress.flush()
         if self._broken.is_set():
             raise LinkLostError("the broker link failed while publishing")
 
-    async def _dispatch_loop(self, session: _Session, finishers: set[asyncio.Task[None]]) -> None:
+    async def _dispatch_loop(
+        self, session: PublishSession, finishers: set[asyncio.Task[None]]
+    ) -> None:
         stop = session.stop
         cursor = 0
         group = BundleGroup()
@@ -228,7 +220,7 @@ class Publisher:
         self,
         row: OutboxRow,
         group: BundleGroup,
-        session: _Session,
+        session: PublishSession,
         finishers: set[asyncio.Task[None]],
     ) -> None:
         """Add a small file to the bundle being gathered, or send the row (after that bundle)."""
@@ -267,7 +259,7 @@ class Publisher:
 
     # -- one row ----------------------------------------------------------------
 
-    async def _dispatch_row(self, row: OutboxRow, session: _Session) -> asyncio.Task[None]:
+    async def _dispatch_row(self, row: OutboxRow, session: PublishSession) -> asyncio.Task[None]:
         publishes: list[asyncio.Task[None]] = []
         verdict = _Verdict()
         if row.is_file:
@@ -275,13 +267,13 @@ class Publisher:
         else:
             assert row.body is not None
             message = self._envelopes.message(row.kind, row.body, row.message_id, row.created_at)
-            publishes.append(await self._start(session, row.kind, message))
+            publishes.append(await session.start(row.kind, message))
         return asyncio.create_task(self._finish(row, publishes, verdict))
 
     async def _dispatch_file(
         self,
         row: OutboxRow,
-        session: _Session,
+        session: PublishSession,
         publishes: list[asyncio.Task[None]],
         verdict: _Verdict,
     ) -> None:
@@ -328,12 +320,12 @@ class Publisher:
                         encoding=encoding,
                         created_at=row.created_at,
                     )
-                    task = await self._start(session, "chunk", message)
+                    task = await session.start("chunk", message)
                     if len(row.chunk_sha256) > 1:
                         # Progress only matters for resuming a file of several chunks;
                         # skipping it for one-chunk files saves an fsync per small file.
                         task.add_done_callback(
-                            functools.partial(self._chunk_settled, row.id, index)
+                            functools.partial(self._progress.settled, row.id, index)
                         )
                     publishes.append(task)
                 await reader.next_chunk()  # None at the recorded end; raises if the file grew
@@ -349,35 +341,28 @@ class Publisher:
         if row.kind != FILE_KIND and row.body is not None:
             # An attachment's manifest (a diagnostics result) was encoded when it was queued.
             message = self._envelopes.message(row.kind, row.body, row.message_id, row.created_at)
-            publishes.append(await self._start(session, row.kind, message))
+            publishes.append(await session.start(row.kind, message))
             return
         body = encode(self._manifest(row))
         message = self._envelopes.message("file_version", body, row.message_id, row.created_at)
-        publishes.append(await self._start(session, "file_version", message))
+        publishes.append(await session.start("file_version", message))
 
     def _take_early(
-        self, row: OutboxRow, session: _Session, publishes: list[asyncio.Task[None]]
+        self, row: OutboxRow, session: PublishSession, publishes: list[asyncio.Task[None]]
     ) -> set[int]:
         """Return the chunks of `row` sent while it was hashed that it need not send again.
 
         Confirmed ones are remembered like any confirmed chunk; ones still in
         flight on this session's channel settle with the row (they precede its
-        manifest on the channel); any other is sent again.
+        manifest on the channel).
         """
-        early = self._early.pop(row.message_id, None)
-        if early is None:
-            return set()
-        sent: set[int] = set()
-        for index, task in early.publishes.items():
-            if not task.done() and early.session is session:
-                publishes.append(task)
-                task.add_done_callback(functools.partial(self._chunk_settled, row.id, index))
-            elif task.done() and not task.cancelled() and task.exception() is None:
-                self._chunk_settled(row.id, index, task)
-            else:
-                continue
-            sent.add(index)
-        return sent
+        confirmed, in_flight = self._early.take(row.message_id, session)
+        for index, task in confirmed.items():
+            self._progress.settled(row.id, index, task)
+        for index, task in in_flight.items():
+            publishes.append(task)
+            task.add_done_callback(functools.partial(self._progress.settled, row.id, index))
+        return confirmed.keys() | in_flight.keys()
 
     async def send_early(self, transfer: str, index: int, data: bytes, sha256: str) -> bool:
         """Publish a chunk of a file still being hashed (see `agent.early_chunks`).
@@ -395,13 +380,6 @@ class Publisher:
         if session is None or self._broken.is_set():
             return False
         body, encoding = await self._envelopes.encoded(data)
-        try:
-            await asyncio.wait_for(session.window.acquire(), OFFER_WAIT_S)
-        except TimeoutError:
-            return False
-        if session is not self._session or session.stop.is_set():
-            session.window.release()
-            return False
         message = self._envelopes.chunk(
             transfer=transfer,
             object_sha256="",  # not known until the whole file is hashed
@@ -411,16 +389,15 @@ class Publisher:
             encoding=encoding,
             created_at=time.time(),
         )
-        task = self._launch(session, "chunk", message)
-        early = self._early.setdefault(transfer, EarlyTransfer(session))
-        early.publishes[index] = task
-        while len(self._early) > _EARLY_TRANSFERS:
-            del self._early[next(iter(self._early))]
+        task = await session.start_within("chunk", message, OFFER_WAIT_S)
+        if task is None:
+            return False
+        self._early.add(transfer, session, index, task)
         return True
 
     def discard_early(self, transfer: str) -> None:
         """Forget a transfer whose version was not recorded (its file changed while read)."""
-        self._early.pop(transfer, None)
+        self._early.discard(transfer)
 
     def _manifest(self, row: OutboxRow) -> FileVersion:
         """The manifest of a file row, built at send time from what was recorded when queued."""
@@ -444,7 +421,7 @@ class Publisher:
     # -- small files, bundled ----------------------------------------------------
 
     async def _dispatch_bundle(
-        self, rows: list[OutboxRow], session: _Session, finishers: set[asyncio.Task[None]]
+        self, rows: list[OutboxRow], session: PublishSession, finishers: set[asyncio.Task[None]]
     ) -> None:
         """Send small file rows as one `file_bundle`; each row is settled like a single file.
 
@@ -511,7 +488,7 @@ class Publisher:
         return {row.id: entries[row.id] for row in rows if row.id in entries}  # outbox order
 
     async def _start_bundle(
-        self, session: _Session, entries: list[BundledFile]
+        self, session: PublishSession, entries: list[BundledFile]
     ) -> asyncio.Task[None]:
         bundle = FileBundle(
             message_id=new_message_id(), sender=self._ico, sent_at=utc_now(), files=tuple(entries)
@@ -525,7 +502,7 @@ class Publisher:
             content_type=BUNDLE_CONTENT_TYPE,
             content_encoding=encoding,
         )
-        return await self._start(session, "file_bundle", message)
+        return await session.start("file_bundle", message)
 
     def _unreadable(self, path: str, exc: OSError, verdict: _Verdict) -> None:
         """Defer a row whose file cannot be read now; report it unless Office just holds it."""
@@ -575,27 +552,6 @@ class Publisher:
 
     # -- publishing -------------------------------------------------------------
 
-    async def _start(
-        self, session: _Session, kind: str, message: aio_pika.Message
-    ) -> asyncio.Task[None]:
-        await session.window.acquire()
-        if self._bucket is not None:
-            await self._bucket.take(message.body_size)
-        return self._launch(session, kind, message)
-
-    def _launch(
-        self, session: _Session, kind: str, message: aio_pika.Message
-    ) -> asyncio.Task[None]:
-        """Publish `message` in a task that gives its window slot back when settled."""
-        task = asyncio.create_task(self._publish(session.exchange, kind, message))
-        task.add_done_callback(functools.partial(_settled, session.window))
-        return task
-
-    async def _publish(
-        self, exchange: AbstractExchange, kind: str, message: aio_pika.Message
-    ) -> None:
-        await exchange.publish(message, names.ingest_routing_key(self._ico, kind), mandatory=True)
-
     async def publish_now(self, kind: str, body: bytes, message_id: str) -> bool:
         """Publish one message outside the outbox (heartbeats); False if not connected."""
         session = self._session
@@ -604,9 +560,7 @@ class Publisher:
         message = self._envelopes.message(kind, body, message_id, datetime.now(UTC).timestamp())
         try:
             # A link that went silent never answers: the confirm must not hold the caller.
-            await asyncio.wait_for(
-                self._publish(session.exchange, kind, message), _DIRECT_TIMEOUT_S
-            )
+            await asyncio.wait_for(session.publish(kind, message), _DIRECT_TIMEOUT_S)
         except (Exception, asyncio.CancelledError) as exc:
             task = asyncio.current_task()
             if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
@@ -616,33 +570,10 @@ class Publisher:
             return False
         return True
 
-    # -- chunk progress ---------------------------------------------------------
-
-    def _chunk_settled(self, row_id: int, index: int, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or task.exception() is not None:
-            return
-        self._progress.append((row_id, index))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self.flush_progress())
-
     async def close(self) -> None:
         """Write deletions and chunk progress still buffered (call before closing the state)."""
         await self._deleter.close()
-        if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
-        await self.flush_progress()
-
-    async def flush_progress(self) -> None:
-        """Write confirmed chunks to the state database (batched)."""
-        while self._progress:
-            batch, self._progress = self._progress, []
-            await self._state.mark_chunks_confirmed(batch)
-
-
-def _settled(window: asyncio.Semaphore, task: asyncio.Task[None]) -> None:
-    window.release()
-    if not task.cancelled():
-        task.exception()  # retrieved: a failed early chunk nobody awaits is not an error
+        await self._progress.close()
 
 
 def _describe(exc: BaseException) -> str:
