@@ -89,12 +89,14 @@ class EarlyChunks:
         Any other chunk of it (refused, or in flight on an earlier session) is to be
         sent again.
         """
-        taken = self._transfers.pop(transfer, None)
         confirmed: dict[int, asyncio.Task[None]] = {}
         in_flight: dict[int, asyncio.Task[None]] = {}
-        for index, task in (taken.publishes if taken else {}).items():
+        taken = self._transfers.pop(transfer, None)
+        if taken is None:
+            return confirmed, in_flight
+        for index, task in taken.publishes.items():
             if not task.done():
-                if taken is not None and taken.session is session:
+                if taken.session is session:
                     in_flight[index] = task
             elif not task.cancelled() and task.exception() is None:
                 confirmed[index] = task

@@ -209,6 +209,8 @@ class Tracker:
         }
 
     def _sinks(self, transfers: dict[int, str]) -> dict[int, ChunkSink]:
+        if not transfers:
+            return {}
         loop = asyncio.get_running_loop()
         return {
             i: offer_from_thread(functools.partial(self._offer, transfer), loop)
