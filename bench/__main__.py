@@ -35,7 +35,7 @@ from bench.footprint import footprint
 from bench.latency import latency
 from bench.registry import registry
 from bench.results import BenchResult, Report, kept_results, merge
-from bench.slowlink import slow_links
+from bench.slowlink import slow_links, slow_links_100
 from bench.spisovka import spisovka
 from bench.transfer import initial_sync, large_file
 from bench.validate import validate
@@ -60,10 +60,13 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "spisovka": ("9. Spisovka on MariaDB: 50,000 dokumenty -> hub; change latency", spisovka),
     "console": ("10. console overview of 1,000 obce: server render and /api/v1/obce", console),
     "slow_links": ("11. slow links: a day and a first sync, spisync vs rsync -a/-az", slow_links),
+    "slow_links_100": ("11b. slow links as 11, on the 100 Mbit/s link only", slow_links_100),
     "first_load": ("12. first load of 100,000 files of 2 KiB -> committed at the hub", first_load),
 }
 # Hours at full sizes (5 GB at 10 Mbit/s per contender): run only when named.
-ONLY_WHEN_NAMED = frozenset({"slow_links"})
+ONLY_WHEN_NAMED = frozenset({"slow_links", "slow_links_100"})
+# Part of another benchmark: not run again when all run (`--quick`).
+PARTS = frozenset({"slow_links_100"})
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOISE_NOTE = (
@@ -162,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         names = [n for n in BENCHMARKS if n in args.only]
     else:
-        names = [n for n in BENCHMARKS if args.quick or n not in ONLY_WHEN_NAMED]
+        names = [
+            n for n in BENCHMARKS if n not in PARTS and (args.quick or n not in ONLY_WHEN_NAMED)
+        ]
     if args.repeat < 1:
         print("--repeat: needs 1 or more repetitions (e.g. --repeat 3)", file=sys.stderr)
         return 2
