@@ -13,7 +13,12 @@ is fsynced, the next group is written, and one `multiple` ack covers each group
 (group commit). It exits when `--files` files are complete and durable and prints
 the bytes it wrote. `--ack-before-sync` acknowledges each chunk as soon as it is
 written (fsyncing a file only when its last chunk is in): a weaker guarantee,
-kept as a reference figure only. Both run as their own
+kept as a reference figure only. `--verify` (both roles) adds the integrity
+check spisync makes and plain RabbitMQ does not: the publisher sends each
+chunk's SHA-256 and, with the last chunk, the whole file's; the consumer hashes
+every chunk and every file as they arrive and fails on a mismatch. A reference
+figure too: it shows how much of the gap to the plain pipeline the hashing
+alone explains. Both run as their own
 processes, as our agent and hub do, on the same event loop (`run_main`: uvloop).
 Each prints its own CPU seconds (user + system) last, for the per-stage figures.
 """
@@ -22,21 +27,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import resource
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aio_pika
 
 from spisync.broker import open_connection
 from spisync.runtime import run_main
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = ["declare_queue", "main"]
 
 _HEADER_PATH = "x-bench-path"
 _HEADER_OFFSET = "x-bench-offset"
 _HEADER_LAST = "x-bench-last"
+_HEADER_SHA256 = "x-bench-sha256"
+_HEADER_FILE_SHA256 = "x-bench-file-sha256"
 
 
 async def declare_queue(url: str, queue: str) -> None:
@@ -66,20 +78,27 @@ async def _publish(args: argparse.Namespace) -> None:
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             relative = path.relative_to(root).as_posix()
             size = path.stat().st_size
+            whole = hashlib.sha256()
             with path.open("rb") as source:
                 offset = 0
                 while True:
                     data = source.read(args.chunk_size)
                     last = offset + len(data) >= size
+                    headers: aio_pika.abc.HeadersType = {
+                        _HEADER_PATH: relative,
+                        _HEADER_OFFSET: offset,
+                        _HEADER_LAST: last,
+                    }
+                    if args.verify:
+                        whole.update(data)
+                        headers[_HEADER_SHA256] = hashlib.sha256(data).hexdigest()
+                        if last:
+                            headers[_HEADER_FILE_SHA256] = whole.hexdigest()
                     await window.acquire()
                     message = aio_pika.Message(
                         data,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        headers={
-                            _HEADER_PATH: relative,
-                            _HEADER_OFFSET: offset,
-                            _HEADER_LAST: last,
-                        },
+                        headers=headers,
                     )
                     task = asyncio.ensure_future(
                         exchange.publish(message, routing_key=args.queue, mandatory=True)
@@ -102,6 +121,8 @@ async def _consume(args: argparse.Namespace) -> None:
     files_done = 0
     written = 0
     descriptors: dict[str, int] = {}
+    hashes: dict[str, hashlib._Hash] = {}
+    failures: list[str] = []
     # Group commit: what was written since the last sync, acknowledged once synced.
     dirty: set[int] = set()
     finished: list[str] = []
@@ -149,6 +170,10 @@ async def _consume(args: argparse.Namespace) -> None:
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
                 descriptors[relative] = fd
             os.pwrite(fd, message.body, int(headers[_HEADER_OFFSET]))  # type: ignore[arg-type]
+            if args.verify and (mismatch := _mismatch(relative, message.body, headers, hashes)):
+                failures.append(mismatch)
+                done.set()
+                return
             written += len(message.body)
             if args.ack_before_sync:
                 # The old baseline: acknowledged before its bytes are durable.
@@ -175,7 +200,22 @@ async def _consume(args: argparse.Namespace) -> None:
             task.cancel()
         if commits.done() and not commits.cancelled() and commits.exception() is not None:
             raise SystemExit(f"raw consumer failed: {commits.exception()!r}")
+        if failures:
+            raise SystemExit(f"raw consumer: {failures[0]}")
     print(written, _cpu_seconds())
+
+
+def _mismatch(
+    relative: str, body: bytes, headers: Mapping[str, object], hashes: dict[str, hashlib._Hash]
+) -> str | None:
+    """What does not match: the chunk's SHA-256, or with the last chunk the whole file's."""
+    if hashlib.sha256(body).hexdigest() != headers[_HEADER_SHA256]:
+        return f"a chunk of {relative} does not match its SHA-256"
+    whole = hashes.setdefault(relative, hashlib.sha256())
+    whole.update(body)  # one publisher, one queue: a file's chunks arrive in order
+    if headers[_HEADER_LAST] and hashes.pop(relative).hexdigest() != headers[_HEADER_FILE_SHA256]:
+        return f"{relative} does not match its SHA-256"
+    return None
 
 
 def _cpu_seconds() -> float:
@@ -194,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     publish.add_argument("--src", required=True)
     publish.add_argument("--chunk-size", type=int, required=True)
     publish.add_argument("--window", type=int, required=True)
+    publish.add_argument("--verify", action="store_true", help="send SHA-256s of chunks and files")
     consume = sub.add_parser("consume")
     consume.add_argument("--url", required=True)
     consume.add_argument("--queue", required=True)
@@ -206,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="acknowledge each chunk once written, before it is durable (a weaker reference)",
     )
+    consume.add_argument("--verify", action="store_true", help="check SHA-256s of chunks and files")
     args = parser.parse_args(argv)
     # The same event loop as our agent and hub (uvloop where installed).
     run_main(_publish(args) if args.role == "publish" else _consume(args))

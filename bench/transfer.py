@@ -68,7 +68,14 @@ class _Run:
 
 
 async def _raw_pika(
-    env: Bench, src: Path, dst: Path, files: int, timeout: float, *, ack_before_sync: bool = False
+    env: Bench,
+    src: Path,
+    dst: Path,
+    files: int,
+    timeout: float,
+    *,
+    ack_before_sync: bool = False,
+    verify: bool = False,
 ) -> _Run:
     await declare_queue(env.admin_url, _RAW_QUEUE)
     ready = env.base / "raw-ready"
@@ -77,7 +84,7 @@ async def _raw_pika(
     consumer = await asyncio.create_subprocess_exec(
         *python, "consume", *common, "--out", str(dst), "--files", str(files),
         "--prefetch", str(_HUB_PREFETCH), "--ready", str(ready),
-        *(["--ack-before-sync"] if ack_before_sync else []),
+        *(["--ack-before-sync"] if ack_before_sync else []), *(["--verify"] if verify else []),
         cwd=REPO, stdout=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -94,7 +101,7 @@ async def _raw_pika(
         publisher = await asyncio.create_subprocess_exec(
             *python, "publish", *common, "--src", str(src),
             "--chunk-size", str(names.DEFAULT_CHUNK_SIZE), "--window", str(_AGENT_WINDOW),
-            cwd=REPO, stdout=subprocess.PIPE,
+            *(["--verify"] if verify else []), cwd=REPO, stdout=subprocess.PIPE,
         )  # fmt: skip
         async with asyncio.timeout(timeout):
             out, _ = await consumer.communicate()
@@ -172,6 +179,11 @@ async def _compare(
             "raw-unsynced": lambda: _raw_pika(
                 env, src, env.base / "raw-unsynced-dst", count, timeout, ack_before_sync=True
             ),
+            # The integrity check spisync makes (SHA-256 of chunks and files at both
+            # ends): how much of the gap to the plain pipeline is the hashing alone.
+            "raw-verified": lambda: _raw_pika(
+                env, src, env.base / "raw-verified-dst", count, timeout, verify=True
+            ),
             "spisync": lambda: _spisync(env, src, expected, timeout, result),
         }
         order = rotated(list(contenders), result.repetition)
@@ -192,8 +204,15 @@ async def _compare(
             runs["raw-unsynced"].seconds,
         )
     )
+    verified = result.add(
+        mb_per_s(
+            "raw aio-pika, SHA-256 of chunks and files checked (reference)",
+            total,
+            runs["raw-verified"].seconds,
+        )
+    )
     # Where the time goes (#15.3): CPU of each stage, for spisync and the raw pipeline alike.
-    for contender in ("spisync", "raw"):
+    for contender in ("spisync", "raw", "raw-verified"):
         for stage, cpu in runs[contender].cpu.items():
             result.add(Figure(f"{contender} CPU: {stage}", round(cpu, 2), "s"))
     result.ratios += [
@@ -201,6 +220,7 @@ async def _compare(
         # Issue #15.3: the LAN ceiling, for many files and for one large file alike.
         Ratio("spisync / raw aio-pika", ours, raw, aim=0.9),
         Ratio("spisync / raw aio-pika acked before durable", ours, unsynced),
+        Ratio("spisync / raw aio-pika with SHA-256 checked", ours, verified),
     ]
 
 

@@ -63,6 +63,7 @@ def test_quick_benchmarks_report_medians_with_spread_and_rotate_contenders(
         "spisync / rsync",
         "spisync / raw aio-pika",
         "spisync / raw aio-pika acked before durable",
+        "spisync / raw aio-pika with SHA-256 checked",
     }
     for ratio in ratios.values():
         assert len(ratio["runs"]) == 2, ratio
@@ -77,13 +78,15 @@ def test_quick_benchmarks_report_medians_with_spread_and_rotate_contenders(
         "spisync CPU: hub",
         "raw CPU: publisher",
         "raw CPU: consumer",
+        "raw-verified CPU: publisher",
+        "raw-verified CPU: consumer",
     ):
         assert cpu[stage]["unit"] == "s", cpu
         assert all(run > 0 for run in cpu[stage]["runs"]), cpu[stage]
     orders = [n.split(";")[0] for n in bench["notes"] if "order " in n]
     assert orders == [
-        "repetition 1: order rsync -> raw -> raw-unsynced -> spisync",
-        "repetition 2: order raw -> raw-unsynced -> spisync -> rsync",
+        "repetition 1: order rsync -> raw -> raw-unsynced -> raw-verified -> spisync",
+        "repetition 2: order raw -> raw-unsynced -> raw-verified -> spisync -> rsync",
     ]
     assert "| spisync / rsync |" in (tmp_path / "latest.md").read_text(encoding="utf-8")
 
