@@ -286,7 +286,7 @@ class Publisher:
             return
         sent_early = self._take_early(row, session, publishes)
         if row.force_content or not await self._state.is_held(row.sha256):
-            sent = sent_early | await self._state.confirmed_chunks(row.id)
+            sent = sent_early | await self._not_needed(row)
             wanted = None if row.only_chunks is None else set(row.only_chunks)
             reader = ChunkReader(
                 wire_path=row.path,
@@ -303,8 +303,9 @@ class Publisher:
                         return
                     index = reader.index
                     if index in sent or (wanted is not None and index not in wanted):
-                        # The broker has it: sent early or in an earlier session, or a
-                        # repair asks for others. Each chunk sent was verified then.
+                        # The broker has it (sent early or in an earlier session), the
+                        # hub holds it, or a repair asks for others. Each chunk sent was
+                        # verified then.
                         reader.skip()
                         continue
                     item = await reader.next_chunk()
@@ -346,6 +347,16 @@ class Publisher:
         body = encode(self._manifest(row))
         message = self._envelopes.message("file_version", body, row.message_id, row.created_at)
         publishes.append(await session.start("file_version", message))
+
+    async def _not_needed(self, row: OutboxRow) -> set[int]:
+        """Return the chunks of `row` the broker confirmed already or the hub holds."""
+        confirmed = await self._state.confirmed_chunks(row.id)
+        if row.force_content or len(row.chunk_sha256) <= 1:  # one chunk: `is_held` decided
+            return confirmed
+        # A changed large file: the chunks the hub holds of an earlier version stay
+        # where they are (if one is gone after all, the hub asks for it).
+        held = await self._state.held_chunks_among(row.chunk_sha256)
+        return confirmed | {i for i, sha in enumerate(row.chunk_sha256) if sha in held}
 
     def _take_early(
         self, row: OutboxRow, session: PublishSession, publishes: list[asyncio.Task[None]]

@@ -165,6 +165,13 @@ def record_receipt(
         "INSERT OR REPLACE INTO held (sha256, path, source_seq, received_at) VALUES (?, ?, ?, ?)",
         (sha256, path, source_seq, now),
     )
+    # The chunk list is the indexed version's, if that is still the content confirmed.
+    db.execute(
+        "INSERT OR IGNORE INTO held_chunks (sha256) SELECT DISTINCT chunk.value "
+        "FROM files f, json_each(f.chunk_sha256) AS chunk "
+        "WHERE f.path = ? AND f.sha256 = ? AND json_array_length(f.chunk_sha256) > 1",
+        (path, sha256),
+    )
     db.execute(
         "INSERT INTO sent_versions (path, source_seq, sha256, sent_at, receipted_seq) "
         "VALUES (?1, ?2, ?3, ?4, ?2) "

@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS held (
     source_seq  INTEGER NOT NULL,
     received_at REAL NOT NULL
 );
+-- Chunks of contents of several chunks in `held`: a changed large file sends only
+-- the chunks the hub does not hold already (an append sends its last chunks).
+CREATE TABLE IF NOT EXISTS held_chunks (
+    sha256 TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sent_versions (
     path          TEXT PRIMARY KEY,     -- wire path
     source_seq    INTEGER NOT NULL,     -- newest version of it the broker confirmed

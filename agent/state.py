@@ -460,13 +460,20 @@ class State:
 
     async def held_among(self, sha256s: Iterable[str]) -> set[str]:
         """Return which of `sha256s` the hub confirmed it holds (one call for a bundle's files)."""
+        return await self._among("held", sha256s)
+
+    async def held_chunks_among(self, sha256s: Iterable[str]) -> set[str]:
+        """Return which of the chunks `sha256s` belong to content the hub confirmed it holds."""
+        return await self._among("held_chunks", sha256s)
+
+    async def _among(self, table: str, sha256s: Iterable[str]) -> set[str]:
         wanted = list(set(sha256s))
 
         def read(db: sqlite3.Connection) -> set[str]:
             found: set[str] = set()
             for start in range(0, len(wanted), 500):
                 part = wanted[start : start + 500]
-                sql = f"SELECT sha256 FROM held WHERE sha256 IN ({', '.join('?' * len(part))})"  # noqa: S608 - placeholders only
+                sql = f"SELECT sha256 FROM {table} WHERE sha256 IN ({', '.join('?' * len(part))})"  # noqa: S608 - a table of ours, placeholders
                 found.update(str(row[0]) for row in db.execute(sql, part))
             return found
 

@@ -35,6 +35,36 @@ async def test_a_receipt_makes_identical_content_go_as_a_manifest_only(agent_env
     assert not reader.violations
 
 
+async def test_a_changed_large_file_sends_only_the_chunks_the_hub_does_not_hold(agent_env):
+    """After a receipt, an append sends its new chunks and the manifest; a chunk the hub lost comes on request."""
+    folder = agent_env.folder
+    before = os.urandom(5 * 1024)  # chunks 0-4 of 1 KiB
+    (folder / "spis.pst").write_bytes(before)
+    reader = await agent_env.reader()
+    await agent_env.start()
+    await agent_env.eventually(lambda: reader.current().get("spis.pst") == before)
+    (manifest,) = reader.manifests
+    await agent_env.publish_to_agent(
+        FileReceipt(
+            **_envelope(), path="spis.pst", sha256=manifest.sha256, source_seq=manifest.source_seq
+        )
+    )
+    await agent_env.eventually(lambda: manifest.sha256 in agent_env.held())
+    sent_before = len(reader.chunk_deliveries)
+
+    after = before + os.urandom(1500)  # chunks 0-4 unchanged, 5 and 6 new
+    sha = hashlib.sha256(after).hexdigest()
+    (folder / "spis.pst").write_bytes(after)
+    await agent_env.eventually(lambda: reader.current().get("spis.pst") == after)
+    assert reader.chunk_deliveries[sent_before:] == [(sha, 5), (sha, 6)]
+
+    await agent_env.publish_to_agent(
+        NeedChunks(**_envelope(), path="spis.pst", sha256=sha, indexes=(2,), reason="blob lost")
+    )
+    await agent_env.eventually(lambda: (sha, 2) in reader.chunk_deliveries)
+    assert not reader.violations
+
+
 async def test_repair_requests_resend_the_named_chunks_or_the_whole_file(agent_env):
     """NeedChunks resends exactly the named chunks (or all) and the manifest, same source_seq."""
     folder = agent_env.folder

@@ -51,7 +51,7 @@ async def test_verify_passes_an_honest_file_of_several_chunks(shared_broker, vho
     )  # fmt: skip
     async with asyncio.timeout(60):
         assert await publish.wait() == 0
-        out, err = await consumer.communicate()
+        _, err = await consumer.communicate()
     assert consumer.returncode == 0, err
     assert (tmp_path / "out" / "a.bin").read_bytes() == (src / "a.bin").read_bytes()
 

@@ -147,6 +147,48 @@ async def test_folder_changes_arrive_byte_for_byte(
         )
 
 
+async def test_an_appended_large_file_reaches_the_hub_from_its_new_chunks(
+    shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str
+) -> None:
+    """After the hub confirmed a large file, its appended version is recorded byte for byte.
+
+    The agent sends only the chunks the hub does not hold; the hub verifies the
+    whole file from the chunks it kept of the first version and the new ones.
+    """
+    state = tmp_path / "state" / "state.sqlite"
+
+    async def agent_knows_hub_holds(sha256: str) -> bool:
+        with contextlib.closing(sqlite3.connect(f"{state.as_uri()}?mode=ro", uri=True)) as db:
+            return (
+                db.execute("SELECT 1 FROM held WHERE sha256 = ?", (sha256,)).fetchone() is not None
+            )
+
+    def uploads() -> dict[str, float]:
+        """When the hub last received each chunk (`chunks.stored_at`)."""
+        hub_db = tmp_path / "hub" / "hub.sqlite"
+        with contextlib.closing(sqlite3.connect(f"{hub_db.as_uri()}?mode=ro", uri=True)) as db:
+            return dict(db.execute("SELECT sha256, stored_at FROM chunks").fetchall())
+
+    async with running_network(shared_broker, vhost, tmp_path, ico) as net:
+        first = os.urandom(10 * 4096)  # 10 chunks of 4 KiB
+        (net.folder / "posta.pst").write_bytes(first)
+        files = await eventually(lambda: _when(net.hub_files(), lambda f: "posta.pst" in f))
+        await eventually(lambda: agent_knows_hub_holds(files["posta.pst"]["sha256"]))
+        first_uploads = uploads()
+
+        appended = first + os.urandom(5000)
+        (net.folder / "posta.pst").write_bytes(appended)
+        files = await eventually(
+            lambda: _when(net.hub_files(), lambda f: f["posta.pst"]["versions"] == 2)
+        )
+        assert files["posta.pst"]["sha256"] == hashlib.sha256(appended).hexdigest()
+        assert await net.hub_bytes(files["posta.pst"]["sha256"]) == appended
+        unchanged = {hashlib.sha256(first[i : i + 4096]).hexdigest() for i in range(0, 40960, 4096)}
+        assert {sha: uploads()[sha] for sha in unchanged} == {
+            sha: first_uploads[sha] for sha in unchanged
+        }
+
+
 async def test_registry_snapshots_and_closing_reach_the_hub(
     shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str
 ) -> None:
