@@ -218,8 +218,12 @@ class Tracker:
         }
 
     async def _offer(self, transfer: str, index: int, data: bytes, sha256: str) -> bool:
-        """Send a chunk of a file being hashed, unless the file looks like one the hub holds."""
+        """Send a chunk of a file being hashed, unless the hub holds it or the file is indexed."""
         assert self._early is not None
+        if await self._state.held_chunks_among((sha256,)):
+            # Of a version the hub confirmed (a file renamed after its tombstone went,
+            # say): its row leaves it out. The next chunks may still be new.
+            return True
         if index == 0 and await self._state.first_chunk_indexed(sha256):
             # A copy or a rename, most likely: once hashed, its row sends only what the
             # hub lacks (a manifest alone for content it confirmed holding).

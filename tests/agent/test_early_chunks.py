@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import agent.hasher
+from protocol import FileReceipt, Tombstone, new_message_id, utc_now
 
 _CHUNK = 1024  # the agent tests' chunk size
 
@@ -104,4 +105,32 @@ async def test_many_large_files_at_once_all_go_promptly(agent_env):
     assert early
     assert early <= {m.message_id for m in reader.manifests}
     assert set(Counter(reader.chunk_deliveries).values()) == {1}
+    assert not reader.violations
+
+
+async def test_a_large_file_back_under_a_new_name_after_its_tombstone_sends_no_chunk(agent_env):
+    """Content the hub confirmed, deleted and then saved under another name: its manifest alone goes."""
+    reader = await agent_env.reader()
+    await agent_env.start()
+    await _connected(agent_env, reader)
+    data = os.urandom(20 * _CHUNK + 7)
+    (agent_env.folder / "sken.pdf").write_bytes(data)
+    await agent_env.eventually(lambda: reader.current().get("sken.pdf") == data)
+    (manifest,) = reader.manifests
+    await agent_env.publish_to_agent(
+        FileReceipt(
+            message_id=new_message_id(), sender="hub:test", sent_at=utc_now(),
+            path="sken.pdf", sha256=manifest.sha256, source_seq=manifest.source_seq,
+        )
+    )  # fmt: skip
+    await agent_env.eventually(lambda: manifest.sha256 in agent_env.held())
+    (agent_env.folder / "sken.pdf").unlink()
+    await agent_env.eventually(
+        lambda: any(isinstance(m, Tombstone) and m.path == "sken.pdf" for m in reader.messages)
+    )
+    sent_before = len(reader.chunk_deliveries)
+
+    (agent_env.folder / "sken-2026.pdf").write_bytes(data)
+    await agent_env.eventually(lambda: reader.current().get("sken-2026.pdf") == data)
+    assert len(reader.chunk_deliveries) == sent_before
     assert not reader.violations
