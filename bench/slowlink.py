@@ -33,6 +33,7 @@ import contextlib
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import time
 from typing import TYPE_CHECKING
@@ -185,7 +186,9 @@ async def _spisync(
                 await _local_copy(yesterday, folder)
                 config = env.write_agent_config(ico, url, folder=folder, log_level="warning")
                 agent = env.start_agent(config, name=f"agent-{ico}-yesterday")
-                await synced(await asyncio.to_thread(tree_digests, folder))
+                morning = await asyncio.to_thread(tree_digests, folder)
+                await synced(morning)
+                await _receipted(config.parent / "state" / "state.sqlite", morning)
                 agent.stop()
             await _local_copy(today, folder)
             expected = await asyncio.to_thread(tree_digests, folder)
@@ -202,6 +205,24 @@ async def _spisync(
     finally:
         hub.stop()
         await run.proxy.close()
+
+
+async def _receipted(state: Path, expected: dict[str, str]) -> None:
+    """Wait until the agent recorded the hub's receipts of `expected` (its `held` table).
+
+    An agent that ran through the night has them; one stopped the moment the hub
+    committed might not, and would then send again what the hub holds.
+    """
+    wanted = set(expected.values())
+
+    def held() -> bool:
+        with contextlib.closing(sqlite3.connect(f"{state.as_uri()}?mode=ro", uri=True)) as db:
+            return wanted <= {str(row[0]) for row in db.execute("SELECT sha256 FROM held")}
+
+    async def check() -> bool:
+        return await asyncio.to_thread(held)
+
+    await wait_until(check, timeout=_TIMEOUT, interval=0.2, what="the agent's receipts")
 
 
 async def _scenario(
