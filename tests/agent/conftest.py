@@ -30,6 +30,7 @@ from hub.provision import provision_agent
 from hub.queue_names import queue_names
 from protocol import (
     BUNDLE_CONTENT_TYPE,
+    FileReceipt,
     FileVersion,
     Heartbeat,
     Tombstone,
@@ -39,6 +40,8 @@ from protocol import (
     encode,
     kind_of,
     names,
+    new_message_id,
+    utc_now,
 )
 from spisync.backoff import Backoff
 from spisync.broker import ReconnectPolicy, open_connection
@@ -347,6 +350,16 @@ class AgentEnv:
         log.close()
         self.processes.append(process)
         return process
+
+    async def confirm(self, manifest: FileVersion) -> None:
+        """Send the hub's receipt of `manifest` and wait until the agent recorded it."""
+        await self.publish_to_agent(
+            FileReceipt(
+                message_id=new_message_id(), sender="hub:test", sent_at=utc_now(),
+                path=manifest.path, sha256=manifest.sha256, source_seq=manifest.source_seq,
+            )
+        )  # fmt: skip
+        await eventually(lambda: manifest.sha256 in self.held())
 
     def held(self) -> set[str]:
         with sqlite3.connect(f"file:{self.state_dir / 'state.sqlite'}?mode=ro", uri=True) as db:

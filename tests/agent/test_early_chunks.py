@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import agent.hasher
-from protocol import FileReceipt, Tombstone, new_message_id, utc_now
+from protocol import Tombstone
 
 _CHUNK = 1024  # the agent tests' chunk size
 
@@ -117,13 +117,7 @@ async def test_a_large_file_back_under_a_new_name_after_its_tombstone_sends_no_c
     (agent_env.folder / "sken.pdf").write_bytes(data)
     await agent_env.eventually(lambda: reader.current().get("sken.pdf") == data)
     (manifest,) = reader.manifests
-    await agent_env.publish_to_agent(
-        FileReceipt(
-            message_id=new_message_id(), sender="hub:test", sent_at=utc_now(),
-            path="sken.pdf", sha256=manifest.sha256, source_seq=manifest.source_seq,
-        )
-    )  # fmt: skip
-    await agent_env.eventually(lambda: manifest.sha256 in agent_env.held())
+    await agent_env.confirm(manifest)
     (agent_env.folder / "sken.pdf").unlink()
     await agent_env.eventually(
         lambda: any(isinstance(m, Tombstone) and m.path == "sken.pdf" for m in reader.messages)

@@ -6,7 +6,7 @@ import hashlib
 import os
 from collections import Counter
 
-from protocol import FileReceipt, NeedChunks, new_message_id, utc_now
+from protocol import NeedChunks, new_message_id, utc_now
 
 
 def _envelope() -> dict:
@@ -17,16 +17,12 @@ async def test_a_receipt_makes_identical_content_go_as_a_manifest_only(agent_env
     """After the hub confirms content, a copy of it under another path sends no chunks."""
     folder = agent_env.folder
     data = os.urandom(5000)
-    sha = hashlib.sha256(data).hexdigest()
     (folder / "original.pdf").write_bytes(data)
     reader = await agent_env.reader()
     await agent_env.start()
     await agent_env.eventually(lambda: reader.current().get("original.pdf") == data)
     (manifest,) = reader.manifests
-    await agent_env.publish_to_agent(
-        FileReceipt(**_envelope(), path="original.pdf", sha256=sha, source_seq=manifest.source_seq)
-    )
-    await agent_env.eventually(lambda: sha in agent_env.held())
+    await agent_env.confirm(manifest)
     chunks_before = len(reader.chunk_deliveries)
 
     (folder / "copy.pdf").write_bytes(data)
@@ -44,12 +40,7 @@ async def test_a_changed_large_file_sends_only_the_chunks_the_hub_does_not_hold(
     await agent_env.start()
     await agent_env.eventually(lambda: reader.current().get("spis.pst") == before)
     (manifest,) = reader.manifests
-    await agent_env.publish_to_agent(
-        FileReceipt(
-            **_envelope(), path="spis.pst", sha256=manifest.sha256, source_seq=manifest.source_seq
-        )
-    )
-    await agent_env.eventually(lambda: manifest.sha256 in agent_env.held())
+    await agent_env.confirm(manifest)
     sent_before = len(reader.chunk_deliveries)
 
     after = before + os.urandom(1500)  # chunks 0-4 unchanged, 5 and 6 new
