@@ -21,8 +21,11 @@ class ChunkProgress:
 
     def settled(self, row_id: int, index: int, task: asyncio.Task[None]) -> None:
         """Note chunk `index` of row `row_id` if its publish `task` was confirmed."""
-        if task.cancelled() or task.exception() is not None:
-            return
+        if not task.cancelled() and task.exception() is None:
+            self.confirmed(row_id, index)
+
+    def confirmed(self, row_id: int, index: int) -> None:
+        """Note chunk `index` of row `row_id`, which the broker confirmed."""
         self._confirmed.append((row_id, index))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self.flush())

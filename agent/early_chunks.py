@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -54,26 +55,41 @@ class EarlySender(Protocol):
         ...
 
 
-_KEEP_TRANSFERS = 64
+Publish = asyncio.Task[None]
+"""A chunk's publish, done once the broker confirmed or refused it."""
+
+_KEEP_TRANSFERS = 4096
 """Transfers sent early and not yet taken by their row; past this the oldest is
-forgotten (its row then sends every chunk again)."""
+forgotten (its row then sends its chunks again). A first scan hashes a whole batch
+of files before it records any, and a long outbox may be ahead of their rows: a
+transfer keeps only the indexes of its confirmed chunks and its publishes still in
+flight (a window's worth at most), a few hundred bytes."""
 
 
 @dataclass
 class _Transfer:
     session: object  # an unsettled publish of an earlier session proves nothing
-    publishes: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    confirmed: set[int] = field(default_factory=set)
+    in_flight: dict[int, Publish] = field(default_factory=dict)
+
+    def settle(self, index: int, task: Publish) -> None:
+        """Keep the index of a confirmed publish; forget a failed one (its row sends it)."""
+        self.in_flight.pop(index, None)
+        if not task.cancelled() and task.exception() is None:
+            self.confirmed.add(index)
 
 
 class EarlyChunks:
-    """The publishes of chunks sent while their file was hashed, by transfer, until its row."""
+    """Chunks sent while their file was hashed, by transfer, until its row takes them."""
 
     def __init__(self) -> None:
         self._transfers: dict[str, _Transfer] = {}
 
-    def add(self, transfer: str, session: object, index: int, task: asyncio.Task[None]) -> None:
+    def add(self, transfer: str, session: object, index: int, task: Publish) -> None:
         """Remember chunk `index` of `transfer`, published on `session` by `task`."""
-        self._transfers.setdefault(transfer, _Transfer(session)).publishes[index] = task
+        entry = self._transfers.setdefault(transfer, _Transfer(session))
+        entry.in_flight[index] = task
+        task.add_done_callback(functools.partial(entry.settle, index))
         while len(self._transfers) > _KEEP_TRANSFERS:
             del self._transfers[next(iter(self._transfers))]
 
@@ -83,23 +99,23 @@ class EarlyChunks:
 
     def take(
         self, transfer: str, session: object
-    ) -> tuple[dict[int, asyncio.Task[None]], dict[int, asyncio.Task[None]]]:
-        """Forget `transfer`; return its publishes confirmed, and those in flight on `session`.
+    ) -> tuple[set[int], dict[int, asyncio.Task[None]]]:
+        """Forget `transfer`; return its chunks confirmed, and the publishes in flight on `session`.
 
         Any other chunk of it (refused, or in flight on an earlier session) is to be
         sent again.
         """
-        confirmed: dict[int, asyncio.Task[None]] = {}
-        in_flight: dict[int, asyncio.Task[None]] = {}
         taken = self._transfers.pop(transfer, None)
         if taken is None:
-            return confirmed, in_flight
-        for index, task in taken.publishes.items():
+            return set(), {}
+        confirmed = set(taken.confirmed)
+        in_flight: dict[int, Publish] = {}
+        for index, task in taken.in_flight.items():
             if not task.done():
                 if taken.session is session:
                     in_flight[index] = task
             elif not task.cancelled() and task.exception() is None:
-                confirmed[index] = task
+                confirmed.add(index)  # done, its callback not run yet
         return confirmed, in_flight
 
 

@@ -368,12 +368,12 @@ class Publisher:
         manifest on the channel).
         """
         confirmed, in_flight = self._early.take(row.message_id, session)
-        for index, task in confirmed.items():
-            self._progress.settled(row.id, index, task)
+        for index in confirmed:
+            self._progress.confirmed(row.id, index)
         for index, task in in_flight.items():
             publishes.append(task)
             task.add_done_callback(functools.partial(self._progress.settled, row.id, index))
-        return confirmed.keys() | in_flight.keys()
+        return confirmed | in_flight.keys()
 
     async def send_early(self, transfer: str, index: int, data: bytes, sha256: str) -> bool:
         """Publish a chunk of a file still being hashed (see `agent.early_chunks`).

@@ -108,6 +108,19 @@ async def test_many_large_files_at_once_all_go_promptly(agent_env):
     assert not reader.violations
 
 
+async def test_hundreds_of_new_large_files_hashed_before_their_rows_send_no_chunk_twice(agent_env):
+    """A first scan hashes (and sends early) every file before recording any: none is forgotten."""
+    reader = await agent_env.reader()
+    await agent_env.start()
+    await _connected(agent_env, reader)
+    for i in range(300):
+        (agent_env.folder / f"sken-{i:03}.pdf").write_bytes(os.urandom(3 * _CHUNK + i))
+    await agent_env.eventually(lambda: reader.matches(agent_env.disk_files(agent_env.folder)))
+    assert len({transfer for transfer, _ in reader.sent_while_hashed}) > 64  # the old bound
+    assert set(Counter(reader.chunk_deliveries).values()) == {1}
+    assert not reader.violations
+
+
 async def test_a_large_file_back_under_a_new_name_after_its_tombstone_sends_no_chunk(agent_env):
     """Content the hub confirmed, deleted and then saved under another name: its manifest alone goes."""
     reader = await agent_env.reader()
