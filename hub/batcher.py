@@ -264,9 +264,7 @@ class Batcher:
 
     async def _prepare(self, batch: list[Delivery], stop: asyncio.Event) -> _Prepared | None:
         """Inspect the batch and store its chunks; None if `stop` came while storage was held."""
-        # In a worker thread: inflating bodies and hashing bundles (about a millisecond
-        # per MiB each) would hold up the loop that receives every obec's deliveries.
-        outcomes = await asyncio.to_thread(_inspect_all, batch)
+        outcomes = [self._inspect(delivery) for delivery in batch]
         attempt = _Attempts(self._metrics, len(batch))
         while True:
             try:
@@ -293,6 +291,12 @@ class Batcher:
         await self._settle(outcomes)
         if ready:
             self._on_ready(ready)
+
+    def _inspect(self, delivery: Delivery) -> _Outcome:
+        try:
+            return _Outcome(delivery=delivery, item=inspect_delivery(delivery))
+        except RejectDelivery as exc:
+            return _Outcome(delivery=delivery, reject=_detached(exc))
 
     async def _attempt(
         self, outcomes: list[_Outcome], verified: dict[int, bool]
@@ -559,17 +563,6 @@ class Batcher:
                 log.warning("reply_unroutable", ico=ico, kind=type(reply).__name__, error=str(exc))
                 continue
             self._metrics.replies_sent += 1
-
-
-def _inspect_all(batch: list[Delivery]) -> list[_Outcome]:
-    """Inspect each delivery (blocking: pure checks and decoding, no I/O)."""
-    outcomes = []
-    for delivery in batch:
-        try:
-            outcomes.append(_Outcome(delivery=delivery, item=inspect_delivery(delivery)))
-        except RejectDelivery as exc:
-            outcomes.append(_Outcome(delivery=delivery, reject=_detached(exc)))
-    return outcomes
 
 
 def _detached(exc: RejectDelivery) -> RejectDelivery:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 
 import msgspec
 
-import hub.batcher
 from hub.config import LimitsConfig
 from hub.content import open_content
 from hub.store import open_blob_store
@@ -203,24 +201,3 @@ async def test_bundle_conflicting_with_a_recorded_version_is_dead_lettered_whole
     assert dead.headers[names.HEADER_REJECT_REASON] == "version_conflict"
     store = await store_of(hub_config)
     assert [f.path for f in await store.current_files(ico)] == ["a.txt"]
-
-
-async def test_bundles_are_inspected_off_the_event_loop(
-    hub_config, make_agent, start_hub, ico, monkeypatch
-):
-    """Hashing a bundle's files (and inflating bodies) runs in a worker thread, never on the loop."""
-    threads: list[threading.Thread] = []
-    real = hub.batcher.inspect_delivery
-
-    def inspect(delivery):
-        threads.append(threading.current_thread())
-        return real(delivery)
-
-    monkeypatch.setattr(hub.batcher, "inspect_delivery", inspect)
-    agent = await make_agent(ico)
-    await start_hub(hub_config)
-    files = _files(5)
-    await agent.send_bundle(agent.bundle(files))
-    await _receipts_for(agent, len(files))
-    assert threads
-    assert threading.main_thread() not in threads  # the test's event loop runs there
