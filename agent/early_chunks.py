@@ -97,9 +97,7 @@ class EarlyChunks:
         """Forget `transfer` (its version was not recorded)."""
         self._transfers.pop(transfer, None)
 
-    def take(
-        self, transfer: str, session: object
-    ) -> tuple[set[int], dict[int, asyncio.Task[None]]]:
+    def take(self, transfer: str, session: object) -> tuple[set[int], dict[int, Publish]]:
         """Forget `transfer`; return its chunks confirmed, and the publishes in flight on `session`.
 
         Any other chunk of it (refused, or in flight on an earlier session) is to be
