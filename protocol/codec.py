@@ -22,6 +22,7 @@ from protocol.errors import DecodeError
 from protocol.names import (
     HEADER_CHUNK_INDEX,
     HEADER_CHUNK_SHA256,
+    HEADER_DELTA_BASE,
     HEADER_KIND,
     HEADER_OBJECT_SHA256,
     HEADER_SCHEMA_VERSION,
@@ -79,9 +80,11 @@ _CHUNK_FIELDS_IN_HEADERS = {
     HEADER_CHUNK_INDEX: "index",
     HEADER_CHUNK_SHA256: "sha256",
     HEADER_TRANSFER: "transfer",
+    HEADER_DELTA_BASE: "base",
 }
-# Absent means empty: a chunk names its object's hash, its transfer, or both.
-_OPTIONAL_CHUNK_FIELDS = frozenset({"object_sha256", "transfer"})
+# Absent means empty: a chunk names its object's hash, its transfer, or both,
+# and a base only when it is a delta.
+_OPTIONAL_CHUNK_FIELDS = frozenset({"object_sha256", "transfer", "base"})
 _ENVELOPE_HEADERS = {
     HEADER_SCHEMA_VERSION: "schema_version",
     "x-spisync-message-id": "message_id",

@@ -95,12 +95,16 @@ class ChunkMeta(Message, frozen=True, kw_only=True, tag="chunk"):
             from senders that predate it). A large file's first chunks go while
             the file is still being hashed, before its whole hash is known: they
             name their transfer only.
+        base: Hash of a chunk the same obec uploaded before; set, the body is
+            a delta against it (`protocol.delta`), not the chunk's bytes. Empty
+            from senders that predate it, and for a chunk sent whole.
     """
 
     object_sha256: OptionalSha256
     index: NonNegative
     sha256: Sha256
     transfer: TransferId = ""
+    base: OptionalSha256 = ""
 
     def __post_init__(self) -> None:
         """Require the object's hash or the transfer: the hub files the chunk under one."""

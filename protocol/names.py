@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_DELIVERY_LIMIT",
     "HEADER_CHUNK_INDEX",
     "HEADER_CHUNK_SHA256",
+    "HEADER_DELTA_BASE",
     "HEADER_KIND",
     "HEADER_OBJECT_SHA256",
     "HEADER_RECEIPT_BATCHES",
@@ -73,6 +74,8 @@ HEADER_CHUNK_INDEX = "x-spisync-chunk-index"
 HEADER_CHUNK_SHA256 = "x-spisync-chunk-sha256"
 HEADER_TRANSFER = "x-spisync-transfer"
 """On a chunk: the message id of the manifest that will name it (see `ChunkMeta.transfer`)."""
+HEADER_DELTA_BASE = "x-spisync-delta-base"
+"""On a chunk sent as a delta: the chunk it is a delta against (see `ChunkMeta.base`)."""
 HEADER_REJECT_REASON = "x-spisync-reject-reason"
 HEADER_REJECT_DETAIL = "x-spisync-reject-detail"
 HEADER_SECURITY_EVENT = "x-spisync-security-event"
