@@ -32,6 +32,7 @@ delivery limit the broker dead-letters it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import time
@@ -48,6 +49,7 @@ from hub.deadletter import DeadLetterBudget
 from hub.errors import (
     BlobError,
     BlobHashMismatchError,
+    BlobNotFoundError,
     RejectDelivery,
     RetryLater,
     StoreUnavailableError,
@@ -58,6 +60,7 @@ from hub.publisher import batch_file_receipts
 from hub.streamed import StreamedDigests
 from hub.verifier import ContentVerifier
 from protocol import FileBundle, FileVersion, utc_now
+from protocol.delta import Delta, apply_delta
 from spisync.events import next_item
 from spisync.memory import MemoryReturner
 
@@ -81,6 +84,10 @@ _BLOB_DEFER_S = 5.0
 
 MAX_DEFER_S = 30.0
 """Longest pause between two attempts of a held batch (the pause doubles up to it)."""
+
+
+class _UnusableDeltaError(Exception):
+    """A chunk's delta cannot be applied (see `Batcher._rebuilt`)."""
 
 
 @dataclass
@@ -346,18 +353,8 @@ class Batcher:
         its own chunk (their hashes were checked at inspection, the store checks
         them again as it writes); the bundle counts as verified when all are.
         """
-        groups: dict[str, list[tuple[int, bytes]]] = {}
-        bundles: dict[int, list[int]] = {}
-        for outcome in pending:
-            assert outcome.item is not None
-            payload = outcome.item.payload
-            if isinstance(payload, ChunkItem):
-                groups.setdefault(payload.meta.sha256, []).append((id(outcome), payload.body))
-            elif isinstance(payload, FileBundle):
-                files = [entry for entry in payload.files if entry.content]
-                bundles[id(outcome)] = [id(entry) for entry in files]
-                for entry in files:
-                    groups.setdefault(entry.manifest.sha256, []).append((id(entry), entry.content))
+        await self._rebuild_deltas(pending)
+        groups, bundles = _claimed_bytes(pending)
         verified: dict[int, bool] = {}
         if groups:
             try:
@@ -398,6 +395,52 @@ class Batcher:
         for key, entries in bundles.items():
             verified[key] = all(verified.pop(entry) for entry in entries)
         return verified
+
+    async def _rebuild_deltas(self, pending: Sequence[_Outcome]) -> None:
+        """Rebuild the chunks sent as deltas from their base chunks (see `protocol.delta`).
+
+        A chunk that cannot be rebuilt keeps its delta and counts as corrupt, so
+        the manifest that names it asks the agent for it again, whole.
+        """
+        for outcome in pending:
+            item = outcome.item
+            if item is None or not isinstance(chunk := item.payload, ChunkItem):
+                continue
+            if chunk.delta is None:
+                continue
+            try:
+                body = await self._rebuilt(item.ico, chunk.meta.base, chunk.delta)
+            except StoreUnavailableError as exc:
+                raise RetryLater(str(exc), defer_s=_STORE_DEFER_S) from exc
+            except BlobError as exc:
+                raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
+            except _UnusableDeltaError as exc:
+                log.warning(
+                    "chunk_delta_unusable",
+                    ico=item.ico,
+                    object_sha256=chunk.meta.object_sha256,
+                    index=chunk.meta.index,
+                    base=chunk.meta.base,
+                    reason=str(exc),
+                )
+                continue
+            outcome.item = dataclasses.replace(item, payload=ChunkItem(meta=chunk.meta, body=body))
+            self._metrics.chunks_rebuilt += 1
+
+    async def _rebuilt(self, ico: str, base: str, delta: Delta) -> bytes:
+        """The chunk `delta` makes of chunk `base`, which obec `ico` must have uploaded.
+
+        Raises:
+            _UnusableDeltaError: The base is not this obec's (else a delta would
+                tell it whether another obec holds some content), no longer
+                stored, or the delta does not fit it.
+        """
+        try:
+            if not await self._store.owns_chunk(ico, base):
+                raise _UnusableDeltaError("the obec holds no such chunk")
+            return apply_delta(await self._blobs.read(base), delta)
+        except (BlobNotFoundError, ValueError) as exc:
+            raise _UnusableDeltaError(str(exc)) from exc
 
     async def _verify_group(
         self,
@@ -575,6 +618,31 @@ def _detached(exc: RejectDelivery) -> RejectDelivery:
     exc.__context__ = None
     exc.__cause__ = None
     return exc.with_traceback(None)
+
+
+def _claimed_bytes(
+    pending: Sequence[_Outcome],
+) -> tuple[dict[str, list[tuple[int, bytes]]], dict[int, list[int]]]:
+    """Group the batch's chunk and bundle bytes by the hash they claim.
+
+    Returns the bytes claimed for each hash (keyed by `id` of their chunk's outcome
+    or bundle entry), and each bundle's entries (keyed by `id` of its outcome).
+    """
+    groups: dict[str, list[tuple[int, bytes]]] = {}
+    bundles: dict[int, list[int]] = {}
+    for outcome in pending:
+        assert outcome.item is not None
+        payload = outcome.item.payload
+        if isinstance(payload, ChunkItem):
+            if payload.delta is not None:
+                continue  # not rebuilt: it stays unverified, and the manifest asks again
+            groups.setdefault(payload.meta.sha256, []).append((id(outcome), payload.body))
+        elif isinstance(payload, FileBundle):
+            files = [entry for entry in payload.files if entry.content]
+            bundles[id(outcome)] = [id(entry) for entry in files]
+            for entry in files:
+                groups.setdefault(entry.manifest.sha256, []).append((id(entry), entry.content))
+    return groups, bundles
 
 
 def _sha256(data: bytes) -> str:

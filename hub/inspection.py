@@ -24,6 +24,7 @@ from protocol import (
     names,
 )
 from protocol.deflate import DEFLATE, InflatesTooFarError, inflate
+from protocol.delta import Delta, decode_delta
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -88,10 +89,15 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class ChunkItem:
-    """A chunk: its metadata from the headers and its raw bytes."""
+    """A chunk: its metadata from the headers and its raw bytes.
+
+    A chunk sent as a delta (`meta.base`) has its `delta` and no bytes yet: the
+    batcher rebuilds them from the base chunk before anything else.
+    """
 
     meta: ChunkMeta
     body: bytes
+    delta: Delta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +160,13 @@ def _inspect_chunk(ico: str, message: AbstractIncomingMessage) -> Inspected:
     check_sender(ico, meta.sender)
     # Inflated only once the headers and the identity checked out: the costly step last.
     body = _content(message, names.MAX_CHUNK_SIZE, "chunk")
-    return Inspected(
-        ico=ico,
-        kind="chunk",
-        message_id=meta.message_id,
-        payload=ChunkItem(meta=meta, body=body),
-    )
+    item = ChunkItem(meta=meta, body=body)
+    if meta.base:
+        try:
+            item = ChunkItem(meta=meta, body=b"", delta=decode_delta(body))
+        except DecodeError as exc:
+            raise RejectDelivery(REASON_UNDECODABLE, str(exc)) from None
+    return Inspected(ico=ico, kind="chunk", message_id=meta.message_id, payload=item)
 
 
 def _inspect_bundle(ico: str, message: AbstractIncomingMessage) -> Inspected:

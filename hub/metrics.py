@@ -18,6 +18,8 @@ class HubMetrics:
         batches_deferred: Attempts of a batch held because storage could not serve.
         verifications_started: Content claims whose chunks began to be read back and hashed.
         verifications_done: Content claims verified (either way).
+        chunks_rebuilt: Chunks sent as a delta and rebuilt from an earlier chunk
+            (before their verification, which they pass or fail like any chunk).
         dead_lettered: Deliveries copied to `spisync.dead` with a reason.
         dead_letters_over_budget: Refused deliveries only logged: their obec had used
             its `[limits] dead_letters_per_hour`.
@@ -32,6 +34,7 @@ class HubMetrics:
     batches_deferred: int = 0
     verifications_started: int = 0
     verifications_done: int = 0
+    chunks_rebuilt: int = 0
     dead_lettered: int = 0
     dead_letters_over_budget: int = 0
     security_events: int = 0

@@ -166,11 +166,14 @@ class Agent:
         sha256: str | None = None,
         deflate: bool = False,
         transfer: str = "",
+        delta: bytes | None = None,
+        base: str = "",
     ) -> None:
         """Publish one chunk; `deflate` sends it compressed (zlib's own, as an agent may).
 
         `transfer` names the manifest's message id (`object_sha256` may then be
         empty, as for a chunk an agent sends while still hashing its file).
+        `delta`: the body sent instead of `data`, a delta against chunk `base`.
         """
         meta = ChunkMeta(
             **self.envelope(),
@@ -178,9 +181,11 @@ class Agent:
             index=index,
             sha256=sha256 or hashlib.sha256(data).hexdigest(),
             transfer=transfer,
+            base=base,
         )
+        body = data if delta is None else delta
         await self.publish_raw(
-            zlib.compress(data) if deflate else data,
+            zlib.compress(body) if deflate else body,
             kind="chunk",
             headers=chunk_headers(meta),
             message_id=meta.message_id,

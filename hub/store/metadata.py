@@ -277,6 +277,10 @@ class MetadataStore(Protocol):
         """Return those of `sha256s` whose blobs the hub already stores (any obec)."""
         ...
 
+    async def owns_chunk(self, ico: str, sha256: str) -> bool:
+        """Tell whether obec `ico` uploaded the chunk `sha256` and the hub stores it."""
+        ...
+
     async def content(self, sha256: str) -> ContentRow | None:
         """Return a verified content by hash (its chunk list, to stream it back)."""
         ...

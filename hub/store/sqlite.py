@@ -304,6 +304,16 @@ class SqliteMetadataStore:
             found.update(row[0] for row in rows)
         return found
 
+    async def owns_chunk(self, ico: str, sha256: str) -> bool:
+        """Tell whether obec `ico` uploaded the chunk `sha256` and the hub stores it."""
+        rows = await self._all(
+            "SELECT 1 FROM obec_chunks o JOIN chunks c ON c.sha256 = o.sha256 "
+            "WHERE o.ico = ? AND o.sha256 = ?",
+            ico,
+            sha256,
+        )
+        return bool(rows)
+
     async def content(self, sha256: str) -> ContentRow | None:
         """Return a verified content by hash."""
         rows = await self._all(
