@@ -4,7 +4,9 @@ Every message is persistent, names its kind (AMQP `type` and the kind header)
 and its broker user (`user_id`, which the broker validates), and says which
 replies the agent understands. A chunk carries its metadata in headers and
 keeps its message id when it is sent again. Content (a chunk's or a bundle's
-body) goes deflated where that makes it clearly smaller (`protocol.deflate`).
+body) goes deflated where that makes it clearly smaller (`protocol.deflate`),
+and an edited file's chunk as a delta where the hub holds its last version
+(`agent.deltas`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import aio_pika
 
-from protocol import ChunkMeta, chunk_headers, names
+from agent.deltas import delta_for, remembered, signature_of
+from protocol import ChunkMeta, FileVersion, chunk_headers, names
 from protocol.deflate import DEFLATE, deflated
+from protocol.delta import encode_delta
+
+if TYPE_CHECKING:
+    from agent.records import OutboxRow, Signature
 
 __all__ = ["Envelopes"]
 
@@ -80,11 +88,13 @@ class Envelopes:
         data: bytes,
         encoding: str | None,
         created_at: float,
+        base: str = "",
     ) -> aio_pika.Message:
         """Chunk `index` of the transfer whose manifest's message id is `transfer`.
 
         `data` is as `encoded` returned it; `object_sha256` is empty while the
-        file is still being hashed.
+        file is still being hashed; `base` names the chunk `data` is a delta
+        against (`protocol.delta`), if it is one.
         """
         # A resent chunk keeps its id: derived from the transfer and the index.
         message_id = hashlib.sha256(f"{transfer}:{index}".encode()).hexdigest()[:32]
@@ -97,6 +107,7 @@ class Envelopes:
             index=index,
             sha256=sha256,
             transfer=transfer,
+            base=base,
         )
         return aio_pika.Message(
             data,
@@ -109,3 +120,45 @@ class Envelopes:
             timestamp=sent_at,
             headers=dict(chunk_headers(meta)),
         )
+
+    def manifest(self, row: OutboxRow, source_epoch: str) -> FileVersion:
+        """The manifest of a file row, built at send time from what was recorded when queued."""
+        assert row.path is not None
+        assert row.sha256 is not None
+        assert row.chunk_size is not None
+        return FileVersion(
+            message_id=row.message_id,
+            sender=self._ico,
+            sent_at=datetime.fromtimestamp(row.created_at, UTC),
+            path=row.path,
+            size=row.size or 0,
+            mtime_ns=row.mtime_ns or 0,
+            sha256=row.sha256,
+            chunk_size=row.chunk_size,
+            chunk_sha256=row.chunk_sha256,
+            source_seq=row.source_seq or 0,
+            source_epoch=source_epoch,
+        )
+
+    async def file_chunk(
+        self, row: OutboxRow, index: int, data: bytes, base: Signature | None
+    ) -> tuple[aio_pika.Message, Signature | None]:
+        """Chunk `index` of a file row (`data`, verified); a delta against `base` where it pays.
+
+        Also returns the signature to remember of the row's content, if it is kept.
+        """
+        assert row.sha256 is not None
+        signature = signature_of(row, data) if remembered(row) else None
+        delta = None if base is None or signature is None else delta_for(row, data, base)
+        body, encoding = await self.encoded(data if delta is None else encode_delta(delta))
+        message = self.chunk(
+            transfer=row.message_id,
+            object_sha256=row.sha256,
+            index=index,
+            sha256=row.chunk_sha256[index],
+            data=body,
+            encoding=encoding,
+            created_at=row.created_at,
+            base="" if delta is None or base is None else base.sha256,
+        )
+        return message, signature

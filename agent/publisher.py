@@ -38,6 +38,7 @@ from aio_pika.exceptions import DeliveryError, PublishError
 
 from agent.bundles import BundleGroup, bundleable, read_verified_files
 from agent.chunk_progress import ChunkProgress
+from agent.deltas import remembered, signature_of
 from agent.early_chunks import OFFER_WAIT_S, EarlyChunks
 from agent.envelopes import Envelopes
 from agent.errors import FileChangedError
@@ -51,7 +52,6 @@ from protocol import (
     BUNDLE_CONTENT_TYPE,
     BundledFile,
     FileBundle,
-    FileVersion,
     encode,
     encode_bundle,
     names,
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from agent.bundles import ReadJob
     from agent.kept_content import KeptContent
     from agent.problems import Problems
-    from agent.records import OutboxRow
+    from agent.records import OutboxRow, Signature
     from agent.scanner import Folder
     from agent.state import State
 
@@ -100,6 +100,7 @@ class _Verdict:
     def __init__(self) -> None:
         self.action = "delete"  # or "drop", "defer", "keep"
         self.reason = ""
+        self.signature: Signature | None = None  # of the content sent, to remember
 
     def set(self, action: str, reason: str = "") -> None:
         self.action, self.reason = action, reason
@@ -199,6 +200,7 @@ class Publisher:
         while not stop.is_set() and not self._broken.is_set():
             self._wake.clear()
             rows = await self._state.due_rows(cursor, _BATCH)
+            bases = await self._state.delta_bases(r.path for r in rows if r.path and remembered(r))
             dispatched = False
             for row in rows:
                 cursor = row.id
@@ -206,7 +208,8 @@ class Publisher:
                     continue
                 if stop.is_set() or self._broken.is_set():
                     return
-                await self._dispatch_next(row, group, session, finishers)
+                base = bases.get(row.path or "")
+                await self._dispatch_next(row, group, session, finishers, base)
                 dispatched = self._sent_since_idle = True
             if group.rows:
                 await self._dispatch_bundle(group.take(), session, finishers)
@@ -222,10 +225,15 @@ class Publisher:
         group: BundleGroup,
         session: PublishSession,
         finishers: set[asyncio.Task[None]],
+        base: Signature | None,
     ) -> None:
-        """Add a small file to the bundle being gathered, or send the row (after that bundle)."""
+        """Add a small file to the bundle being gathered, or send the row (after that bundle).
+
+        A file whose last version the hub holds (`base`) goes alone: a bundle
+        carries whole files, and it may go as a delta.
+        """
         self._active.add(row.id)
-        if bundleable(row):
+        if bundleable(row) and base is None:
             if not group.accepts(row):
                 await self._dispatch_bundle(group.take(), session, finishers)
             group.add(row)
@@ -233,7 +241,7 @@ class Publisher:
         # Rows go out in outbox order: the small files gathered before this row first.
         if group.rows:
             await self._dispatch_bundle(group.take(), session, finishers)
-        self._track(finishers, await self._dispatch_row(row, session))
+        self._track(finishers, await self._dispatch_row(row, session, base))
 
     @staticmethod
     def _track(finishers: set[asyncio.Task[None]], finisher: asyncio.Task[None]) -> None:
@@ -259,11 +267,13 @@ class Publisher:
 
     # -- one row ----------------------------------------------------------------
 
-    async def _dispatch_row(self, row: OutboxRow, session: PublishSession) -> asyncio.Task[None]:
+    async def _dispatch_row(
+        self, row: OutboxRow, session: PublishSession, base: Signature | None = None
+    ) -> asyncio.Task[None]:
         publishes: list[asyncio.Task[None]] = []
         verdict = _Verdict()
         if row.is_file:
-            await self._dispatch_file(row, session, publishes, verdict)
+            await self._dispatch_file(row, session, publishes, verdict, base)
         else:
             assert row.body is not None
             message = self._envelopes.message(row.kind, row.body, row.message_id, row.created_at)
@@ -276,6 +286,7 @@ class Publisher:
         session: PublishSession,
         publishes: list[asyncio.Task[None]],
         verdict: _Verdict,
+        base: Signature | None,
     ) -> None:
         assert row.path is not None
         assert row.sha256 is not None
@@ -310,17 +321,8 @@ class Publisher:
                         continue
                     item = await reader.next_chunk()
                     assert item is not None  # not done: a chunk, or FileChangedError
-                    data = item[1]
-                    body, encoding = await self._envelopes.encoded(data)
-                    message = self._envelopes.chunk(
-                        transfer=row.message_id,
-                        object_sha256=row.sha256,
-                        index=index,
-                        sha256=row.chunk_sha256[index],
-                        data=body,
-                        encoding=encoding,
-                        created_at=row.created_at,
-                    )
+                    message, signature = await self._envelopes.file_chunk(row, index, item[1], base)
+                    verdict.signature = signature or verdict.signature
                     task = await session.start("chunk", message)
                     if len(row.chunk_sha256) > 1:
                         # Progress only matters for resuming a file of several chunks;
@@ -344,7 +346,7 @@ class Publisher:
             message = self._envelopes.message(row.kind, row.body, row.message_id, row.created_at)
             publishes.append(await session.start(row.kind, message))
             return
-        body = encode(self._manifest(row))
+        body = encode(self._envelopes.manifest(row, self._state.source_epoch))
         message = self._envelopes.message("file_version", body, row.message_id, row.created_at)
         publishes.append(await session.start("file_version", message))
 
@@ -410,25 +412,6 @@ class Publisher:
         """Forget a transfer whose version was not recorded (its file changed while read)."""
         self._early.discard(transfer)
 
-    def _manifest(self, row: OutboxRow) -> FileVersion:
-        """The manifest of a file row, built at send time from what was recorded when queued."""
-        assert row.path is not None
-        assert row.sha256 is not None
-        assert row.chunk_size is not None
-        return FileVersion(
-            message_id=row.message_id,
-            sender=self._ico,
-            sent_at=datetime.fromtimestamp(row.created_at, UTC),
-            path=row.path,
-            size=row.size or 0,
-            mtime_ns=row.mtime_ns or 0,
-            sha256=row.sha256,
-            chunk_size=row.chunk_size,
-            chunk_sha256=row.chunk_sha256,
-            source_seq=row.source_seq or 0,
-            source_epoch=self._state.source_epoch,
-        )
-
     # -- small files, bundled ----------------------------------------------------
 
     async def _dispatch_bundle(
@@ -481,7 +464,7 @@ class Publisher:
             assert row.sha256 is not None
             kept = self._kept.take((folder.key, row.disk_path, row.sha256))
             if kept is not None:
-                entries[row.id] = BundledFile(manifest=self._manifest(row), content=kept)
+                entries[row.id] = self._bundled(row, kept, verdicts[row.id])
                 continue
             readable.append(row)
             root_real = roots.get(folder.key) or roots.setdefault(folder.key, folder.root_real)
@@ -491,12 +474,19 @@ class Publisher:
             assert row.path is not None
             if isinstance(result, bytes):
                 self._problems.resolve("unreadable", row.path)
-                entries[row.id] = BundledFile(manifest=self._manifest(row), content=result)
+                entries[row.id] = self._bundled(row, result, verdicts[row.id])
             elif isinstance(result, FileNotFoundError | FileChangedError):
                 verdicts[row.id].set("drop", str(result))
             else:
                 self._unreadable(row.path, result, verdicts[row.id])
         return {row.id: entries[row.id] for row in rows if row.id in entries}  # outbox order
+
+    def _bundled(self, row: OutboxRow, content: bytes, verdict: _Verdict) -> BundledFile:
+        """A row's bundle entry; its signature is remembered once the bundle is confirmed."""
+        if remembered(row):
+            verdict.signature = signature_of(row, content)
+        manifest = self._envelopes.manifest(row, self._state.source_epoch)
+        return BundledFile(manifest=manifest, content=content)
 
     async def _start_bundle(
         self, session: PublishSession, entries: list[BundledFile]
@@ -555,7 +545,7 @@ class Publisher:
                     retry_in_s=round(delay, 1),
                 )
                 return
-            await self._deleter.delete(row.id)
+            await self._deleter.delete(row.id, verdict.signature)
             log.debug("outbox_row_confirmed", row=row.id, kind=row.kind, path=row.path)
         finally:
             self._active.discard(row.id)

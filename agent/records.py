@@ -13,6 +13,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "IndexEntry",
     "OutboxRow",
+    "Signature",
     "StatUpdate",
     "VersionRecord",
     "entry_from_row",
@@ -76,6 +77,14 @@ CREATE TABLE IF NOT EXISTS held (
 -- the chunks the hub does not hold already (an append sends its last chunks).
 CREATE TABLE IF NOT EXISTS held_chunks (
     sha256 TEXT PRIMARY KEY
+) WITHOUT ROWID;
+-- The block signature of the last version of each file whose content was sent
+-- and may go as a delta next time (`agent.deltas`).
+CREATE TABLE IF NOT EXISTS sent_signatures (
+    path   TEXT PRIMARY KEY,   -- wire path
+    sha256 TEXT NOT NULL,
+    size   INTEGER NOT NULL,
+    blocks BLOB NOT NULL       -- `protocol.delta.block_signature`
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sent_versions (
     path          TEXT PRIMARY KEY,     -- wire path
@@ -156,6 +165,15 @@ class StatUpdate(msgspec.Struct, frozen=True, kw_only=True):
     disk_path: str
     mtime_ns: int
     inode: int
+
+
+class Signature(msgspec.Struct, frozen=True, kw_only=True):
+    """The block signature of a file version whose content was sent (`protocol.delta`)."""
+
+    path: str
+    sha256: str
+    size: int
+    blocks: bytes
 
 
 class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):

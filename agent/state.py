@@ -32,6 +32,7 @@ from agent.records import (
     FILE_KIND,
     OUTBOX_COLUMNS,
     SCHEMA_VERSION,
+    Signature,
     entry_from_row,
     outbox_row_from_row,
 )
@@ -371,23 +372,32 @@ class State:
         """Delete a row that will never be sent (superseded), with its chunk progress."""
         await self.delete_rows([row_id], confirmed=False)
 
-    async def delete_rows(self, row_ids: Iterable[int], *, confirmed: bool = True) -> None:
+    async def delete_rows(
+        self,
+        row_ids: Iterable[int],
+        *,
+        confirmed: bool = True,
+        signatures: Sequence[Signature] = (),
+    ) -> None:
         """Delete rows whose messages were all confirmed, in one transaction.
 
         Still durable: every row given was confirmed by the broker, so one commit
         for many rows changes only how many fsyncs they cost; a crash before it
         leaves them queued, and their resend is an idempotent duplicate at the hub.
         The file versions among them now wait for the hub's receipt
-        (`agent.receipts`).
+        (`agent.receipts`). `signatures`: of the versions whose content they sent,
+        each replacing its path's last one (`agent.deltas`).
         """
         ids = [(row_id,) for row_id in row_ids]
         now = time.time()
+        signed = [(s.path, s.sha256, s.size, s.blocks) for s in signatures]
 
         def delete(db: sqlite3.Connection) -> None:
             if confirmed:
                 receipts.record_sent(db, ids, now)
             db.executemany("DELETE FROM outbox WHERE id = ?", ids)
             db.executemany("DELETE FROM outbox_chunks WHERE row_id = ?", ids)
+            db.executemany("INSERT OR REPLACE INTO sent_signatures VALUES (?, ?, ?, ?)", signed)
 
         await self._write(delete)
 
@@ -465,6 +475,25 @@ class State:
     async def held_chunks_among(self, sha256s: Iterable[str]) -> set[str]:
         """Return which of the chunks `sha256s` belong to content the hub confirmed it holds."""
         return await self._among("held_chunks", sha256s)
+
+    async def delta_bases(self, paths: Iterable[str]) -> dict[str, Signature]:
+        """Return the signature of each path's last version sent, where the hub holds it."""
+        wanted = list(set(paths))
+
+        def read(db: sqlite3.Connection) -> dict[str, Signature]:
+            found: dict[str, Signature] = {}
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                sql = (
+                    "SELECT s.path, s.sha256, s.size, s.blocks FROM sent_signatures s "  # noqa: S608 - placeholders only
+                    "JOIN held h ON h.sha256 = s.sha256 "
+                    f"WHERE s.path IN ({', '.join('?' * len(part))})"
+                )
+                for path, sha256, size, blocks in db.execute(sql, part):
+                    found[path] = Signature(path=path, sha256=sha256, size=size, blocks=blocks)
+            return found
+
+        return await self._run(read) if wanted else {}
 
     async def _among(self, table: str, sha256s: Iterable[str]) -> set[str]:
         wanted = list(set(sha256s))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import msgspec
 import pytest
 
 from agent.config import load_agent_config
@@ -93,6 +94,17 @@ def _content(message: aio_pika.abc.AbstractIncomingMessage) -> bytes:
     return bytes(message.body)
 
 
+def _rebuilt(base: bytes, delta_body: bytes) -> bytes:
+    """A chunk rebuilt from its base and a delta as `protocol.delta` describes it (not its code).
+
+    A delta is a msgpack list of 4 KiB block numbers of the base and literal bytes.
+    """
+    parts = []
+    for item in msgspec.msgpack.decode(delta_body):
+        parts.append(item if isinstance(item, bytes) else base[item * 4096 : (item + 1) * 4096])
+    return b"".join(parts)
+
+
 @dataclass
 class HubReader:
     """Consumes `hub.obec.<ičo>.<token>` and keeps what arrived, checked and decoded."""
@@ -112,6 +124,8 @@ class HubReader:
     violations: list[str] = field(default_factory=list)
     bundles: list[int] = field(default_factory=list)
     """The number of files in each bundle that arrived."""
+    deltas: list[tuple[str, int]] = field(default_factory=list)
+    """`(chunk's hash, bytes on the wire)` of each chunk that came as a delta."""
     connection: Any = None
 
     async def start(self) -> None:
@@ -148,6 +162,9 @@ class HubReader:
         if kind == "chunk":
             meta = decode_chunk_meta(message.headers or {})
             body = _content(message)
+            if meta.base:
+                self.deltas.append((meta.sha256, len(message.body)))
+                body = _rebuilt(self.chunks.get(meta.base, b""), body)
             if hashlib.sha256(body).hexdigest() != meta.sha256:
                 problems.append(f"chunk {meta.index} of {meta.object_sha256} has a wrong hash")
             else:

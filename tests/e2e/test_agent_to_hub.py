@@ -15,6 +15,7 @@ from agent.config import AgentConfig, AgentSection, FolderConfig, RegistryConfig
 from agent.service import run as run_agent
 from hub.config import HubConfig, HubSection
 from hub.content import open_content
+from hub.metrics import HubMetrics
 from hub.provision import provision_agent
 from hub.queries import files_rows, spisy_rows
 from hub.queue_names import queue_names
@@ -33,11 +34,14 @@ SCHEMA = Path(__file__).resolve().parents[2] / "packaging" / "registry" / "schem
 class Network:
     """One hub and one agent running in this process against a test vhost."""
 
-    def __init__(self, hub: HubConfig, agent: AgentConfig, folder: Path, registry: Path) -> None:
+    def __init__(
+        self, hub: HubConfig, agent: AgentConfig, folder: Path, registry: Path, metrics: HubMetrics
+    ) -> None:
         self.hub = hub
         self.agent = agent
         self.folder = folder
         self.registry = registry
+        self.metrics = metrics
 
     async def hub_files(self) -> dict[str, dict[str, Any]]:
         store = await open_metadata_store(self.hub)
@@ -66,6 +70,13 @@ class Network:
             db.execute(sql, args)
 
 
+async def _agent_holds(tmp_path: Path, sha256: str) -> bool:
+    """Whether the agent recorded the hub's receipt of content `sha256` (its `held`)."""
+    state = tmp_path / "state" / "state.sqlite"
+    with contextlib.closing(sqlite3.connect(f"{state.as_uri()}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT 1 FROM held WHERE sha256 = ?", (sha256,)).fetchone() is not None
+
+
 async def eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
     """Poll `check` until it returns something truthy (bounded, not a timing assertion)."""
     async with asyncio.timeout(timeout):
@@ -76,7 +87,7 @@ async def eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
 
 @contextlib.asynccontextmanager
 async def running_network(
-    shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str
+    shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str, chunk_size: int = 4096
 ) -> AsyncIterator[Network]:
     broker = BrokerConfig(url=shared_broker.url(vhost), management_url=shared_broker.management_url)
     hub = HubConfig(
@@ -97,7 +108,7 @@ async def running_network(
             name="Obec Zkušební",
             state_dir=str(tmp_path / "state"),
             inbox=queue_names(hub).agent_queue(ico),
-            chunk_size=4096,
+            chunk_size=chunk_size,
             quiet_window_s=0.2,
             heartbeat_interval_s=1,
         ),
@@ -106,11 +117,12 @@ async def running_network(
         registry=RegistryConfig(path=str(registry), poll_interval_s=0.2),
     )
     stop = asyncio.Event()
+    metrics = HubMetrics()
     async with asyncio.TaskGroup() as group:
-        group.create_task(run_hub(hub, stop))
+        group.create_task(run_hub(hub, stop, metrics=metrics))
         group.create_task(run_agent(agent, stop))
         try:
-            yield Network(hub, agent, folder, registry)
+            yield Network(hub, agent, folder, registry, metrics)
         finally:
             stop.set()
 
@@ -155,13 +167,6 @@ async def test_an_appended_large_file_reaches_the_hub_from_its_new_chunks(
     The agent sends only the chunks the hub does not hold; the hub verifies the
     whole file from the chunks it kept of the first version and the new ones.
     """
-    state = tmp_path / "state" / "state.sqlite"
-
-    async def agent_knows_hub_holds(sha256: str) -> bool:
-        with contextlib.closing(sqlite3.connect(f"{state.as_uri()}?mode=ro", uri=True)) as db:
-            return (
-                db.execute("SELECT 1 FROM held WHERE sha256 = ?", (sha256,)).fetchone() is not None
-            )
 
     def uploads() -> dict[str, float]:
         """When the hub last received each chunk (`chunks.stored_at`)."""
@@ -173,7 +178,7 @@ async def test_an_appended_large_file_reaches_the_hub_from_its_new_chunks(
         first = os.urandom(10 * 4096)  # 10 chunks of 4 KiB
         (net.folder / "posta.pst").write_bytes(first)
         files = await eventually(lambda: _when(net.hub_files(), lambda f: "posta.pst" in f))
-        await eventually(lambda: agent_knows_hub_holds(files["posta.pst"]["sha256"]))
+        await eventually(lambda: _agent_holds(tmp_path, files["posta.pst"]["sha256"]))
         first_uploads = uploads()
 
         appended = first + os.urandom(5000)
@@ -187,6 +192,26 @@ async def test_an_appended_large_file_reaches_the_hub_from_its_new_chunks(
         assert {sha: uploads()[sha] for sha in unchanged} == {
             sha: first_uploads[sha] for sha in unchanged
         }
+
+
+async def test_an_edited_document_reaches_the_hub_as_a_delta_byte_for_byte(
+    shared_broker: SharedBroker, vhost: str, tmp_path: Path, ico: str
+) -> None:
+    """Once the hub confirmed a document, its edit goes as a delta and is recorded exactly."""
+    async with running_network(shared_broker, vhost, tmp_path, ico, chunk_size=1 << 20) as net:
+        first = os.urandom(300 * 1024)
+        (net.folder / "usneseni.doc").write_bytes(first)
+        files = await eventually(lambda: _when(net.hub_files(), lambda f: "usneseni.doc" in f))
+        await eventually(lambda: _agent_holds(tmp_path, files["usneseni.doc"]["sha256"]))
+
+        edited = first[:100_000] + os.urandom(20_000) + first[120_000:] + os.urandom(4096)
+        (net.folder / "usneseni.doc").write_bytes(edited)
+        files = await eventually(
+            lambda: _when(net.hub_files(), lambda f: f["usneseni.doc"]["versions"] == 2)
+        )
+        assert files["usneseni.doc"]["sha256"] == hashlib.sha256(edited).hexdigest()
+        assert await net.hub_bytes(files["usneseni.doc"]["sha256"]) == edited
+        assert net.metrics.chunks_rebuilt == 1
 
 
 async def test_registry_snapshots_and_closing_reach_the_hub(

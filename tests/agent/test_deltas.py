@@ -1,0 +1,89 @@
+"""Edited documents go as their changes once the hub holds their last version, else whole."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from protocol import NeedChunks, new_message_id, utc_now
+
+KIB = 1024
+
+
+def _edited(data: bytes, at: int, size: int, appended: int) -> bytes:
+    """`data` with `size` bytes rewritten in place at `at` and `appended` bytes added."""
+    return data[:at] + os.urandom(size) + data[at + size :] + os.urandom(appended)
+
+
+async def test_an_edited_document_goes_as_a_delta_once_the_hub_holds_its_last_version(agent_env):
+    """Before the receipt the edit goes whole; after it, little more than the changed bytes."""
+    path = agent_env.folder / "usneseni.doc"
+    first = os.urandom(300 * KIB)
+    path.write_bytes(first)
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(chunk_size=1024 * KIB))
+    await agent_env.eventually(lambda: reader.current().get("usneseni.doc") == first)
+
+    second = _edited(first, at=100 * KIB, size=20 * KIB, appended=4 * KIB)
+    path.write_bytes(second)
+    await agent_env.eventually(lambda: reader.current().get("usneseni.doc") == second)
+    assert reader.deltas == []  # the hub never confirmed holding the first version
+    (_, manifest) = reader.manifests
+    await agent_env.confirm(manifest)
+
+    third = _edited(second, at=200 * KIB, size=20 * KIB, appended=4 * KIB)
+    path.write_bytes(third)
+    await agent_env.eventually(lambda: reader.current().get("usneseni.doc") == third)
+    [(sha256, wire_bytes)] = reader.deltas
+    assert sha256 == hashlib.sha256(third).hexdigest()
+    # The 24 KiB changed, a 4 KiB block on either side at most, and a few bytes of framing.
+    assert wire_bytes < (24 + 8 + 1) * KIB
+    assert not reader.violations
+
+
+async def test_a_delta_the_hub_cannot_use_is_sent_again_whole(agent_env):
+    """When the hub asks for a chunk that came as a delta, the agent sends it whole."""
+    path = agent_env.folder / "rozpocet.xls"
+    first = os.urandom(200 * KIB)
+    path.write_bytes(first)
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(chunk_size=1024 * KIB))
+    await agent_env.eventually(lambda: reader.current().get("rozpocet.xls") == first)
+    await agent_env.confirm(reader.manifests[0])
+
+    second = _edited(first, at=50 * KIB, size=8 * KIB, appended=0)
+    path.write_bytes(second)
+    sha256 = hashlib.sha256(second).hexdigest()
+    await agent_env.eventually(lambda: reader.current().get("rozpocet.xls") == second)
+    assert [sha for sha, _ in reader.deltas] == [sha256]
+
+    await agent_env.publish_to_agent(
+        NeedChunks(
+            message_id=new_message_id(), sender="hub:test", sent_at=utc_now(),
+            path="rozpocet.xls", sha256=sha256, indexes=(0,), reason="base released",
+        )
+    )  # fmt: skip
+    await agent_env.eventually(lambda: reader.chunk_deliveries.count((sha256, 0)) == 2)
+    assert len(reader.deltas) == 1  # the second delivery is the chunk itself
+    assert not reader.violations
+
+
+async def test_small_files_and_files_of_several_chunks_never_go_as_deltas(agent_env):
+    """Below 64 KiB a delta saves too little; a file of several chunks sends its changed chunks."""
+    small, large = agent_env.folder / "dopis.txt", agent_env.folder / "mapa.tif"
+    small.write_bytes(os.urandom(40 * KIB))
+    large.write_bytes(os.urandom(300 * KIB))
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(chunk_size=128 * KIB))
+    await agent_env.eventually(
+        lambda: len(reader.current()) == 2 and all(reader.current().values())
+    )
+    for manifest in reader.manifests:
+        await agent_env.confirm(manifest)
+
+    small.write_bytes(_edited(small.read_bytes(), at=KIB, size=KIB, appended=0))
+    large.write_bytes(_edited(large.read_bytes(), at=KIB, size=KIB, appended=0))
+    expected = {"dopis.txt": small.read_bytes(), "mapa.tif": large.read_bytes()}
+    await agent_env.eventually(lambda: reader.matches(expected))
+    assert reader.deltas == []
+    assert not reader.violations
