@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from testkit.broker import SharedBroker
 
-__all__ = ["slow_links", "slow_links_100"]
+__all__ = ["slow_links", "slow_links_100", "slow_links_day_100"]
 
 MB = 1_000_000
 LINKS = {"10 Mbit/s, 30 ms": (10_000_000 / 8, 0.030), "100 Mbit/s, 10 ms": (100_000_000 / 8, 0.010)}
@@ -312,31 +312,48 @@ async def slow_links_100(broker: SharedBroker, result: BenchResult, quick: bool)
     await _slow_links(broker, result, quick, links=("100 Mbit/s, 10 ms",))
 
 
+async def slow_links_day_100(broker: SharedBroker, result: BenchResult, quick: bool) -> None:
+    """Only the day of `slow_links` on the 100 Mbit/s link: full sizes in minutes."""
+    await _slow_links(broker, result, quick, links=("100 Mbit/s, 10 ms",), first_sync=False)
+
+
 async def _slow_links(
-    broker: SharedBroker, result: BenchResult, quick: bool, *, links: tuple[str, ...]
+    broker: SharedBroker,
+    result: BenchResult,
+    quick: bool,
+    *,
+    links: tuple[str, ...],
+    first_sync: bool = True,
 ) -> None:
+    """The day on each link; with `first_sync`, also the first sync and the bandwidth limit."""
     scans, documents, max_scan = (10, 5, 1024 * 1024) if quick else (300, 100, 5 * 1024 * 1024)
-    first_sync = 16 * MB if quick else 5_000 * MB
     # Seeded: every repetition moves the same trees (sizes, compressible share).
     rng = random.Random(15)
     async with Bench.create(broker, result.name) as env:
         day = await asyncio.to_thread(day_trees, env.base / "day", scans, documents, max_scan,
                                       rng)  # fmt: skip
-        mixed = env.base / "mixed"
-        mixed_bytes = await asyncio.to_thread(mixed_tree, mixed, first_sync, rng)
         result.notes.append(
             f"day: {scans} new scans (200 KiB-{max_scan // 1024:,} KiB) and {documents} office "
             f"documents edited (a quarter rewritten, 4 KiB appended), {day.changed_bytes:,} B "
-            f"changed; first sync: {mixed_bytes:,} B of mixed files (1 in 4 compressible text). "
-            "Speed ratios: changed bytes / wall time, spisync over rsync; rsync does not fsync."
+            "changed. Speed ratios: changed bytes / wall time, spisync over rsync; rsync does "
+            "not fsync."
         )
         result.add(Figure("day: bytes changed", day.changed_bytes, "B"))
+        for link_name in links:
+            await _scenario(env, result, label=f"day, {link_name}", link=LINKS[link_name],
+                            today=day.today, yesterday=day.yesterday,
+                            moved=day.changed_bytes)  # fmt: skip
+        if not first_sync:
+            return
+        mixed = env.base / "mixed"
+        mixed_bytes = await asyncio.to_thread(mixed_tree, mixed, 16 * MB if quick else 5_000 * MB,
+                                              rng)  # fmt: skip
+        result.notes.append(
+            f"first sync: {mixed_bytes:,} B of mixed files (1 in 4 compressible text)."
+        )
         result.add(Figure("first sync: bytes in the tree", mixed_bytes, "B"))
         for link_name in links:
-            link = LINKS[link_name]
-            await _scenario(env, result, label=f"day, {link_name}", link=link, today=day.today,
-                            yesterday=day.yesterday, moved=day.changed_bytes)  # fmt: skip
-            await _scenario(env, result, label=f"first sync, {link_name}", link=link,
+            await _scenario(env, result, label=f"first sync, {link_name}", link=LINKS[link_name],
                             today=mixed, yesterday=None, moved=mixed_bytes)  # fmt: skip
         limit = 1_000_000 if quick else 2_000_000
         await _bandwidth_limit(env, result, day.today / "podatelna", limit)
