@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import aio_pika
 
-from agent.deltas import delta_for, remembered, signature_of
+from agent.deltas import chunk_delta
 from protocol import ChunkMeta, FileVersion, chunk_headers, names
 from protocol.deflate import DEFLATE, deflated
 from protocol.delta import encode_delta
@@ -142,16 +142,12 @@ class Envelopes:
 
     async def file_chunk(
         self, row: OutboxRow, index: int, data: bytes, base: Signature | None
-    ) -> tuple[aio_pika.Message, Signature | None]:
-        """Chunk `index` of a file row (`data`, verified); a delta against `base` where it pays.
-
-        Also returns the signature to remember of the row's content, if it is kept.
-        """
+    ) -> aio_pika.Message:
+        """Chunk `index` of a file row (`data`, verified); a delta against `base` where it pays."""
         assert row.sha256 is not None
-        signature = signature_of(row, data) if remembered(row) else None
-        delta = None if base is None or signature is None else delta_for(row, data, base)
-        body, encoding = await self.encoded(data if delta is None else encode_delta(delta))
-        message = self.chunk(
+        delta = None if base is None else chunk_delta(row, index, data, base)
+        body, encoding = await self.encoded(data if delta is None else encode_delta(delta[0]))
+        return self.chunk(
             transfer=row.message_id,
             object_sha256=row.sha256,
             index=index,
@@ -159,6 +155,5 @@ class Envelopes:
             data=body,
             encoding=encoding,
             created_at=row.created_at,
-            base="" if delta is None or base is None else base.sha256,
+            base="" if delta is None else delta[1],
         )
-        return message, signature

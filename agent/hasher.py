@@ -17,8 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
+from agent.deltas import MAX_BYTES, MIN_BYTES, signed
 from agent.errors import FileChangedError
 from protocol import names
+from protocol.delta import block_signature
 from spisync.threads import open_in_thread
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ class FileDigest:
         stable: False if the file's size or mtime changed while it was read.
         content: The bytes read, if the file is small enough to travel in a
             bundle (one chunk, at most `names.BUNDLE_MAX_FILE_BYTES`); else None.
+        blocks: The block signature, if the file's next version may go as a
+            delta (`agent.deltas`); else None.
     """
 
     size: int
@@ -64,6 +68,7 @@ class FileDigest:
     inode: int
     stable: bool
     content: bytes | None = None
+    blocks: bytes | None = None
 
 
 def open_inside(root_real: str, path: str) -> BinaryIO:
@@ -114,6 +119,8 @@ def digest_file(
         size = 0
         first = b""
         later: deque[tuple[Future[str], bytes]] = deque()
+        signature: list[bytes] = []  # taken up to `MAX_BYTES`, of every file: sizes change
+        signed_size = 0
 
         def hashed(data: bytes, sha256: str) -> None:
             nonlocal sink
@@ -137,6 +144,11 @@ def digest_file(
                     future, held = later.popleft()
                     hashed(held, future.result())
             size += len(data)
+            if size <= MAX_BYTES and (size >= MIN_BYTES or len(data) == chunk_size):
+                # (A short last chunk of a small file: not worth signing, and a
+                # first load has a hundred thousand of them.)
+                signature.append(block_signature(data))
+                signed_size += len(data)
         while later:
             future, held = later.popleft()
             hashed(held, future.result())
@@ -152,6 +164,7 @@ def digest_file(
         inode=before.st_ino,
         stable=stable,
         content=first if len(chunk_hashes) == 1 and size <= names.BUNDLE_MAX_FILE_BYTES else None,
+        blocks=b"".join(signature) if signed(size, chunk_size) and signed_size == size else None,
     )
 
 

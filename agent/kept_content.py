@@ -11,6 +11,11 @@ after it, as it would for a change made a moment after the send.
 Memory is bounded: bytes beyond `max_bytes` are not kept (the publisher sends
 in recording order, so the oldest are the ones it needs next), and whatever
 was never taken is dropped when the publisher goes idle.
+
+The block signatures of files whose next version may go as a delta
+(`agent.deltas`) wait here the same way, for any file of up to 16 MiB: taken
+when the hasher read every byte, they are remembered once their version is
+sent, even for chunks the publisher does not read again.
 """
 
 from __future__ import annotations
@@ -18,18 +23,24 @@ from __future__ import annotations
 __all__ = ["KeptContent"]
 
 _MAX_BYTES = 32 * 1024 * 1024
+_MAX_SIGNATURE_BYTES = 16 * 1024 * 1024  # the signatures of about 16 GiB of files
 
 Key = tuple[str, str, str]
 """`(folder key, path on disk, sha256)` of a recorded version."""
 
 
 class KeptContent:
-    """Bytes of recorded small file versions waiting to be sent, at most `max_bytes`."""
+    """What hashing read of recorded versions waiting to be sent.
+
+    The bytes of small files (at most `max_bytes`) and block signatures.
+    """
 
     def __init__(self, max_bytes: int = _MAX_BYTES) -> None:
         self._max_bytes = max_bytes
         self._bytes = 0
         self._kept: dict[Key, bytes] = {}
+        self._signature_bytes = 0
+        self._signatures: dict[Key, bytes] = {}
 
     def keep(self, key: Key, data: bytes) -> None:
         """Keep the bytes of a version just recorded, if there is room."""
@@ -45,7 +56,26 @@ class KeptContent:
             self._bytes -= len(data)
         return data
 
+    def keep_read(self, key: Key, content: bytes | None, blocks: bytes | None) -> None:
+        """Keep what hashing read of a version just recorded: its bytes, its signature."""
+        if content is not None:
+            self.keep(key, content)
+        if blocks is None or key in self._signatures:
+            return
+        if self._signature_bytes + len(blocks) <= _MAX_SIGNATURE_BYTES:
+            self._signatures[key] = blocks
+            self._signature_bytes += len(blocks)
+
+    def take_signature(self, key: Key) -> bytes | None:
+        """Return and forget the block signature kept for a version, or None."""
+        blocks = self._signatures.pop(key, None)
+        if blocks is not None:
+            self._signature_bytes -= len(blocks)
+        return blocks
+
     def clear(self) -> None:
         """Forget everything (versions superseded or sent another way)."""
         self._kept.clear()
         self._bytes = 0
+        self._signatures.clear()
+        self._signature_bytes = 0

@@ -38,7 +38,7 @@ from aio_pika.exceptions import DeliveryError, PublishError
 
 from agent.bundles import BundleGroup, bundleable, read_verified_files
 from agent.chunk_progress import ChunkProgress
-from agent.deltas import remembered, signature_of
+from agent.deltas import remembered, signature_to_remember
 from agent.early_chunks import OFFER_WAIT_S, EarlyChunks
 from agent.envelopes import Envelopes
 from agent.errors import FileChangedError
@@ -295,6 +295,7 @@ class Publisher:
         if folder is None or row.disk_path is None:
             verdict.set("drop", "its folder is no longer configured")
             return
+        verdict.signature = signature_to_remember(row, self._kept)
         sent_early = self._take_early(row, session, publishes)
         if row.force_content or not await self._state.is_held(row.sha256):
             sent = sent_early | await self._not_needed(row)
@@ -321,16 +322,7 @@ class Publisher:
                         continue
                     item = await reader.next_chunk()
                     assert item is not None  # not done: a chunk, or FileChangedError
-                    message, signature = await self._envelopes.file_chunk(row, index, item[1], base)
-                    verdict.signature = signature or verdict.signature
-                    task = await session.start("chunk", message)
-                    if len(row.chunk_sha256) > 1:
-                        # Progress only matters for resuming a file of several chunks;
-                        # skipping it for one-chunk files saves an fsync per small file.
-                        task.add_done_callback(
-                            functools.partial(self._progress.settled, row.id, index)
-                        )
-                    publishes.append(task)
+                    publishes.append(await self._send_chunk(row, item, session, verdict, base))
                 await reader.next_chunk()  # None at the recorded end; raises if the file grew
             except (FileNotFoundError, FileChangedError) as exc:
                 verdict.set("drop", str(exc))
@@ -349,6 +341,26 @@ class Publisher:
         body = encode(self._envelopes.manifest(row, self._state.source_epoch))
         message = self._envelopes.message("file_version", body, row.message_id, row.created_at)
         publishes.append(await session.start("file_version", message))
+
+    async def _send_chunk(
+        self,
+        row: OutboxRow,
+        chunk: tuple[int, bytes],
+        session: PublishSession,
+        verdict: _Verdict,
+        base: Signature | None,
+    ) -> asyncio.Task[None]:
+        """Start publishing a verified chunk `(index, bytes)` of a file row."""
+        index, data = chunk
+        if verdict.signature is None and len(row.chunk_sha256) == 1:
+            verdict.signature = signature_to_remember(row, self._kept, data)
+        message = await self._envelopes.file_chunk(row, index, data, base)
+        task = await session.start("chunk", message)
+        if len(row.chunk_sha256) > 1:
+            # Progress only matters for resuming a file of several chunks;
+            # skipping it for one-chunk files saves an fsync per small file.
+            task.add_done_callback(functools.partial(self._progress.settled, row.id, index))
+        return task
 
     async def _not_needed(self, row: OutboxRow) -> set[int]:
         """Return the chunks of `row` the broker confirmed already or the hub holds."""
@@ -483,8 +495,7 @@ class Publisher:
 
     def _bundled(self, row: OutboxRow, content: bytes, verdict: _Verdict) -> BundledFile:
         """A row's bundle entry; its signature is remembered once the bundle is confirmed."""
-        if remembered(row):
-            verdict.signature = signature_of(row, content)
+        verdict.signature = signature_to_remember(row, self._kept, content)
         manifest = self._envelopes.manifest(row, self._state.source_epoch)
         return BundledFile(manifest=manifest, content=content)
 

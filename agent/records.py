@@ -78,13 +78,15 @@ CREATE TABLE IF NOT EXISTS held (
 CREATE TABLE IF NOT EXISTS held_chunks (
     sha256 TEXT PRIMARY KEY
 ) WITHOUT ROWID;
--- The block signature of the last version of each file whose content was sent
--- and may go as a delta next time (`agent.deltas`).
+-- The block signature of the last version sent of each file whose next version
+-- may go as deltas (`agent.deltas`).
 CREATE TABLE IF NOT EXISTS sent_signatures (
-    path   TEXT PRIMARY KEY,   -- wire path
-    sha256 TEXT NOT NULL,
-    size   INTEGER NOT NULL,
-    blocks BLOB NOT NULL       -- `protocol.delta.block_signature`
+    path       TEXT PRIMARY KEY,   -- wire path
+    sha256     TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    chunks     TEXT NOT NULL,      -- JSON list of the chunks' SHA-256
+    blocks     BLOB NOT NULL       -- `protocol.delta.block_signature` of the whole file
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sent_versions (
     path          TEXT PRIMARY KEY,     -- wire path
@@ -173,6 +175,8 @@ class Signature(msgspec.Struct, frozen=True, kw_only=True):
     path: str
     sha256: str
     size: int
+    chunk_size: int
+    chunks: tuple[str, ...]
     blocks: bytes
 
 

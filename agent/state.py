@@ -390,14 +390,19 @@ class State:
         """
         ids = [(row_id,) for row_id in row_ids]
         now = time.time()
-        signed = [(s.path, s.sha256, s.size, s.blocks) for s in signatures]
+        signed = [
+            (s.path, s.sha256, s.size, s.chunk_size, json.dumps(s.chunks), s.blocks)
+            for s in signatures
+        ]
 
         def delete(db: sqlite3.Connection) -> None:
             if confirmed:
                 receipts.record_sent(db, ids, now)
             db.executemany("DELETE FROM outbox WHERE id = ?", ids)
             db.executemany("DELETE FROM outbox_chunks WHERE row_id = ?", ids)
-            db.executemany("INSERT OR REPLACE INTO sent_signatures VALUES (?, ?, ?, ?)", signed)
+            db.executemany(
+                "INSERT OR REPLACE INTO sent_signatures VALUES (?, ?, ?, ?, ?, ?)", signed
+            )
 
         await self._write(delete)
 
@@ -485,12 +490,19 @@ class State:
             for start in range(0, len(wanted), 500):
                 part = wanted[start : start + 500]
                 sql = (
-                    "SELECT s.path, s.sha256, s.size, s.blocks FROM sent_signatures s "  # noqa: S608 - placeholders only
-                    "JOIN held h ON h.sha256 = s.sha256 "
+                    "SELECT s.path, s.sha256, s.size, s.chunk_size, s.chunks, s.blocks "  # noqa: S608 - placeholders only
+                    "FROM sent_signatures s JOIN held h ON h.sha256 = s.sha256 "
                     f"WHERE s.path IN ({', '.join('?' * len(part))})"
                 )
-                for path, sha256, size, blocks in db.execute(sql, part):
-                    found[path] = Signature(path=path, sha256=sha256, size=size, blocks=blocks)
+                for path, sha256, size, chunk_size, chunks, blocks in db.execute(sql, part):
+                    found[path] = Signature(
+                        path=path,
+                        sha256=sha256,
+                        size=size,
+                        chunk_size=chunk_size,
+                        chunks=tuple(json.loads(chunks)),
+                        blocks=blocks,
+                    )
             return found
 
         return await self._run(read) if wanted else {}

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from agent.early_chunks import EarlySender
-    from agent.hasher import ChunkSink
+    from agent.hasher import ChunkSink, FileDigest
     from agent.kept_content import KeptContent
     from agent.problems import Problems
     from agent.records import IndexEntry
@@ -129,7 +129,7 @@ class Tracker:
             self._chunk_size,
         )
         versions: list[tuple[VersionRecord, str]] = []
-        contents: list[bytes | None] = []
+        digested: list[FileDigest] = []
         recorded: list[int] = []
         moved: list[StatUpdate] = []
         for i, digest in zip(to_read, digests, strict=True):
@@ -168,19 +168,19 @@ class Tracker:
             )
             # A version whose chunks went while it was hashed keeps their transfer as its id.
             versions.append((version, transfers.pop(i, "") or new_message_id()))
-            contents.append(digest.content)
+            digested.append(digest)
             recorded.append(i)
         for transfer in transfers.values():
             assert self._early is not None  # transfers come only with an early sender
             self._early.discard_early(transfer)
         if versions or moved:
             seqs = await self._state.record_changes(versions, moved)
-            for i, (version, _), content, seq in zip(
-                recorded, versions, contents, seqs, strict=True
+            for i, (version, _), digest, seq in zip(
+                recorded, versions, digested, seqs, strict=True
             ):
                 outcomes[i] = Outcome(settled=True, recorded=True)
-                if content is not None:
-                    self._kept.keep((version.folder, version.disk_path, version.sha256), content)
+                key = (version.folder, version.disk_path, version.sha256)
+                self._kept.keep_read(key, digest.content, digest.blocks)
                 # Per file at debug only: a first sync records thousands a second;
                 # agent.progress reports the whole at most every 10 s.
                 log.debug(

@@ -38,6 +38,7 @@ __all__ = [
     "decode_delta",
     "encode_delta",
     "make_delta",
+    "signature_slice",
 ]
 
 BLOCK_SIZE = 4 * 1024
@@ -67,6 +68,13 @@ def _block_crcs(data: bytes) -> array[int]:
 def block_signature(data: bytes) -> bytes:
     """The CRC-32 of each `BLOCK_SIZE` block of `data` (the last may be shorter), packed."""
     return _block_crcs(data).tobytes()
+
+
+def signature_slice(signature: bytes, offset: int, size: int) -> bytes:
+    """The part of `signature` signing `size` bytes from `offset` (a multiple of `BLOCK_SIZE`)."""
+    item = array("I").itemsize
+    first = offset // BLOCK_SIZE
+    return signature[first * item : (first - (-size // BLOCK_SIZE)) * item]
 
 
 def make_delta(data: bytes, base_signature: bytes, base_size: int) -> Delta | None:

@@ -68,22 +68,35 @@ async def test_a_delta_the_hub_cannot_use_is_sent_again_whole(agent_env):
     assert not reader.violations
 
 
-async def test_small_files_and_files_of_several_chunks_never_go_as_deltas(agent_env):
-    """Below 64 KiB a delta saves too little; a file of several chunks sends its changed chunks."""
-    small, large = agent_env.folder / "dopis.txt", agent_env.folder / "mapa.tif"
+async def test_a_file_of_several_chunks_sends_its_changed_chunks_as_deltas(agent_env):
+    """A document sent while it was hashed: its edit sends the changed chunk as a delta, no other.
+
+    The signature comes from hashing (the chunks went while the file was hashed
+    and were not read again); a file under 64 KiB goes whole.
+    """
+    small, large = agent_env.folder / "dopis.txt", agent_env.folder / "smlouva.docx"
     small.write_bytes(os.urandom(40 * KIB))
-    large.write_bytes(os.urandom(300 * KIB))
+    large.write_bytes(os.urandom(300 * KIB))  # chunks of 128, 128 and 44 KiB
     reader = await agent_env.reader()
     await agent_env.start(agent_env.write_config(chunk_size=128 * KIB))
     await agent_env.eventually(
         lambda: len(reader.current()) == 2 and all(reader.current().values())
     )
+    assert reader.sent_while_hashed  # the large file's chunks went while it was hashed
     for manifest in reader.manifests:
         await agent_env.confirm(manifest)
+    sent_before = len(reader.chunk_deliveries)
 
     small.write_bytes(_edited(small.read_bytes(), at=KIB, size=KIB, appended=0))
-    large.write_bytes(_edited(large.read_bytes(), at=KIB, size=KIB, appended=0))
-    expected = {"dopis.txt": small.read_bytes(), "mapa.tif": large.read_bytes()}
+    edited = _edited(large.read_bytes(), at=10 * KIB, size=KIB, appended=0)
+    large.write_bytes(edited)
+    expected = {"dopis.txt": small.read_bytes(), "smlouva.docx": edited}
     await agent_env.eventually(lambda: reader.matches(expected))
-    assert reader.deltas == []
+    sha256 = hashlib.sha256(edited).hexdigest()
+    assert (sha256, 0) in reader.chunk_deliveries[sent_before:]
+    assert (sha256, 1) not in reader.chunk_deliveries[sent_before:]  # the hub holds it
+    first_chunk = hashlib.sha256(edited[: 128 * KIB]).hexdigest()
+    [(delta_of, wire_bytes)] = reader.deltas
+    assert delta_of == first_chunk
+    assert wire_bytes < 8 * KIB  # one changed KiB in two blocks at most, and framing
     assert not reader.violations

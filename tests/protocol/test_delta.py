@@ -20,6 +20,7 @@ from protocol.delta import (
     decode_delta,
     encode_delta,
     make_delta,
+    signature_slice,
 )
 
 BLOCK = 4096  # as the module's documentation states it
@@ -40,6 +41,15 @@ def test_the_signature_is_each_block_s_crc32() -> None:
     signature = array("I")
     signature.frombytes(block_signature(data))  # kept by the agent itself: native order
     assert signature.tolist() == crcs
+
+
+def test_a_chunk_s_signature_is_a_slice_of_its_file_s() -> None:
+    data = os.urandom(5 * BLOCK + 10)
+    whole = block_signature(data)
+    assert signature_slice(whole, 2 * BLOCK, 2 * BLOCK) == block_signature(
+        data[2 * BLOCK : 4 * BLOCK]
+    )
+    assert signature_slice(whole, 4 * BLOCK, BLOCK + 10) == block_signature(data[4 * BLOCK :])
 
 
 def test_an_edit_in_place_and_an_append_send_little_more_than_themselves() -> None:
