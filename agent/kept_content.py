@@ -29,6 +29,31 @@ Key = tuple[str, str, str]
 """`(folder key, path on disk, sha256)` of a recorded version."""
 
 
+class _Bounded:
+    """Bytes by key, at most `max_bytes` of them; what does not fit is not kept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._kept: dict[Key, bytes] = {}
+
+    def keep(self, key: Key, data: bytes) -> None:
+        if key in self._kept or self._bytes + len(data) > self._max_bytes:
+            return
+        self._kept[key] = data
+        self._bytes += len(data)
+
+    def take(self, key: Key) -> bytes | None:
+        data = self._kept.pop(key, None)
+        if data is not None:
+            self._bytes -= len(data)
+        return data
+
+    def clear(self) -> None:
+        self._kept.clear()
+        self._bytes = 0
+
+
 class KeptContent:
     """What hashing read of recorded versions waiting to be sent.
 
@@ -36,46 +61,29 @@ class KeptContent:
     """
 
     def __init__(self, max_bytes: int = _MAX_BYTES) -> None:
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._kept: dict[Key, bytes] = {}
-        self._signature_bytes = 0
-        self._signatures: dict[Key, bytes] = {}
+        self._content = _Bounded(max_bytes)
+        self._signatures = _Bounded(_MAX_SIGNATURE_BYTES)
 
     def keep(self, key: Key, data: bytes) -> None:
         """Keep the bytes of a version just recorded, if there is room."""
-        if key in self._kept or self._bytes + len(data) > self._max_bytes:
-            return
-        self._kept[key] = data
-        self._bytes += len(data)
+        self._content.keep(key, data)
 
     def take(self, key: Key) -> bytes | None:
         """Return and forget the bytes kept for a version, or None."""
-        data = self._kept.pop(key, None)
-        if data is not None:
-            self._bytes -= len(data)
-        return data
+        return self._content.take(key)
 
     def keep_read(self, key: Key, content: bytes | None, blocks: bytes | None) -> None:
         """Keep what hashing read of a version just recorded: its bytes, its signature."""
         if content is not None:
-            self.keep(key, content)
-        if blocks is None or key in self._signatures:
-            return
-        if self._signature_bytes + len(blocks) <= _MAX_SIGNATURE_BYTES:
-            self._signatures[key] = blocks
-            self._signature_bytes += len(blocks)
+            self._content.keep(key, content)
+        if blocks is not None:
+            self._signatures.keep(key, blocks)
 
     def take_signature(self, key: Key) -> bytes | None:
         """Return and forget the block signature kept for a version, or None."""
-        blocks = self._signatures.pop(key, None)
-        if blocks is not None:
-            self._signature_bytes -= len(blocks)
-        return blocks
+        return self._signatures.take(key)
 
     def clear(self) -> None:
         """Forget everything (versions superseded or sent another way)."""
-        self._kept.clear()
-        self._bytes = 0
+        self._content.clear()
         self._signatures.clear()
-        self._signature_bytes = 0

@@ -39,7 +39,7 @@ from agent.records import (
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
     from agent.records import IndexEntry, OutboxRow, StatUpdate, VersionRecord
@@ -179,13 +179,8 @@ class State:
         wanted = list(set(paths))
 
         def read(db: sqlite3.Connection) -> dict[str, IndexEntry]:
-            found: dict[str, IndexEntry] = {}
-            # SQLite limits bound parameters; 500 per query stays far below it.
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                sql = f"{_SELECT_FILES} WHERE path IN ({', '.join('?' * len(part))})"
-                found.update((row[0], entry_from_row(row)) for row in db.execute(sql, part))
-            return found
+            sql = f"{_SELECT_FILES} WHERE path IN ({{}})"
+            return {row[0]: entry_from_row(row) for row in _select_in(db, sql, wanted)}
 
         return await self._run(read)
 
@@ -484,39 +479,32 @@ class State:
     async def delta_bases(self, paths: Iterable[str]) -> dict[str, Signature]:
         """Return the signature of each path's last version sent, where the hub holds it."""
         wanted = list(set(paths))
+        sql = (
+            "SELECT s.path, s.sha256, s.size, s.chunk_size, s.chunks, s.blocks "
+            "FROM sent_signatures s JOIN held h ON h.sha256 = s.sha256 WHERE s.path IN ({})"
+        )
 
         def read(db: sqlite3.Connection) -> dict[str, Signature]:
-            found: dict[str, Signature] = {}
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                sql = (
-                    "SELECT s.path, s.sha256, s.size, s.chunk_size, s.chunks, s.blocks "  # noqa: S608 - placeholders only
-                    "FROM sent_signatures s JOIN held h ON h.sha256 = s.sha256 "
-                    f"WHERE s.path IN ({', '.join('?' * len(part))})"
+            return {
+                path: Signature(
+                    path=path,
+                    sha256=sha256,
+                    size=size,
+                    chunk_size=chunk_size,
+                    chunks=tuple(json.loads(chunks)),
+                    blocks=blocks,
                 )
-                for path, sha256, size, chunk_size, chunks, blocks in db.execute(sql, part):
-                    found[path] = Signature(
-                        path=path,
-                        sha256=sha256,
-                        size=size,
-                        chunk_size=chunk_size,
-                        chunks=tuple(json.loads(chunks)),
-                        blocks=blocks,
-                    )
-            return found
+                for path, sha256, size, chunk_size, chunks, blocks in _select_in(db, sql, wanted)
+            }
 
         return await self._run(read) if wanted else {}
 
     async def _among(self, table: str, sha256s: Iterable[str]) -> set[str]:
         wanted = list(set(sha256s))
+        sql = f"SELECT sha256 FROM {table} WHERE sha256 IN ({{}})"  # noqa: S608 - a table of ours
 
         def read(db: sqlite3.Connection) -> set[str]:
-            found: set[str] = set()
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                sql = f"SELECT sha256 FROM {table} WHERE sha256 IN ({', '.join('?' * len(part))})"  # noqa: S608 - a table of ours, placeholders
-                found.update(str(row[0]) for row in db.execute(sql, part))
-            return found
+            return {str(row[0]) for row in _select_in(db, sql, wanted)}
 
         return await self._run(read)
 
@@ -581,3 +569,10 @@ class State:
                 state_db.set_meta(db, key, value)
 
         await self._write(commit)
+
+
+def _select_in(db: sqlite3.Connection, sql: str, values: list[str]) -> Iterator[tuple[Any, ...]]:
+    """Rows of `sql`, whose `IN ({})` takes `values` 500 at a time (SQLite bounds parameters)."""
+    for start in range(0, len(values), 500):
+        part = values[start : start + 500]
+        yield from db.execute(sql.format(", ".join("?" * len(part))), part)

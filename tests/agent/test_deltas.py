@@ -15,14 +15,21 @@ def _edited(data: bytes, at: int, size: int, appended: int) -> bytes:
     return data[:at] + os.urandom(size) + data[at + size :] + os.urandom(appended)
 
 
+async def _synced(agent_env, files: dict[str, bytes], chunk_size: int):
+    """Write `files`, start the agent with `chunk_size`, and wait until all arrived; the reader."""
+    for name, data in files.items():
+        (agent_env.folder / name).write_bytes(data)
+    reader = await agent_env.reader()
+    await agent_env.start(agent_env.write_config(chunk_size=chunk_size))
+    await agent_env.eventually(lambda: reader.matches(files))
+    return reader
+
+
 async def test_an_edited_document_goes_as_a_delta_once_the_hub_holds_its_last_version(agent_env):
     """Before the receipt the edit goes whole; after it, little more than the changed bytes."""
     path = agent_env.folder / "usneseni.doc"
     first = os.urandom(300 * KIB)
-    path.write_bytes(first)
-    reader = await agent_env.reader()
-    await agent_env.start(agent_env.write_config(chunk_size=1024 * KIB))
-    await agent_env.eventually(lambda: reader.current().get("usneseni.doc") == first)
+    reader = await _synced(agent_env, {"usneseni.doc": first}, chunk_size=1024 * KIB)
 
     second = _edited(first, at=100 * KIB, size=20 * KIB, appended=4 * KIB)
     path.write_bytes(second)
@@ -45,10 +52,7 @@ async def test_a_delta_the_hub_cannot_use_is_sent_again_whole(agent_env):
     """When the hub asks for a chunk that came as a delta, the agent sends it whole."""
     path = agent_env.folder / "rozpocet.xls"
     first = os.urandom(200 * KIB)
-    path.write_bytes(first)
-    reader = await agent_env.reader()
-    await agent_env.start(agent_env.write_config(chunk_size=1024 * KIB))
-    await agent_env.eventually(lambda: reader.current().get("rozpocet.xls") == first)
+    reader = await _synced(agent_env, {"rozpocet.xls": first}, chunk_size=1024 * KIB)
     await agent_env.confirm(reader.manifests[0])
 
     second = _edited(first, at=50 * KIB, size=8 * KIB, appended=0)

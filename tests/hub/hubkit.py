@@ -19,8 +19,9 @@ import msgspec
 from aiobotocore.session import get_session
 
 from hub.config import HubConfig, StorageConfig
+from hub.content import open_content
 from hub.metrics import HubMetrics
-from hub.store import SqliteMetadataStore
+from hub.store import SqliteMetadataStore, open_blob_store
 from protocol import (
     DokumentSnapshot,
     KomponentaSnapshot,
@@ -30,6 +31,7 @@ from protocol import (
 )
 from spisync.broker import open_connection
 from testkit.hub import Agent
+from testkit.waiting import wait_for
 
 if TYPE_CHECKING:
     from testkit.broker import SharedBroker
@@ -70,6 +72,28 @@ async def dead_letters(
         while (message := await queue.get(no_ack=True, fail=False)) is not None:
             found.append(message)
         return found
+
+
+async def stored_content(hub_config: HubConfig, store: SqliteMetadataStore, sha256: str) -> bytes:
+    """The bytes of a recorded content, streamed back from the hub's stores."""
+    blobs = await open_blob_store(hub_config)
+    try:
+        return b"".join([b async for b in open_content(store, blobs, sha256)])
+    finally:
+        await blobs.close()
+
+
+async def only_dead_letter(shared_broker: SharedBroker, vhost: str) -> dict[str, Any]:
+    """Wait for the one message in `spisync.dead` in `vhost`; return its headers."""
+    found: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def dead() -> bool:
+        found.extend(await dead_letters(shared_broker, vhost))
+        return bool(found)
+
+    await wait_for(dead, what="a dead letter")
+    [letter] = found
+    return dict(letter.headers)
 
 
 @dataclass

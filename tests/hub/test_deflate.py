@@ -7,25 +7,15 @@ import zlib
 
 import pytest
 
-from hub.content import open_content
-from hub.store import open_blob_store
 from protocol import ChunkMeta, FileReceipt, FileReceipts, chunk_headers, names
 from testkit.waiting import wait_for
-from tests.hub.hubkit import dead_letters
+from tests.hub.hubkit import only_dead_letter, stored_content
 
 _TEXT = "Zápis z jednání zastupitelstva obce, bod {i}: schváleno.\n"
 
 
 def _text(lines: int) -> bytes:
     return "".join(_TEXT.format(i=i) for i in range(lines)).encode()
-
-
-async def _content(hub_config, store, sha256: str) -> bytes:
-    blobs = await open_blob_store(hub_config)
-    try:
-        return b"".join([b async for b in open_content(store, blobs, sha256)])
-    finally:
-        await blobs.close()
 
 
 async def test_deflated_chunks_and_bundles_are_stored_as_sent_uncompressed(
@@ -50,19 +40,7 @@ async def test_deflated_chunks_and_bundles_are_stored_as_sent_uncompressed(
     await wait_for(receipted, what="receipts for the deflated file and bundle")
     store = await store_of(hub_config)
     for data in [report, *small.values()]:
-        assert await _content(hub_config, store, hashlib.sha256(data).hexdigest()) == data
-
-
-async def _only_dead_letter(shared_broker, vhost) -> dict:
-    found: list = []
-
-    async def dead() -> bool:
-        found.extend(await dead_letters(shared_broker, vhost))
-        return bool(found)
-
-    await wait_for(dead, what="a dead letter")
-    [letter] = found
-    return dict(letter.headers)
+        assert await stored_content(hub_config, store, hashlib.sha256(data).hexdigest()) == data
 
 
 @pytest.mark.parametrize(
@@ -101,7 +79,7 @@ async def test_a_bad_deflated_chunk_is_dead_lettered_with_the_reason_and_stores_
         content_type="application/octet-stream",
         content_encoding=encoding,
     )
-    headers = await _only_dead_letter(shared_broker, vhost)
+    headers = await only_dead_letter(shared_broker, vhost)
     assert headers[names.HEADER_REJECT_REASON] == reason
     assert detail in str(headers[names.HEADER_REJECT_DETAIL])
     store = await store_of(hub_config)

@@ -13,11 +13,8 @@ import os
 import msgspec
 import pytest
 
-from hub.content import open_content
-from hub.store import open_blob_store
 from protocol import FileReceipt, NeedChunks
-from testkit.waiting import wait_for
-from tests.hub.hubkit import dead_letters
+from tests.hub.hubkit import only_dead_letter, stored_content
 
 BLOCK = 4096
 CHUNK_SIZE = 64 * 1024
@@ -29,14 +26,6 @@ def _sha(data: bytes) -> str:
 
 def _receipted(sha256: str):
     return lambda m: isinstance(m, FileReceipt) and m.sha256 == sha256
-
-
-async def _stored(hub_config, store, sha256: str) -> bytes:
-    blobs = await open_blob_store(hub_config)
-    try:
-        return b"".join([b async for b in open_content(store, blobs, sha256)])
-    finally:
-        await blobs.close()
 
 
 async def _first_version(agent, path: str) -> bytes:
@@ -71,8 +60,8 @@ async def test_an_edit_sent_as_a_delta_is_recorded_byte_for_byte(
 
     await agent.wait_for_reply(_receipted(_sha(second)), what="the edited version's receipt")
     store = await store_of(hub_config)
-    assert await _stored(hub_config, store, _sha(second)) == second
-    assert await _stored(hub_config, store, _sha(first)) == first
+    assert await stored_content(hub_config, store, _sha(second)) == second
+    assert await stored_content(hub_config, store, _sha(first)) == first
 
 
 @pytest.mark.parametrize(
@@ -111,7 +100,7 @@ async def test_a_delta_the_hub_cannot_use_is_asked_for_whole(
     # The repair: the chunk whole and the manifest again, under the same source_seq.
     await agent.send_file("b.doc", second, chunk_size=CHUNK_SIZE, source_seq=agent.seq)
     await agent.wait_for_reply(_receipted(_sha(second)), what="the receipt once sent whole")
-    assert await _stored(hub_config, store, _sha(second)) == second
+    assert await stored_content(hub_config, store, _sha(second)) == second
 
 
 async def test_a_delta_that_is_not_one_is_dead_lettered(
@@ -124,12 +113,5 @@ async def test_a_delta_that_is_not_one_is_dead_lettered(
     await agent.send_chunk(
         first, object_sha256=_sha(first), index=0, delta=b"\xc1 not msgpack", base=_sha(first)
     )
-    found: list = []
-
-    async def dead() -> bool:
-        found.extend(await dead_letters(shared_broker, vhost))
-        return bool(found)
-
-    await wait_for(dead, what="a dead letter")
-    [letter] = found
-    assert letter.headers["x-spisync-reject-reason"] == "undecodable"
+    headers = await only_dead_letter(shared_broker, vhost)
+    assert headers["x-spisync-reject-reason"] == "undecodable"
