@@ -2,10 +2,11 @@
 
 An edited office document, a register export grown by some rows, a PDF with a
 signature appended: most of a new version's bytes are its old version's. The
-agent keeps a signature of each small file it sent (`block_signature`: a
-CRC-32 of every `BLOCK_SIZE` block), and sends the next version of the file
-as a delta: the blocks whose CRC matches a block of the old version are named
-by their number there, the rest go as bytes. The hub rebuilds the chunk from
+agent keeps a signature of each document it sent (`block_signature`: a
+CRC-32 of every `BLOCK_SIZE` block), and sends each changed chunk of the next
+version as a delta against the chunk at its place in the old one: the blocks
+whose CRC matches a block of that chunk are named by their number there, the
+rest go as bytes. The hub rebuilds the chunk from
 the old one it holds and verifies it against the chunk's SHA-256 before
 anything relies on it, exactly like a chunk sent whole; a CRC that matched
 different bytes (or a base the hub no longer holds) makes the rebuilt chunk
