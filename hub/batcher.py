@@ -32,7 +32,6 @@ delivery limit the broker dead-letters it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import hashlib
 import time
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING
 import structlog
 from aio_pika.exceptions import DeliveryError
 
+from hub.chunk_deltas import rebuild_chunk
 from hub.closing import find_complete_spisy
 from hub.config import LimitsConfig
 from hub.content import ContentClaim
@@ -49,7 +49,6 @@ from hub.deadletter import DeadLetterBudget
 from hub.errors import (
     BlobError,
     BlobHashMismatchError,
-    BlobNotFoundError,
     RejectDelivery,
     RetryLater,
     StoreUnavailableError,
@@ -60,7 +59,6 @@ from hub.publisher import batch_file_receipts
 from hub.streamed import StreamedDigests
 from hub.verifier import ContentVerifier
 from protocol import FileBundle, FileVersion, utc_now
-from protocol.delta import Delta, apply_delta
 from spisync.events import next_item
 from spisync.memory import MemoryReturner
 
@@ -84,10 +82,6 @@ _BLOB_DEFER_S = 5.0
 
 MAX_DEFER_S = 30.0
 """Longest pause between two attempts of a held batch (the pause doubles up to it)."""
-
-
-class _UnusableDeltaError(Exception):
-    """A chunk's delta cannot be applied (see `Batcher._rebuilt`)."""
 
 
 @dataclass
@@ -397,50 +391,22 @@ class Batcher:
         return verified
 
     async def _rebuild_deltas(self, pending: Sequence[_Outcome]) -> None:
-        """Rebuild the chunks sent as deltas from their base chunks (see `protocol.delta`).
-
-        A chunk that cannot be rebuilt keeps its delta and counts as corrupt, so
-        the manifest that names it asks the agent for it again, whole.
-        """
+        """Rebuild the chunks sent as deltas (`hub.chunk_deltas`), before they are verified."""
         for outcome in pending:
             item = outcome.item
-            if item is None or not isinstance(chunk := item.payload, ChunkItem):
+            if item is None or not isinstance(item.payload, ChunkItem):
                 continue
-            if chunk.delta is None:
+            if item.payload.delta is None:
                 continue
             try:
-                body = await self._rebuilt(item.ico, chunk.meta.base, chunk.delta)
+                rebuilt = await rebuild_chunk(item, self._store, self._blobs)
             except StoreUnavailableError as exc:
                 raise RetryLater(str(exc), defer_s=_STORE_DEFER_S) from exc
             except BlobError as exc:
                 raise RetryLater(f"blob store: {exc}", defer_s=_BLOB_DEFER_S) from exc
-            except _UnusableDeltaError as exc:
-                log.warning(
-                    "chunk_delta_unusable",
-                    ico=item.ico,
-                    object_sha256=chunk.meta.object_sha256,
-                    index=chunk.meta.index,
-                    base=chunk.meta.base,
-                    reason=str(exc),
-                )
-                continue
-            outcome.item = dataclasses.replace(item, payload=ChunkItem(meta=chunk.meta, body=body))
-            self._metrics.chunks_rebuilt += 1
-
-    async def _rebuilt(self, ico: str, base: str, delta: Delta) -> bytes:
-        """The chunk `delta` makes of chunk `base`, which obec `ico` must have uploaded.
-
-        Raises:
-            _UnusableDeltaError: The base is not this obec's (else a delta would
-                tell it whether another obec holds some content), no longer
-                stored, or the delta does not fit it.
-        """
-        try:
-            if not await self._store.owns_chunk(ico, base):
-                raise _UnusableDeltaError("the obec holds no such chunk")
-            return apply_delta(await self._blobs.read(base), delta)
-        except (BlobNotFoundError, ValueError) as exc:
-            raise _UnusableDeltaError(str(exc)) from exc
+            if rebuilt is not None:
+                outcome.item = rebuilt
+                self._metrics.chunks_rebuilt += 1
 
     async def _verify_group(
         self,
