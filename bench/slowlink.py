@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import shutil
@@ -44,7 +45,7 @@ from bench.results import BenchResult, Figure, Ratio, mb_per_s
 from bench.transfer import rotated
 from bench.workloads import day_trees, mixed_tree, tree_digests
 from testkit.broker import free_port
-from testkit.proxy import TcpProxy
+from testkit.proxy import ProxyStats, TcpProxy
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -119,14 +120,28 @@ class _Run:
         self.proxy = TcpProxy("127.0.0.1", target_port, bandwidth_bytes_per_s=rate, delay_s=rtt)
         self.rate = rate
         self.seconds = 0.0
+        self._at_end: ProxyStats | None = None
+
+    def ended(self, started: float) -> None:
+        """The run is done: its wall time, and the proxy's counts as they are now.
+
+        What passes afterwards (an agent's heartbeat, its goodbye to the broker as
+        it stops) is not part of the transfer.
+        """
+        self.seconds = time.monotonic() - started
+        self._at_end = dataclasses.replace(self.proxy.stats)
+
+    @property
+    def stats(self) -> ProxyStats:
+        return self._at_end or self.proxy.stats
 
     @property
     def upstream(self) -> int:
-        return self.proxy.stats.upstream_bytes
+        return self.stats.upstream_bytes
 
     @property
     def wire(self) -> int:
-        return self.proxy.stats.upstream_bytes + self.proxy.stats.downstream_bytes
+        return self.stats.upstream_bytes + self.stats.downstream_bytes
 
     @property
     def utilisation(self) -> float:
@@ -140,7 +155,7 @@ class _Run:
         Leaves out the start-up (a process starting, connecting, scanning) and the
         tail after the last byte (commits, receipts), which the wall time includes.
         """
-        stats = self.proxy.stats
+        stats = self.stats
         span = stats.upstream_ended - stats.upstream_started
         return self.upstream / (span * self.rate) * 100 if span > 0 else 0.0
 
@@ -154,7 +169,7 @@ async def _rsync(run: _Run, src: Path, flags: str) -> None:
         )
         if await proc.wait() != 0:
             raise RuntimeError(f"rsync {flags} through the proxy failed")
-        run.seconds = time.monotonic() - started
+        run.ended(started)
     finally:
         await run.proxy.close()
 
@@ -200,7 +215,7 @@ async def _spisync(
             started = time.monotonic()
             agent = env.start_agent(config, name=f"agent-{ico}")
             await synced(expected)
-            run.seconds = time.monotonic() - started
+            run.ended(started)
             agent.stop()
     finally:
         hub.stop()
