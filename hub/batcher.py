@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import structlog
 from aio_pika.exceptions import DeliveryError
 
+from hub.batch_attempts import MAX_DEFER_S, Attempts
 from hub.chunk_deltas import rebuild_chunk
 from hub.closing import find_complete_spisy
 from hub.config import LimitsConfig
@@ -80,9 +81,6 @@ _POLL_S = 0.005
 _STORE_DEFER_S = 1.0
 _BLOB_DEFER_S = 5.0
 
-MAX_DEFER_S = 30.0
-"""Longest pause between two attempts of a held batch (the pause doubles up to it)."""
-
 
 @dataclass
 class _Outcome:
@@ -102,33 +100,6 @@ class _Prepared:
 
     outcomes: list[_Outcome]
     verified: dict[int, bool] | None
-
-
-class _Attempts:
-    """Holding a batch while storage cannot serve: the pause doubles up to `MAX_DEFER_S`."""
-
-    def __init__(self, metrics: HubMetrics, size: int) -> None:
-        self._metrics = metrics
-        self._size = size
-        self._deferrals = 0
-
-    async def defer(self, exc: RetryLater, stop: asyncio.Event) -> bool:
-        """Wait before the next attempt; False if `stop` came meanwhile."""
-        defer_s = min(exc.defer_s * 2**self._deferrals, MAX_DEFER_S)
-        self._deferrals += 1
-        self._metrics.batches_deferred += 1
-        log.warning(
-            "batch_deferred",
-            reason=str(exc),
-            defer_s=defer_s,
-            attempt=self._deferrals,
-            size=self._size,
-        )
-        try:
-            await asyncio.wait_for(stop.wait(), defer_s)
-        except TimeoutError:
-            return True
-        return False
 
 
 def _pending(outcomes: list[_Outcome]) -> list[_Outcome]:
@@ -266,7 +237,7 @@ class Batcher:
     async def _prepare(self, batch: list[Delivery], stop: asyncio.Event) -> _Prepared | None:
         """Inspect the batch and store its chunks; None if `stop` came while storage was held."""
         outcomes = [self._inspect(delivery) for delivery in batch]
-        attempt = _Attempts(self._metrics, len(batch))
+        attempt = Attempts(self._metrics, len(batch))
         while True:
             try:
                 return _Prepared(outcomes, await self._store_chunks(_pending(outcomes)))
@@ -277,7 +248,7 @@ class Batcher:
     async def _commit(self, prepared: _Prepared, stop: asyncio.Event) -> None:
         """Apply a prepared batch in one transaction, then settle its deliveries."""
         outcomes, verified = prepared.outcomes, prepared.verified
-        attempt = _Attempts(self._metrics, len(outcomes))
+        attempt = Attempts(self._metrics, len(outcomes))
         while True:
             try:
                 if verified is None:  # a retry: the blob store may have changed meanwhile
