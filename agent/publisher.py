@@ -148,6 +148,9 @@ class Publisher:
         self._on_file_changed = on_file_changed
         self._wake = asyncio.Event()
         self._active: set[int] = set()
+        # Rows settled since the outbox was last read: that read may predate their
+        # deletion (or deferral), so its list still shows them, no longer active.
+        self._settled_since_read: set[int] = set()
         self._progress = ChunkProgress(state)
         self._deleter = RowDeleter(state)
         self._session: PublishSession | None = None
@@ -199,12 +202,13 @@ class Publisher:
         group = BundleGroup()
         while not stop.is_set() and not self._broken.is_set():
             self._wake.clear()
+            self._settled_since_read.clear()
             rows = await self._state.due_rows(cursor, _BATCH)
             bases = await self._state.delta_bases(r.path for r in rows if r.path and remembered(r))
             dispatched = False
             for row in rows:
                 cursor = row.id
-                if row.id in self._active:
+                if row.id in self._active or row.id in self._settled_since_read:
                     continue
                 if stop.is_set() or self._broken.is_set():
                     return
@@ -560,6 +564,7 @@ class Publisher:
             log.debug("outbox_row_confirmed", row=row.id, kind=row.kind, path=row.path)
         finally:
             self._active.discard(row.id)
+            self._settled_since_read.add(row.id)
             self._wake.set()
 
     # -- publishing -------------------------------------------------------------

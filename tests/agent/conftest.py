@@ -19,13 +19,21 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import msgspec
 import pytest
 
-from agent.config import load_agent_config
+from agent.config import FolderConfig, load_agent_config
+from agent.hasher import digest_file
+from agent.kept_content import KeptContent
+from agent.problems import Problems
+from agent.publisher import Publisher
+from agent.records import VersionRecord
+from agent.scanner import Folder, IgnoreRules
 from agent.service import run
+from agent.state import State
 from hub.config import HubConfig, HubSection
 from hub.provision import provision_agent
 from hub.queue_names import queue_names
@@ -381,6 +389,48 @@ class AgentEnv:
     def held(self) -> set[str]:
         with sqlite3.connect(f"file:{self.state_dir / 'state.sqlite'}?mode=ro", uri=True) as db:
             return {row[0] for row in db.execute("SELECT sha256 FROM held")}
+
+    async def record_versions(self, state: State, names_: list[str], chunk_size: int) -> None:
+        """Record the folder's files `names_` as versions queued to send (as the watcher does)."""
+        versions = []
+        for name in names_:
+            digest = digest_file(str(self.folder.resolve()), str(self.folder / name), chunk_size)
+            record = VersionRecord(
+                path=name,
+                folder=str(self.folder),
+                disk_path=name,
+                size=digest.size,
+                mtime_ns=digest.mtime_ns,
+                inode=digest.inode,
+                sha256=digest.sha256,
+                chunk_size=chunk_size,
+                chunk_sha256=digest.chunk_sha256,
+            )
+            versions.append((record, new_message_id()))
+        await state.record_changes(versions, [])
+
+    def publisher(
+        self,
+        state: State,
+        *,
+        kept: KeptContent | None = None,
+        on_file_changed: Any = None,
+    ) -> Publisher:
+        """The agent's publisher of `state`'s outbox, alone (no watcher, no inbox)."""
+        return Publisher(
+            ico=self.ico,
+            username=unquote(urlsplit(self.agent_url).username or ""),
+            state=state,
+            problems=Problems(),
+            folders={
+                str(self.folder): Folder(FolderConfig(path=str(self.folder)), "", IgnoreRules(()))
+            },
+            window=8,
+            bandwidth_limit=None,
+            kept=kept or KeptContent(),
+            compress=True,
+            on_file_changed=on_file_changed or (lambda key, disk_path: None),
+        )
 
     def outbox_depth(self) -> int:
         path = self.state_dir / "state.sqlite"

@@ -7,15 +7,8 @@ import hashlib
 import os
 import signal
 from collections import Counter
-from urllib.parse import unquote, urlsplit
 
-from agent.config import FolderConfig
-from agent.hasher import digest_file
 from agent.kept_content import KeptContent
-from agent.problems import Problems
-from agent.publisher import Publisher
-from agent.records import VersionRecord
-from agent.scanner import Folder, IgnoreRules
 from agent.state import State
 from protocol import FileReceipts, ReceiptEntry, names, new_message_id, utc_now
 from spisync.broker import open_connection
@@ -60,34 +53,12 @@ async def _record_change_then_publish(agent_env, files: dict[str, bytes], kept: 
     state = await State.open(agent_env.state_dir / "state.sqlite")
     changed: list[tuple[str, str]] = []
     try:
-        versions = []
-        for name in files:
-            digest = digest_file(str(folder.resolve()), str(folder / name), _CHUNK)
-            record = VersionRecord(
-                path=name,
-                folder=str(folder),
-                disk_path=name,
-                size=digest.size,
-                mtime_ns=digest.mtime_ns,
-                inode=digest.inode,
-                sha256=digest.sha256,
-                chunk_size=_CHUNK,
-                chunk_sha256=digest.chunk_sha256,
-            )
-            versions.append((record, new_message_id()))
-        await state.record_changes(versions, [])
+        await agent_env.record_versions(state, list(files), _CHUNK)
         (folder / "f1.txt").write_bytes(os.urandom(1000))  # same size, other bytes
         (folder / "f2.txt").unlink()
-        publisher = Publisher(
-            ico=agent_env.ico,
-            username=_username(agent_env.agent_url),
-            state=state,
-            problems=Problems(),
-            folders={str(folder): Folder(FolderConfig(path=str(folder)), "", IgnoreRules(()))},
-            window=8,
-            bandwidth_limit=None,
+        publisher = agent_env.publisher(
+            state,
             kept=kept,
-            compress=True,
             on_file_changed=lambda key, disk_path: changed.append((key, disk_path)),
         )
         reader = await agent_env.reader()
@@ -197,7 +168,3 @@ async def test_kill_9_mid_bundles_then_restart_loses_nothing(agent_env):
     assert not reader.violations
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0
-
-
-def _username(url: str) -> str:
-    return unquote(urlsplit(url).username or "")

@@ -10,7 +10,10 @@ from collections import Counter
 
 import structlog
 
+from agent.records import OutboxRow
+from agent.state import State
 from spisync.broker import declare_obec, open_connection
+from testkit.proxy import TcpProxy
 
 
 def _write_files(folder, count: int, size: int) -> None:
@@ -144,3 +147,51 @@ async def test_an_unroutable_message_stays_in_the_outbox_until_it_can_be_deliver
     reader = await agent_env.reader()
     await agent_env.eventually(lambda: reader.current() == {"a.txt": b"must not be lost"})
     await agent_env.eventually(lambda: agent_env.outbox_depth() == 0)
+
+
+async def test_a_row_confirmed_while_the_outbox_is_read_is_not_sent_again(agent_env, monkeypatch):
+    """Rows confirmed while the outbox was being read are not sent a second time.
+
+    The read may list them in flight and return after they were confirmed and
+    deleted (a busy event loop, a slow disk).
+    """
+    chunk = 256 * 1024
+    names_ = [f"scan-{i}.pdf" for i in range(4)]
+    for i, name in enumerate(names_):
+        (agent_env.folder / name).write_bytes(os.urandom(2 * chunk - i))
+    reads: list[int] = []
+    read_outbox = State.due_rows
+
+    async def late_read(self: State, after_id: int, limit: int = 64) -> list[OutboxRow]:
+        rows = await read_outbox(self, after_id, limit)
+        reads.append(len(rows))
+        if len(reads) == 2:  # every row was dispatched by now: these are in flight
+            await agent_env.eventually(lambda: agent_env.outbox_depth() == 0)
+        return rows
+
+    monkeypatch.setattr(State, "due_rows", late_read)
+    # A slow link: the rows are surely still in flight when the outbox is read again.
+    proxy = TcpProxy.for_url(agent_env.agent_url, bandwidth_bytes_per_s=2_000_000)
+    await proxy.start()
+    state = await State.open(agent_env.state_dir / "state.sqlite")
+    try:
+        await agent_env.record_versions(state, names_, chunk)
+        publisher = agent_env.publisher(state)
+        connection = await open_connection(proxy.url_for(agent_env.agent_url), name="spisync tests")
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            stop = asyncio.Event()
+            session = asyncio.create_task(publisher.session(channel, stop))
+            await agent_env.eventually(lambda: len(reads) >= 3)
+            stop.set()
+            await session  # every publish confirmed: all of them are in the queue
+        await publisher.close()
+    finally:
+        await state.close()
+        await proxy.close()
+    assert reads[1] > 0
+    connection = await open_connection(agent_env.admin_url, name="spisync tests")
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(agent_env.hub_queue, passive=True)
+        assert queue.declaration_result.message_count == len(names_) * 3  # 2 chunks + manifest
