@@ -22,9 +22,19 @@ def test_text_is_deflated_into_a_zlib_stream_and_random_bytes_are_not() -> None:
     assert deflated(os.urandom(100)) is None
 
 
-def test_random_bytes_after_a_compressible_start_are_caught_by_the_whole() -> None:
+def test_text_after_random_bytes_is_deflated() -> None:
+    """A bundle of a scan and then text files: the text must not go as it is."""
+    data = os.urandom(512 * 1024) + _TEXT * 5
+    packed = deflated(data)
+    assert packed is not None
+    assert len(packed) < 512 * 1024 + len(_TEXT) // 10
+    assert zlib.decompress(packed) == data
+
+
+def test_random_bytes_between_compressible_samples_are_caught_by_the_whole() -> None:
     """The sample passes, but the whole would not shrink enough: sent as it is."""
-    data = _TEXT[: 16 * 1024] + os.urandom(1024 * 1024)
+    text = _TEXT[:1024]
+    data = b"".join(text + os.urandom(63 * 1024) for _ in range(16))  # text where it samples
     assert deflated(data) is None
 
 
