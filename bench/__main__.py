@@ -35,7 +35,7 @@ from bench.footprint import footprint
 from bench.latency import latency
 from bench.registry import registry
 from bench.results import BenchResult, Report, kept_results, merge
-from bench.slowlink import slow_links, slow_links_100, slow_links_day_100
+from bench.slowlink import slow_links, slow_links_100, slow_links_day_100, slow_links_first_100
 from bench.spisovka import spisovka
 from bench.transfer import initial_sync, large_file
 from bench.validate import validate
@@ -62,12 +62,18 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "slow_links": ("11. slow links: a day and a first sync, spisync vs rsync -a/-az", slow_links),
     "slow_links_100": ("11b. slow links as 11, on the 100 Mbit/s link only", slow_links_100),
     "slow_links_day_100": ("11c. the day of 11 on the 100 Mbit/s link only", slow_links_day_100),
+    "slow_links_first_100": (
+        "11d. the first sync of 11 on the 100 Mbit/s link only",
+        slow_links_first_100,
+    ),
     "first_load": ("12. first load of 100,000 files of 2 KiB -> committed at the hub", first_load),
 }
 # Hours at full sizes (5 GB at 10 Mbit/s per contender): run only when named.
-ONLY_WHEN_NAMED = frozenset({"slow_links", "slow_links_100", "slow_links_day_100"})
+ONLY_WHEN_NAMED = frozenset(
+    {"slow_links", "slow_links_100", "slow_links_day_100", "slow_links_first_100"}
+)
 # Part of another benchmark: not run again when all run (`--quick`).
-PARTS = frozenset({"slow_links_100", "slow_links_day_100"})
+PARTS = frozenset({"slow_links_100", "slow_links_day_100", "slow_links_first_100"})
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOISE_NOTE = (

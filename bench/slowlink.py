@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from testkit.broker import SharedBroker
 
-__all__ = ["slow_links", "slow_links_100", "slow_links_day_100"]
+__all__ = ["slow_links", "slow_links_100", "slow_links_day_100", "slow_links_first_100"]
 
 MB = 1_000_000
 LINKS = {"10 Mbit/s, 30 ms": (10_000_000 / 8, 0.030), "100 Mbit/s, 10 ms": (100_000_000 / 8, 0.010)}
@@ -332,32 +332,34 @@ async def slow_links_day_100(broker: SharedBroker, result: BenchResult, quick: b
     await _slow_links(broker, result, quick, links=("100 Mbit/s, 10 ms",), first_sync=False)
 
 
+async def slow_links_first_100(broker: SharedBroker, result: BenchResult, quick: bool) -> None:
+    """Only the first sync of `slow_links` on the 100 Mbit/s link (no day, no bandwidth limit)."""
+    await _slow_links(broker, result, quick, links=("100 Mbit/s, 10 ms",), day=False)
+
+
 async def _slow_links(
     broker: SharedBroker,
     result: BenchResult,
     quick: bool,
     *,
     links: tuple[str, ...],
+    day: bool = True,
     first_sync: bool = True,
 ) -> None:
-    """The day on each link; with `first_sync`, also the first sync and the bandwidth limit."""
+    """The day and the first sync on each link, and the bandwidth limit (with both)."""
     scans, documents, max_scan = (10, 5, 1024 * 1024) if quick else (300, 100, 5 * 1024 * 1024)
     # Seeded: every repetition moves the same trees (sizes, compressible share).
     rng = random.Random(15)
     async with Bench.create(broker, result.name) as env:
-        day = await asyncio.to_thread(day_trees, env.base / "day", scans, documents, max_scan,
-                                      rng)  # fmt: skip
-        result.notes.append(
-            f"day: {scans} new scans (200 KiB-{max_scan // 1024:,} KiB) and {documents} office "
-            f"documents edited (a quarter rewritten, 4 KiB appended), {day.changed_bytes:,} B "
-            "changed. Speed ratios: changed bytes / wall time, spisync over rsync; rsync does "
-            "not fsync."
-        )
-        result.add(Figure("day: bytes changed", day.changed_bytes, "B"))
-        for link_name in links:
-            await _scenario(env, result, label=f"day, {link_name}", link=LINKS[link_name],
-                            today=day.today, yesterday=day.yesterday,
-                            moved=day.changed_bytes)  # fmt: skip
+        # Written even for the first sync alone: the mixed tree comes from the same rng after it.
+        trees = await asyncio.to_thread(day_trees, env.base / "day", scans, documents, max_scan,
+                                        rng)  # fmt: skip
+        if day:
+            _day_notes(result, scans, documents, max_scan, trees.changed_bytes)
+            for link_name in links:
+                await _scenario(env, result, label=f"day, {link_name}", link=LINKS[link_name],
+                                today=trees.today, yesterday=trees.yesterday,
+                                moved=trees.changed_bytes)  # fmt: skip
         if not first_sync:
             return
         mixed = env.base / "mixed"
@@ -370,5 +372,17 @@ async def _slow_links(
         for link_name in links:
             await _scenario(env, result, label=f"first sync, {link_name}", link=LINKS[link_name],
                             today=mixed, yesterday=None, moved=mixed_bytes)  # fmt: skip
-        limit = 1_000_000 if quick else 2_000_000
-        await _bandwidth_limit(env, result, day.today / "podatelna", limit)
+        if day:
+            limit = 1_000_000 if quick else 2_000_000
+            await _bandwidth_limit(env, result, trees.today / "podatelna", limit)
+
+
+def _day_notes(
+    result: BenchResult, scans: int, documents: int, max_scan: int, changed: int
+) -> None:
+    result.notes.append(
+        f"day: {scans} new scans (200 KiB-{max_scan // 1024:,} KiB) and {documents} office "
+        f"documents edited (a quarter rewritten, 4 KiB appended), {changed:,} B changed. "
+        "Speed ratios: changed bytes / wall time, spisync over rsync; rsync does not fsync."
+    )
+    result.add(Figure("day: bytes changed", changed, "B"))
