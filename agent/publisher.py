@@ -148,8 +148,7 @@ class Publisher:
         self._on_file_changed = on_file_changed
         self._wake = asyncio.Event()
         self._active: set[int] = set()
-        # Rows settled since the outbox was last read: that read may predate their
-        # deletion (or deferral), so its list still shows them, no longer active.
+        # Settled since the outbox was last read, which may still list them (not active).
         self._settled_since_read: set[int] = set()
         self._progress = ChunkProgress(state)
         self._deleter = RowDeleter(state)
