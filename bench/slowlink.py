@@ -216,7 +216,9 @@ async def _spisync(
             agent = env.start_agent(config, name=f"agent-{ico}")
             await synced(expected)
             run.ended(started)
-            agent.stop()
+            # In a thread: this loop runs the proxy, which must pass the agent's goodbye
+            # (else it waits out its shutdown budget for the broker's answer).
+            await asyncio.to_thread(agent.stop)
     finally:
         hub.stop()
         await run.proxy.close()
