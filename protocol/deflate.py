@@ -29,7 +29,8 @@ _LEVEL = 6
 """zlib's default: text shrinks to about half of what the fastest level leaves (the
 slow link is the bottleneck, not this); what does not compress is not tried whole."""
 _SLICES = 16
-_SLICE_BYTES = 1024
+_SLICE_BYTES = 256
+"""A 4 KiB sample: zlib spends ~0.1 ms on it in random bytes (0.4 ms on 16 KiB), per chunk."""
 _WORTH = 0.95
 """Deflate only when the result is at most this share of the original."""
 
