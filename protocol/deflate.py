@@ -33,6 +33,9 @@ _SLICE_BYTES = 256
 """A 4 KiB sample: zlib spends ~0.1 ms on it in random bytes (0.4 ms on 16 KiB), per chunk."""
 _WORTH = 0.95
 """Deflate only when the result is at most this share of the original."""
+_SAMPLE_WORTH = 0.9
+"""What the sample must shrink to: a bundle's manifests compress, and a slice that hits
+one must not have every bundle of scans deflated whole for nothing."""
 
 
 class InflatesTooFarError(DecodeError):
@@ -44,7 +47,7 @@ def deflated(data: bytes) -> bytes | None:
     if len(data) > _SLICES * _SLICE_BYTES:
         step = len(data) // _SLICES
         sample = b"".join(data[i * step : i * step + _SLICE_BYTES] for i in range(_SLICES))
-        if len(zlib.compress(sample, _LEVEL)) > _WORTH * len(sample):
+        if len(zlib.compress(sample, _LEVEL)) > _SAMPLE_WORTH * len(sample):
             return None
     packed = zlib.compress(data, _LEVEL)
     return packed if len(packed) <= _WORTH * len(data) else None
